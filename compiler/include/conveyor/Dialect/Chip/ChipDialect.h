@@ -1,0 +1,6 @@
+// cv.chip dialect declaration.
+#pragma once
+
+#include "mlir/IR/Dialect.h"
+
+#include "conveyor/Dialect/Chip/ChipOpsDialect.h.inc"

@@ -1,0 +1,13 @@
+// cv.chip operation declarations.
+#pragma once
+
+#include "conveyor/Dialect/Chip/ChipDialect.h"
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/Interfaces/InferTypeOpInterface.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#define GET_OP_CLASSES
+#include "conveyor/Dialect/Chip/ChipOps.h.inc"

@@ -1,0 +1,49 @@
+// Passes on cv.chip: placement and scheduling.
+#ifndef CONVEYOR_DIALECT_CHIP_CHIPPASSES_TD
+#define CONVEYOR_DIALECT_CHIP_CHIPPASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+//===----------------------------------------------------------------------===//
+// Placement
+//===----------------------------------------------------------------------===//
+
+def AllocateSram : Pass<"conveyor-allocate-sram", "mlir::ModuleOp"> {
+  let summary = "Give every SRAM-resident tensor a byte address within capacity";
+  let description = [{
+    Sets `sram_addr` on every cv.chip op that produces a tensor. Views share the
+    address of their source. Fails with the bytes needed vs available when the
+    tensors do not fit.
+  }];
+  let options = [
+    Option<"systemPath", "system", "std::string", "\"\"",
+           "Path of the system YAML (systems/*.yaml)">
+  ];
+  let statistics = [
+    Statistic<"numBytesAllocated", "bytes-allocated", "SRAM bytes given to tensors">
+  ];
+}
+
+//===----------------------------------------------------------------------===//
+// Scheduling
+//===----------------------------------------------------------------------===//
+
+def ScheduleInstructions : Pass<"conveyor-schedule", "mlir::ModuleOp"> {
+  let summary = "Assign each instruction an exact issue cycle";
+  let description = [{
+    List scheduling in dependence order: an instruction issues at the first cycle at
+    which its functional unit is free and all its operands have arrived, using the
+    compiler's cost model of the chip described by `system`. Sets `issue` on every
+    op, and `cv.end_cycle` on the function.
+  }];
+  let options = [
+    Option<"systemPath", "system", "std::string", "\"\"",
+           "Path of the system YAML (systems/*.yaml)">
+  ];
+  let statistics = [
+    Statistic<"numInstructions", "instructions", "Instructions scheduled">,
+    Statistic<"endCycle", "end-cycle", "Cycle at which the last instruction completes">
+  ];
+}
+
+#endif // CONVEYOR_DIALECT_CHIP_CHIPPASSES_TD

@@ -1,0 +1,36 @@
+// Reading and writing *.sched files: magic, version and integrity checks, atomic writes.
+// Free of MLIR: the simulator and runtime link this library only.
+#pragma once
+
+#include "conveyor/Support/Result.h"
+#include "schedule.pb.h"
+
+#include <cstdint>
+#include <string>
+
+namespace conveyor::schedule {
+
+inline constexpr uint32_t kMagic = 0x4C535643; // "CVSL"
+inline constexpr uint32_t kVersion = 1;
+
+/// Parses a schedule file; rejects files that are not schedules, other versions, and
+/// schedules whose buffers/instructions are structurally inconsistent (dangling ids,
+/// missing shapes). Timing is *not* checked here: that is the simulator's job.
+Result<Schedule> readScheduleFile(const std::string &path);
+Result<Schedule> parseSchedule(const std::string &bytes, const std::string &sourceName);
+
+/// Writes atomically: to `path + ".tmp-XXXX"` then rename, so a failure never leaves a
+/// half-written file at `path`.
+Status writeScheduleFile(const Schedule &schedule, const std::string &path);
+
+/// Writes any bytes atomically (temp file + rename). Used for every output file.
+Status writeFileAtomically(const std::string &path, const std::string &bytes);
+
+/// Human-readable text form (what `conveyor dump` prints).
+std::string dumpSchedule(const Schedule &schedule);
+
+const char *opcodeName(Opcode op);
+const char *unitName(Unit unit);
+const char *elementwiseName(ElementwiseKind kind);
+
+} // namespace conveyor::schedule
