@@ -17,7 +17,7 @@ namespace conveyor::system {
 /// Element types that the hardware and the schedule know about.
 enum class DType { F32, F16, BF16, FP8, INT8, INT4, INT32 };
 
-/// Bytes per element (INT4 counts as 0.5 and is reported by `dtypeBits`).
+/// Bits per element (INT4: 4).
 unsigned dtypeBits(DType type);
 const char *dtypeName(DType type);
 /// Parses "f32", "fp16"/"f16", "bf16", "fp8", "int8", "int4", "int32".
@@ -77,7 +77,7 @@ struct EnergyConfig {
   double vxmOpPicojoules = 0;             // one 32-bit ALU op
   double sramReadPicojoulesPerBit = 0;
   double sramWritePicojoulesPerBit = 0;
-  double streamHopPicojoulesPerBit = 0;
+  double streamPicojoulesPerBit = 0;     // moving one bit MEM <-> functional unit over the streams
   double c2cPicojoulesPerBit = 0;
   double hostPicojoulesPerBit = 0;
   double staticWatts = 0;                 // per chip, always on
@@ -124,7 +124,9 @@ Result<SystemConfig> loadSystemConfig(const std::string &path);
 /// Same, from YAML text (`sourceName` is used in messages).
 Result<SystemConfig> parseSystemConfig(const std::string &yamlText, const std::string &sourceName);
 
-/// A canonical, order-fixed text rendering of every parameter (what the fingerprint hashes).
+/// A canonical, order-fixed YAML rendering of every parameter (what the fingerprint hashes).
+/// `parseSystemConfig(canonicalText(c))` must succeed and give the same fingerprint, so a
+/// schedule that embeds it can be simulated without the original file.
 std::string canonicalText(const SystemConfig &config);
 /// 64-bit FNV-1a of `canonicalText`: schedules record it, readers compare it.
 uint64_t fingerprint(const SystemConfig &config);
