@@ -48,6 +48,18 @@ def Chip_ViewOp : Chip_Op<"view", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Chip_MemCopyOp : Chip_Op<"mem_copy", [SameOperandsAndResultType]> {
+  let summary = "SRAM -> SRAM copy into a new buffer";
+  let description = [{
+    Gives a value its own storage, e.g. when a model output is a weight, a model
+    input or another output and must be read back from a distinct OUTPUT buffer.
+  }];
+  let arguments = !con((ins AnyRankedTensor:$input), ChipPlacement);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // MXM
 //===----------------------------------------------------------------------===//

@@ -1,0 +1,269 @@
+// `conveyor`: compile an ONNX model to a schedule, simulate a schedule, dump a schedule.
+// Thin by design: every decision lives in a library that tests reach.
+#include "conveyor/Compile/Compile.h"
+#include "conveyor/Runtime/ReferenceCheck.h"
+#include "conveyor/Schedule/ScheduleFormat.h"
+#include "conveyor/Simulator/Simulator.h"
+#include "conveyor/System/SystemConfig.h"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <iostream>
+#include <optional>
+
+namespace {
+
+int fail(const std::string &message) {
+  std::fflush(stdout);
+  fmt::print(stderr, "conveyor: error: {}\n", message);
+  return 1;
+}
+
+// Prints `text` to stdout, or writes it atomically to `path` when one is given.
+int emit(const std::string &text, const std::string &path) {
+  if (path.empty() || path == "-") {
+    fmt::print("{}", text);
+    return 0;
+  }
+  conveyor::Status status = conveyor::schedule::writeFileAtomically(path, text);
+  return status.ok() ? 0 : fail(status.error());
+}
+
+std::string jsonString(const std::string &text) {
+  std::string out = "\"";
+  for (char c : text) {
+    switch (c) {
+    case '"': out += "\\\""; break;
+    case '\\': out += "\\\\"; break;
+    case '\n': out += "\\n"; break;
+    default:
+      if (static_cast<unsigned char>(c) < 0x20) {
+        out += fmt::format("\\u{:04x}", c);
+      } else {
+        out += c;
+      }
+    }
+  }
+  return out + "\"";
+}
+
+struct CompileFlags {
+  std::string model, system, output, emitKind = "sched", jsonPath;
+  bool json = false, stats = false;
+};
+
+int runCompile(const CompileFlags &flags) {
+  using namespace conveyor::compile;
+  CompileOptions options;
+  options.onnxPath = flags.model;
+  options.systemPath = flags.system;
+  options.outputPath = flags.output;
+  if (flags.emitKind == "graph") {
+    options.emit = EmitKind::Graph;
+  } else if (flags.emitKind == "chip") {
+    options.emit = EmitKind::Chip;
+  } else {
+    options.emit = EmitKind::Schedule;
+    if (flags.output.empty() || flags.output == "-") {
+      return fail("--emit sched needs an output file: add -o model.sched");
+    }
+  }
+  if (options.outputPath.empty()) {
+    options.outputPath = "-";
+  }
+  conveyor::Result<CompileSummary> summary = compileModel(options);
+  if (!summary) {
+    return fail(summary.error());
+  }
+  const CompileSummary &s = *summary;
+  if (flags.json || !flags.jsonPath.empty()) {
+    std::string json = fmt::format(
+        "{{\n  \"model\": {},\n  \"system\": {},\n  \"output\": {},\n  \"instructions\": {},\n"
+        "  \"end_cycle\": {},\n  \"sram_bytes_used\": {},\n  \"sram_bytes_capacity\": {},\n"
+        "  \"weight_bytes\": {},\n  \"tokens_per_step\": {},\n  \"compile_seconds\": {}\n}}\n",
+        jsonString(s.modelName), jsonString(s.systemName), jsonString(options.outputPath),
+        s.instructions, s.endCycle, s.sramBytesUsed, s.sramBytesCapacity, s.weightBytes,
+        s.tokensPerStep, s.seconds);
+    if (!flags.jsonPath.empty()) {
+      if (int rc = emit(json, flags.jsonPath)) {
+        return rc;
+      }
+    }
+    if (flags.json) {
+      fmt::print("{}", json);
+      return 0;
+    }
+  }
+  if (options.emit == EmitKind::Schedule || flags.stats) {
+    fmt::print("compiled {} for {}: {} instructions, {} cycles (compiler estimate), "
+               "SRAM {:.2f} of {:.2f} MiB, {:.3f} s -> {}\n",
+               s.modelName, s.systemName, s.instructions, s.endCycle,
+               s.sramBytesUsed / 1048576.0, s.sramBytesCapacity / 1048576.0, s.seconds,
+               options.outputPath);
+  }
+  return 0;
+}
+
+struct SimulateFlags {
+  std::string schedule, system, inputs, jsonPath;
+  bool json = false, timingOnly = false;
+  std::optional<double> tolerance;
+};
+
+int runSimulate(const SimulateFlags &flags) {
+  using namespace conveyor;
+  Result<schedule::Schedule> sched = schedule::readScheduleFile(flags.schedule);
+  if (!sched) {
+    return fail(sched.error());
+  }
+  // The system: the file given, or the resolved description the schedule embeds.
+  Result<system::SystemConfig> config =
+      flags.system.empty()
+          ? system::parseSystemConfig(sched->system().canonical_text(),
+                                      flags.schedule + " (embedded system '" +
+                                          sched->system().name() + "')")
+          : system::loadSystemConfig(flags.system);
+  if (!config) {
+    return fail(config.error());
+  }
+  std::vector<sim::TensorData> inputs, references;
+  if (!flags.inputs.empty()) {
+    Result<std::vector<sim::TensorData>> loaded = sim::loadTensorDir(flags.inputs, "input_");
+    if (!loaded) {
+      return fail(loaded.error());
+    }
+    inputs = std::move(*loaded);
+    Result<std::vector<sim::TensorData>> refs = sim::loadTensorDir(flags.inputs, "output_");
+    if (!refs) {
+      return fail(refs.error());
+    }
+    references = std::move(*refs);
+  }
+  sim::SimulationOptions options;
+  options.functional = !flags.timingOnly && !flags.inputs.empty();
+  Result<sim::SimulationReport> report = sim::simulate(*sched, *config, inputs, options);
+  if (!report) {
+    return fail(report.error());
+  }
+  std::optional<runtime::ReferenceCheck> check;
+  if (options.functional && !references.empty()) {
+    Result<runtime::ReferenceCheck> compared = runtime::compareOutputs(report->outputs, references);
+    if (!compared) {
+      return fail(compared.error());
+    }
+    check = std::move(*compared);
+  }
+  if (flags.json || !flags.jsonPath.empty()) {
+    std::string json = sim::renderJson(*report);
+    if (check) {
+      // Splice the reference check into the report's top-level object.
+      size_t end = json.find_last_of('}');
+      std::string extra = fmt::format(",\n  \"reference_check\": {{\"max_abs_error\": {}, "
+                                      "\"tensors\": {}}}\n",
+                                      check->maxAbsError, check->tensors.size());
+      json = json.substr(0, json.find_last_not_of(" \n", end - 1) + 1) + extra + "}\n";
+    }
+    if (!flags.jsonPath.empty()) {
+      if (int rc = emit(json, flags.jsonPath)) {
+        return rc;
+      }
+    }
+    if (flags.json) {
+      fmt::print("{}", json);
+    }
+  }
+  if (!flags.json) {
+    fmt::print("{}", sim::renderText(*report));
+    if (check) {
+      for (const runtime::TensorComparison &t : check->tensors) {
+        fmt::print("reference check: output '{}' ({} values): max |error| = {:.3g} "
+                   "(max |reference| = {:.3g})\n",
+                   t.name, t.elements, t.maxAbsError, t.maxReference);
+      }
+    }
+  }
+  if (check && flags.tolerance && !check->withinTolerance(*flags.tolerance)) {
+    return fail(fmt::format("simulated outputs differ from the reference in '{}': max |error| "
+                            "{:.3g} > tolerance {:.3g}",
+                            flags.inputs, check->maxAbsError, *flags.tolerance));
+  }
+  if (flags.tolerance && !check) {
+    return fail("--tolerance needs reference outputs: pass --inputs DIR holding output_*.pb");
+  }
+  return 0;
+}
+
+int runDump(const std::string &path) {
+  conveyor::Result<conveyor::schedule::Schedule> sched =
+      conveyor::schedule::readScheduleFile(path);
+  if (!sched) {
+    return fail(sched.error());
+  }
+  fmt::print("{}", conveyor::schedule::dumpSchedule(*sched));
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  CLI::App app{"Conveyor: compile ONNX models to static schedules for LPU-style "
+               "accelerators and simulate them cycle by cycle."};
+  app.set_version_flag("--version", std::string("conveyor ") + CONVEYOR_VERSION);
+  app.require_subcommand(1);
+
+  CompileFlags compileFlags;
+  CLI::App *compile = app.add_subcommand(
+      "compile", "Compile an ONNX model for a system into a schedule file (*.sched)");
+  compile->add_option("model", compileFlags.model, "ONNX model file")->required();
+  compile->add_option("--system,-s", compileFlags.system, "System description (systems/*.yaml)")
+      ->required();
+  compile->add_option("-o,--output", compileFlags.output,
+                      "Output file (schedule, or IR text with --emit; '-' = stdout)");
+  compile->add_option("--emit", compileFlags.emitKind,
+                      "What to write: sched (default), graph (cv.graph MLIR), chip (scheduled "
+                      "cv.chip MLIR)")
+      ->check(CLI::IsMember({"sched", "graph", "chip"}));
+  compile->add_flag("--stats", compileFlags.stats, "Print the compile summary");
+  compile->add_flag("--json", compileFlags.json, "Print the compile summary as JSON");
+  compile->add_option("--json-out", compileFlags.jsonPath, "Write the JSON summary to this file");
+
+  SimulateFlags simulateFlags;
+  CLI::App *simulate = app.add_subcommand(
+      "simulate", "Check a schedule against the hardware model, execute it and report cycles, "
+                  "time, tokens/s, energy and SRAM use");
+  simulate->add_option("schedule", simulateFlags.schedule, "Schedule file (*.sched)")->required();
+  simulate->add_option("--system,-s", simulateFlags.system,
+                       "System description; default: the one embedded in the schedule (a "
+                       "given file must match the schedule's fingerprint)");
+  simulate->add_option("--inputs", simulateFlags.inputs,
+                       "Directory with ONNX test data (input_N.pb, and output_N.pb references): "
+                       "runs the numerics and compares");
+  simulate->add_option("--tolerance", simulateFlags.tolerance,
+                       "Fail (exit 1) if any output differs from its reference by more than this");
+  simulate->add_flag("--timing-only", simulateFlags.timingOnly, "Skip the numerics");
+  simulate->add_flag("--json", simulateFlags.json, "Print the report as JSON");
+  simulate->add_option("--json-out", simulateFlags.jsonPath,
+                       "Also write the JSON report to this file");
+
+  std::string dumpPath;
+  CLI::App *dump = app.add_subcommand("dump", "Print a schedule file as text");
+  dump->add_option("schedule", dumpPath, "Schedule file (*.sched)")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError &e) {
+    return app.exit(e);
+  }
+  if (compile->parsed()) {
+    return runCompile(compileFlags);
+  }
+  if (simulate->parsed()) {
+    return runSimulate(simulateFlags);
+  }
+  if (dump->parsed()) {
+    return runDump(dumpPath);
+  }
+  return 1;
+}
