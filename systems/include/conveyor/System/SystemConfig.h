@@ -101,6 +101,10 @@ struct ChipConfig {
 
 enum class Topology { Single, FullyConnected, Dragonfly };
 
+/// YAML spelling of a topology: "single", "fully_connected", "dragonfly".
+const char *topologyName(Topology topology);
+Result<Topology> parseTopology(const std::string &name);
+
 struct FabricConfig {
   uint32_t chips = 1;
   uint32_t chipsPerNode = 1;
@@ -123,6 +127,10 @@ struct SystemConfig {
 Result<SystemConfig> loadSystemConfig(const std::string &path);
 /// Same, from YAML text (`sourceName` is used in messages).
 Result<SystemConfig> parseSystemConfig(const std::string &yamlText, const std::string &sourceName);
+
+/// Checks ranges and cross-field consistency (the same checks `parseSystemConfig` runs) for
+/// a config built in code, e.g. by a design-space sweep. Messages name the key path.
+Status validateSystemConfig(const SystemConfig &config);
 
 /// A canonical, order-fixed YAML rendering of every parameter (what the fingerprint hashes).
 /// `parseSystemConfig(canonicalText(c))` must succeed and give the same fingerprint, so a

@@ -13,6 +13,10 @@ include "mlir/Interfaces/SideEffectInterfaces.td"
 
 def Graph_ConstantOp : Graph_Op<"constant", [Pure, ConstantLike]> {
   let summary = "A constant tensor (an ONNX initializer or Constant node)";
+  let description = [{
+    `value`'s type must equal the result type, which must be static. `name` is the
+    ONNX initializer or Constant output name, kept for weight names downstream.
+  }];
   let arguments = (ins ElementsAttr:$value, OptionalAttr<StrAttr>:$name);
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = "attr-dict $value `:` type($result)";
@@ -22,6 +26,10 @@ def Graph_ConstantOp : Graph_Op<"constant", [Pure, ConstantLike]> {
 
 def Graph_ReshapeOp : Graph_Op<"reshape", [Pure]> {
   let summary = "Reshape to a static shape (element count preserved)";
+  let description = [{
+    The result shape is static (the importer resolves ONNX's 0 and -1 entries) and
+    has the input's element type and, when the input is static, its element count.
+  }];
   let arguments = (ins AnyRankedTensor:$input);
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
@@ -31,6 +39,10 @@ def Graph_ReshapeOp : Graph_Op<"reshape", [Pure]> {
 def Graph_TransposeOp : Graph_Op<"transpose",
     [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
   let summary = "Permute dimensions";
+  let description = [{
+    `perm` is a permutation of [0, rank); result dimension i is input dimension
+    perm[i] (the result type is inferred and checked).
+  }];
   let arguments = (ins AnyRankedTensor:$input, DenseI64ArrayAttr:$perm);
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = "$input `,` $perm attr-dict `:` type($input) `->` type($result)";
@@ -56,6 +68,11 @@ def Graph_MatMulOp : Graph_Op<"matmul",
 def Graph_GemmOp : Graph_Op<"gemm",
     [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
   let summary = "alpha * op(A) * op(B) + beta * C (ONNX Gemm)";
+  let description = [{
+    `a` and `b` are rank 2; op(X) is X transposed when transX is set. The result is
+    [M, N]; the optional `c` broadcasts unidirectionally to it ([N], [1, N], [M, 1],
+    [M, N] or a scalar).
+  }];
   let arguments = (ins AnyRankedTensor:$a, AnyRankedTensor:$b, Optional<AnyRankedTensor>:$c,
                    DefaultValuedAttr<F32Attr, "1.0">:$alpha,
                    DefaultValuedAttr<F32Attr, "1.0">:$beta,
@@ -101,6 +118,10 @@ def Graph_GeluOp : Graph_UnaryOp<"gelu", "Gaussian error linear unit",
 }
 def Graph_SoftmaxOp : Graph_UnaryOp<"softmax", "Softmax along one axis",
     (ins DefaultValuedAttr<I64Attr, "-1">:$axis)> {
+  let description = [{
+    Normalises along the single dimension `axis` (ONNX opset-13 semantics), which may
+    be negative and counts from the end; the element type must be floating point.
+  }];
   let hasVerifier = 1;
 }
 
