@@ -11,3 +11,10 @@
 
 #define GET_OP_CLASSES
 #include "conveyor/Dialect/Chip/ChipOps.h.inc"
+
+namespace conveyor::chip {
+/// The elements of `value` as a DenseElementsAttr: itself when already dense, a copy of
+/// the blob for a dense resource; null when the data is not available (an elided or
+/// missing resource, or another kind of ElementsAttr).
+mlir::DenseElementsAttr getDenseElements(mlir::ElementsAttr value);
+} // namespace conveyor::chip

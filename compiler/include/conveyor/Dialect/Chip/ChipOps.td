@@ -22,6 +22,12 @@ def Chip_WeightOp : Chip_Op<"weight", [Pure]> {
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = "$name attr-dict `:` type($result)";
   let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The contents as little-endian, row-major bytes (what the schedule file stores);
+    /// an empty string when the value is shape-only (an elided resource). Emits an
+    /// error on this op and fails for element types without a whole-byte layout.
+    ::mlir::FailureOr<std::string> getDataBytes();
+  }];
 }
 
 def Chip_MemWriteOp : Chip_Op<"mem_write", [SameOperandsAndResultType]> {

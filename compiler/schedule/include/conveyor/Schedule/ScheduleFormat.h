@@ -19,6 +19,11 @@ inline constexpr uint32_t kVersion = 1;
 Result<Schedule> readScheduleFile(const std::string &path);
 Result<Schedule> parseSchedule(const std::string &bytes, const std::string &sourceName);
 
+/// The structural checks of parseSchedule on an in-memory schedule (no magic/version
+/// check); messages start with `sourceName`. The simulator runs it on every schedule it is
+/// given, since a schedule built in code never went through the reader.
+Status validateSchedule(const Schedule &schedule, const std::string &sourceName);
+
 /// Writes atomically: to `path + ".tmp-XXXX"` then rename, so a failure never leaves a
 /// half-written file at `path`.
 Status writeScheduleFile(const Schedule &schedule, const std::string &path);

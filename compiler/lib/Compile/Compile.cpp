@@ -1,0 +1,215 @@
+// compileModel: the whole compiler pipeline behind `conveyor compile`, errors as one line.
+#include "conveyor/Compile/Compile.h"
+#include "conveyor/Conversion/Passes.h"
+#include "conveyor/Dialect/Chip/ChipCostModel.h"
+#include "conveyor/Dialect/Chip/ChipDialect.h"
+#include "conveyor/Dialect/Chip/ChipOps.h"
+#include "conveyor/Dialect/Chip/ChipPasses.h"
+#include "conveyor/Dialect/Chip/ChipScheduling.h"
+#include "conveyor/Dialect/Graph/GraphDialect.h"
+#include "conveyor/Dialect/Graph/GraphPasses.h"
+#include "conveyor/Frontend/OnnxImporter.h"
+#include "conveyor/Schedule/ScheduleFormat.h"
+#include "conveyor/System/SystemConfig.h"
+#include "conveyor/Target/ScheduleWriter.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <chrono>
+#include <iostream>
+
+using namespace mlir;
+
+namespace conveyor::compile {
+
+namespace {
+
+/// Keeps the first error diagnostic as one line "file[:line:col]: error: message".
+class ErrorCapture {
+public:
+  ErrorCapture(MLIRContext &context, std::string defaultFile)
+      : defaultFile(std::move(defaultFile)),
+        handler(&context, [this](Diagnostic &diagnostic) { return record(diagnostic); }) {}
+
+  /// The captured error, or `fallback` when no diagnostic explained the failure.
+  Error take(const std::string &fallback) const {
+    if (firstError.empty()) {
+      return makeError(defaultFile + ": error: " + fallback);
+    }
+    std::string message = firstError;
+    if (errorCount > 1) {
+      message += " (and " + std::to_string(errorCount - 1) + " more errors)";
+    }
+    return makeError(message);
+  }
+
+private:
+  LogicalResult record(Diagnostic &diagnostic) {
+    if (diagnostic.getSeverity() != DiagnosticSeverity::Error) {
+      return success(); // notes and warnings are not part of the one-line error
+    }
+    if (errorCount++ == 0) {
+      firstError = format(diagnostic);
+    }
+    return success();
+  }
+
+  std::string format(Diagnostic &diagnostic) const {
+    std::string file = defaultFile, position, node;
+    diagnostic.getLocation()->walk([&](Location loc) {
+      if (auto fileLoc = dyn_cast<FileLineColLoc>(loc); fileLoc && position.empty()) {
+        file = fileLoc.getFilename().str();
+        if (fileLoc.getLine() > 0) {
+          position =
+              ":" + std::to_string(fileLoc.getLine()) + ":" + std::to_string(fileLoc.getColumn());
+        }
+      } else if (auto nameLoc = dyn_cast<NameLoc>(loc); nameLoc && node.empty()) {
+        node = nameLoc.getName().str();
+      }
+      return WalkResult::advance();
+    });
+    std::string message = diagnostic.str();
+    for (char &c : message) {
+      if (c == '\n') {
+        c = ' ';
+      }
+    }
+    // Name the ONNX node unless the message already does.
+    if (!node.empty() && message.find("'" + node + "'") == std::string::npos) {
+      message = "node '" + node + "': " + message;
+    }
+    return file + position + ": error: " + message;
+  }
+
+  std::string defaultFile;
+  std::string firstError;
+  unsigned errorCount = 0;
+  ScopedDiagnosticHandler handler;
+};
+
+/// Writes text to stdout for "-", else atomically to the file.
+Status writeText(const std::string &path, const std::string &text) {
+  if (path == "-") {
+    std::cout << text;
+    std::cout.flush();
+    return std::cout ? Status::success() : Status(makeError("error: cannot write to stdout"));
+  }
+  return schedule::writeFileAtomically(path, text);
+}
+
+std::string printModule(ModuleOp module) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  module.print(os);
+  return os.str();
+}
+
+/// Reads the numbers of the summary off the placed and scheduled module.
+void summarize(ModuleOp module, CompileSummary &summary) {
+  auto func = module.lookupSymbol<func::FuncOp>("main");
+  if (!func) {
+    return;
+  }
+  if (auto end = func->getAttrOfType<IntegerAttr>(chip::kEndCycleAttr)) {
+    summary.endCycle = end.getValue().getZExtValue();
+  }
+  if (auto bytes = func->getAttrOfType<IntegerAttr>(chip::kSramBytesAttr)) {
+    summary.sramBytesUsed = bytes.getValue().getZExtValue();
+  }
+  func.walk([&](Operation *op) {
+    if (chip::isInstruction(op)) {
+      ++summary.instructions;
+    } else if (auto weight = dyn_cast<chip::WeightOp>(op)) {
+      summary.weightBytes += chip::tensorBytes(weight.getType()).value_or(0);
+    }
+  });
+}
+
+} // namespace
+
+Result<CompileSummary> compileModel(const CompileOptions &options) {
+  auto start = std::chrono::steady_clock::now();
+  if (options.onnxPath.empty()) {
+    return makeError("error: no model given; pass the path of an .onnx file");
+  }
+  if (options.outputPath.empty()) {
+    return makeError("error: no output path; pass -o <file> ('-' writes text kinds to stdout)");
+  }
+  if (options.emit == EmitKind::Schedule && options.outputPath == "-") {
+    return makeError("error: a schedule is binary and cannot go to stdout; pass -o <file>.sched "
+                     "(or emit graph/chip text)");
+  }
+
+  CompileSummary summary;
+  system::SystemConfig config;
+  bool needsSystem = options.emit != EmitKind::Graph;
+  if (needsSystem && options.systemPath.empty()) {
+    return makeError("error: no system description; pass --system systems/<name>.yaml");
+  }
+  if (!options.systemPath.empty()) {
+    Result<system::SystemConfig> loaded = system::loadSystemConfig(options.systemPath);
+    if (!loaded) {
+      return loaded.takeError();
+    }
+    config = std::move(*loaded);
+    summary.systemName = config.name;
+    summary.sramBytesCapacity = config.chip.sramBytes();
+  }
+
+  DialectRegistry registry;
+  registry.insert<graph::GraphDialect, chip::ChipDialect, func::FuncDialect>();
+  MLIRContext context(registry, MLIRContext::Threading::DISABLED);
+  context.loadAllAvailableDialects();
+  ErrorCapture errors(context, options.onnxPath);
+
+  OwningOpRef<ModuleOp> module = frontend::importOnnxFile(context, options.onnxPath);
+  if (!module) {
+    return errors.take("could not import the ONNX model");
+  }
+  Builder builder(&context);
+  (*module)->setAttr(target::kSourcePathAttr, builder.getStringAttr(options.onnxPath));
+  if (auto name = (*module)->getAttrOfType<StringAttr>("cv.model_name")) {
+    summary.modelName = name.str();
+  }
+
+  PassManager pm(&context);
+  pm.addPass(graph::createGraphCanonicalizeShapes());
+  if (options.emit != EmitKind::Graph) {
+    pm.addPass(createConvertGraphToChip());
+    pm.addPass(chip::createAllocateSram(chip::AllocateSramOptions{options.systemPath}));
+    pm.addPass(
+        chip::createScheduleInstructions(chip::ScheduleInstructionsOptions{options.systemPath}));
+  }
+  if (failed(pm.run(*module))) {
+    return errors.take("compilation failed");
+  }
+
+  Status written;
+  if (options.emit == EmitKind::Graph) {
+    written = writeText(options.outputPath, printModule(*module));
+  } else {
+    summarize(*module, summary);
+    // Built for chip text too: it re-verifies the schedule and gives tokens per step.
+    FailureOr<schedule::Schedule> built = target::buildSchedule(*module, config);
+    if (failed(built)) {
+      return errors.take("could not build the schedule");
+    }
+    if (built->programs_size() > 0) {
+      summary.tokensPerStep = built->programs(0).tokens_per_step();
+    }
+    written = options.emit == EmitKind::Chip
+                  ? writeText(options.outputPath, printModule(*module))
+                  : schedule::writeScheduleFile(*built, options.outputPath);
+  }
+  if (!written) {
+    return makeError(written.error());
+  }
+  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return summary;
+}
+
+} // namespace conveyor::compile

@@ -1,0 +1,223 @@
+// The compiler's implementation of docs/timing-model.md (durations and occupancies).
+#include "conveyor/Dialect/Chip/ChipCostModel.h"
+#include "conveyor/Dialect/Chip/ChipOps.h"
+
+#include "mlir/IR/BuiltinTypes.h"
+#include "llvm/ADT/StringSwitch.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <cmath>
+
+using namespace mlir;
+using conveyor::system::DType;
+
+namespace conveyor::chip {
+
+namespace {
+
+uint64_t ceilDiv(uint64_t numerator, uint64_t denominator) {
+  return (numerator + denominator - 1) / denominator;
+}
+
+} // namespace
+
+const char *unitName(Unit unit) {
+  switch (unit) {
+  case Unit::Mem:
+    return "MEM";
+  case Unit::Mxm:
+    return "MXM";
+  case Unit::Vxm:
+    return "VXM";
+  case Unit::Sxm:
+    return "SXM";
+  }
+  return "?";
+}
+
+std::optional<DType> toSystemDType(Type elementType) {
+  if (elementType.isF32()) {
+    return DType::F32;
+  }
+  if (elementType.isF16()) {
+    return DType::F16;
+  }
+  if (elementType.isBF16()) {
+    return DType::BF16;
+  }
+  if (auto floatType = dyn_cast<FloatType>(elementType); floatType && floatType.getWidth() == 8) {
+    return DType::FP8;
+  }
+  if (auto intType = dyn_cast<IntegerType>(elementType)) {
+    switch (intType.getWidth()) {
+    case 4:
+      return DType::INT4;
+    case 8:
+      return DType::INT8;
+    case 32:
+      return DType::INT32;
+    default:
+      return std::nullopt;
+    }
+  }
+  return std::nullopt;
+}
+
+uint64_t tensorBytes(uint64_t elements, unsigned bits) { return ceilDiv(elements * bits, 8); }
+
+std::optional<uint64_t> tensorBytes(Type tensorType) {
+  auto type = dyn_cast<RankedTensorType>(tensorType);
+  if (!type || !type.hasStaticShape()) {
+    return std::nullopt;
+  }
+  auto dtype = toSystemDType(type.getElementType());
+  if (!dtype) {
+    return std::nullopt;
+  }
+  return tensorBytes(static_cast<uint64_t>(type.getNumElements()), system::dtypeBits(*dtype));
+}
+
+std::optional<uint64_t> vxmOpsPerElement(llvm::StringRef kind) {
+  // docs/timing-model.md: DIV is a reciprocal and a multiply; GELU evaluates erf by a
+  // rational approximation; GELU_TANH a tanh polynomial.
+  return llvm::StringSwitch<std::optional<uint64_t>>(kind)
+      .Case("add", 1)
+      .Case("sub", 1)
+      .Case("mul", 1)
+      .Case("div", 2)
+      .Case("relu", 1)
+      .Case("gelu", 12)
+      .Case("gelu_tanh", 8)
+      .Default(std::nullopt);
+}
+
+bool isInstruction(Operation *op) {
+  return isa<MemWriteOp, MemReadOp, MemCopyOp, MatMulOp, BinaryOp, UnaryOp, SoftmaxOp, TransposeOp>(
+      op);
+}
+
+uint64_t ChipCostModel::vectors(uint64_t bytes) const { return ceilDiv(bytes, config.vectorBytes); }
+
+uint64_t ChipCostModel::hostTransferCycles(uint64_t bytes) const {
+  // The exact expression of docs/timing-model.md, so that rounding agrees with the simulator.
+  return (uint64_t)std::ceil((double)bytes * config.clockHz / config.host.bytesPerSecond);
+}
+
+InstructionCost ChipCostModel::memWrite(uint64_t resultBytes) const {
+  uint64_t occupancy = hostTransferCycles(resultBytes);
+  return {Unit::Mem, occupancy, config.host.latencyCycles + occupancy};
+}
+
+InstructionCost ChipCostModel::memRead(uint64_t operandBytes) const {
+  uint64_t occupancy = hostTransferCycles(operandBytes);
+  return {Unit::Mem, occupancy,
+          uint64_t(config.host.latencyCycles) + config.mem.latencyCycles + occupancy};
+}
+
+InstructionCost ChipCostModel::memCopy(uint64_t resultBytes) const {
+  uint64_t occupancy = vectors(resultBytes);
+  return {Unit::Mem, occupancy, config.mem.latencyCycles + occupancy};
+}
+
+std::optional<InstructionCost> ChipCostModel::matmul(uint64_t batch, uint64_t m, uint64_t k,
+                                                     uint64_t n, DType activation,
+                                                     DType weight) const {
+  // The TSP MXM has no fp32 input mode: f32 models are timed at the `floatTimingAs` rate.
+  DType rateType = activation == DType::F32 ? config.mxm.floatTimingAs : activation;
+  auto rate = config.mxm.macsPerCycle.find(rateType);
+  if (rate == config.mxm.macsPerCycle.end() || rate->second == 0 ||
+      config.mxm.weightLoadBytesPerCycle == 0) {
+    return std::nullopt;
+  }
+  // Every weight enters the MXM once; v1 does not overlap install with compute.
+  uint64_t install = ceilDiv(tensorBytes(batch * k * n, system::dtypeBits(weight)),
+                             config.mxm.weightLoadBytesPerCycle);
+  uint64_t compute = ceilDiv(batch * m * k * n, rate->second);
+  uint64_t occupancy = install + compute;
+  return InstructionCost{Unit::Mxm, occupancy,
+                         uint64_t(config.mem.latencyCycles) + config.mxm.latencyCycles + occupancy};
+}
+
+InstructionCost ChipCostModel::vxmElementwise(uint64_t resultBytes, uint64_t opsPerElement) const {
+  // A chain of up to alusPerLane ops runs in one pass of the ALU mesh.
+  uint64_t passes = ceilDiv(opsPerElement, config.vxm.alusPerLane);
+  uint64_t occupancy = vectors(resultBytes) * passes;
+  return {Unit::Vxm, occupancy,
+          uint64_t(config.mem.latencyCycles) + config.vxm.latencyCycles + occupancy};
+}
+
+InstructionCost ChipCostModel::vxmSoftmax(uint64_t resultBytes) const {
+  // Three passes over the data: max, exp-and-sum, normalise.
+  uint64_t occupancy = 3 * vectors(resultBytes);
+  return {Unit::Vxm, occupancy,
+          uint64_t(config.mem.latencyCycles) + config.vxm.latencyCycles + occupancy};
+}
+
+InstructionCost ChipCostModel::sxmTranspose(uint64_t resultBytes) const {
+  uint64_t occupancy = vectors(resultBytes);
+  return {Unit::Sxm, occupancy,
+          uint64_t(config.mem.latencyCycles) + config.sxm.latencyCycles + occupancy};
+}
+
+FailureOr<InstructionCost> ChipCostModel::costOf(Operation *op) const {
+  if (!isInstruction(op)) {
+    return op->emitOpError("is not a functional-unit instruction and has no cost");
+  }
+  if (config.vectorBytes == 0 || config.host.bytesPerSecond <= 0 || config.clockHz <= 0 ||
+      config.vxm.alusPerLane == 0) {
+    return op->emitOpError() << "cannot be timed: chip '" << config.name
+                             << "' has a zero vector width, clock, host rate or VXM ALU count";
+  }
+  // The timing rules size every instruction by its result, except mem_read (its operand).
+  Value sized = isa<MemReadOp>(op) ? op->getOperand(0) : op->getResult(0);
+  std::optional<uint64_t> bytes = tensorBytes(sized.getType());
+  if (!bytes) {
+    return op->emitOpError() << "cannot be timed: " << sized.getType()
+                             << " is not a statically shaped tensor of a chip element type "
+                                "(f32, f16, bf16, fp8, i8, i4, i32)";
+  }
+  return llvm::TypeSwitch<Operation *, FailureOr<InstructionCost>>(op)
+      .Case<MemWriteOp>([&](auto) { return memWrite(*bytes); })
+      .Case<MemReadOp>([&](auto) { return memRead(*bytes); })
+      .Case<MemCopyOp>([&](auto) { return memCopy(*bytes); })
+      .Case<MatMulOp>([&](MatMulOp product) -> FailureOr<InstructionCost> {
+        auto lhsType = cast<RankedTensorType>(product.getLhs().getType());
+        auto rhsType = cast<RankedTensorType>(product.getRhs().getType());
+        auto resultType = cast<RankedTensorType>(product.getResult().getType());
+        uint64_t batch = 1;
+        for (int64_t dim : resultType.getShape().drop_back(2)) {
+          batch *= static_cast<uint64_t>(dim);
+        }
+        int64_t rank = lhsType.getRank();
+        uint64_t m = lhsType.getDimSize(rank - 2), k = lhsType.getDimSize(rank - 1);
+        uint64_t n = rhsType.getDimSize(rhsType.getRank() - 1);
+        auto activation = toSystemDType(lhsType.getElementType());
+        auto weight = toSystemDType(rhsType.getElementType());
+        std::optional<InstructionCost> cost;
+        if (activation && weight) {
+          cost = matmul(batch, m, k, n, *activation, *weight);
+        }
+        if (!cost) {
+          return product.emitOpError()
+                 << "cannot be timed: chip '" << config.name << "' has no MXM rate for "
+                 << lhsType.getElementType()
+                 << " (chip.mxm.macs_per_cycle); use a system that supports it";
+        }
+        return *cost;
+      })
+      .Case<BinaryOp, UnaryOp>([&](auto elementwise) -> FailureOr<InstructionCost> {
+        std::optional<uint64_t> ops = vxmOpsPerElement(elementwise.getKind());
+        if (!ops) {
+          return elementwise.emitOpError()
+                 << "cannot be timed: unknown kind '" << elementwise.getKind() << "'";
+        }
+        return vxmElementwise(*bytes, *ops);
+      })
+      .Case<SoftmaxOp>([&](auto) { return vxmSoftmax(*bytes); })
+      .Case<TransposeOp>([&](auto) { return sxmTranspose(*bytes); })
+      .Default([&](Operation *other) -> FailureOr<InstructionCost> {
+        return other->emitOpError("has no cost model");
+      });
+}
+
+} // namespace conveyor::chip

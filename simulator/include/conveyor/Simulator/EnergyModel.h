@@ -1,0 +1,32 @@
+// Energy of each instruction by category (MAC, VXM ops, SRAM read/write bits, stream bits,
+// host bits) and of static power over a program's run time.
+#pragma once
+
+#include "conveyor/Simulator/BufferTable.h"
+#include "conveyor/Simulator/HardwareModel.h"
+#include "conveyor/Simulator/InstructionCost.h"
+#include "conveyor/Support/Result.h"
+
+#include <array>
+
+namespace conveyor::sim {
+
+/// Energy categories, in report (alphabetical) order; `Static` is never charged to a unit.
+enum class EnergyCategory { Host, Mac, SramRead, SramWrite, Static, Stream, Vxm };
+inline constexpr size_t kEnergyCategories = 7;
+/// Report key of a category: "host", "mac", "sram_read", "sram_write", "static", "stream", "vxm".
+const char *energyCategoryName(EnergyCategory category);
+
+/// Joules by category (indexed by EnergyCategory).
+using EnergyParts = std::array<double, kEnergyCategories>;
+
+/// Dynamic energy of one instruction. Fails when the system gives no MAC energy for the
+/// matmul's activation dtype.
+Result<EnergyParts> instructionEnergy(const HardwareModel &model, const BufferTable &buffers,
+                                      const schedule::Instruction &inst,
+                                      const InstructionCost &cost);
+
+/// Static energy: staticWatts x chips x seconds.
+double staticEnergy(const HardwareModel &model, double seconds);
+
+} // namespace conveyor::sim

@@ -1,0 +1,30 @@
+// Occupancy and duration of one instruction under docs/timing-model.md, plus the work counts
+// (MACs, VXM ALU ops) the energy model charges.
+#pragma once
+
+#include "conveyor/Simulator/BufferTable.h"
+#include "conveyor/Simulator/HardwareModel.h"
+#include "conveyor/Support/Result.h"
+
+#include <cstdint>
+
+namespace conveyor::sim {
+
+struct InstructionCost {
+  uint64_t occupancy = 0; // cycles the unit is busy
+  uint64_t duration = 0;  // cycles from issue until the result is readable
+  uint64_t macs = 0;      // MXM multiply-accumulates
+  uint64_t vxmOps = 0;    // VXM ALU operations (elements x ops per element)
+};
+
+/// Host transfer cycles for `bytes`: exactly the timing doc's expression
+/// (uint64_t)std::ceil((double)n * clockHz / hostBytesPerSecond), so rounding agrees.
+uint64_t hostTransferCycles(const HardwareModel &model, uint64_t bytes);
+
+/// Cost of `inst`, whose operand and result shapes must already be consistent
+/// (ScheduleChecker checks them first). Fails with a reason, without the instruction's
+/// context, e.g. when the MXM has no rate for the activation dtype.
+Result<InstructionCost> instructionCost(const HardwareModel &model, const BufferTable &buffers,
+                                        const schedule::Instruction &inst);
+
+} // namespace conveyor::sim

@@ -1,0 +1,41 @@
+// The timing engine: re-derives every instruction's timing from the hardware model and
+// rejects a schedule that breaks a rule of docs/timing-model.md.
+#pragma once
+
+#include "conveyor/Simulator/BufferTable.h"
+#include "conveyor/Simulator/HardwareModel.h"
+#include "conveyor/Simulator/InstructionCost.h"
+#include "conveyor/Support/Result.h"
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+namespace conveyor::sim {
+
+/// Units in report order, indexed by `unitSlot`.
+inline constexpr std::array<schedule::Unit, 4> kReportedUnits = {schedule::MEM, schedule::MXM,
+                                                                 schedule::VXM, schedule::SXM};
+/// Position of `unit` in kReportedUnits; kReportedUnits.size() for a unit v1 has no queue for.
+size_t unitSlot(schedule::Unit unit);
+
+struct ProgramTiming {
+  uint64_t endCycle = 0;              // max(issue + duration)
+  std::vector<InstructionCost> costs; // one per instruction, in program order
+  std::array<uint64_t, 4> unitInstructions{};
+  std::array<uint64_t, 4> unitBusyCycles{}; // sum of occupancies
+};
+
+/// Rule 4 (SRAM bounds, reserved size, no overlap between non-view buffers of one chip;
+/// a view must lie inside its storage root). Messages name chip and buffer(s).
+Status checkSram(const HardwareModel &model, const BufferTable &buffers);
+
+/// Rules 1-3 for one program, plus per-opcode shape consistency and buffer-kind rules
+/// (MEM_WRITE fills an INPUT, MEM_READ reads an OUTPUT, nothing writes a WEIGHT).
+/// Structural problems (shapes, missing MXM rate, second writer) are reported first, in
+/// instruction order; then timing violations, in instruction order. The message names
+/// chip, program, instruction index, opcode, location, issue cycle and the reason.
+Result<ProgramTiming> checkProgram(const HardwareModel &model, const BufferTable &buffers,
+                                   const schedule::Program &program);
+
+} // namespace conveyor::sim

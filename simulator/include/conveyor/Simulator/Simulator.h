@@ -1,0 +1,77 @@
+// Public API of the MLIR-free simulator: check and run a schedule, load ONNX test tensors,
+// render the report as text or JSON.
+#pragma once
+
+#include "conveyor/Support/Result.h"
+#include "conveyor/System/SystemConfig.h"
+#include "schedule.pb.h"
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace conveyor::sim {
+
+/// A dense row-major f32 tensor exchanged with the caller (model inputs and outputs).
+struct TensorData {
+  std::string name;
+  std::vector<int64_t> shape;
+  std::vector<float> values;
+};
+
+struct SimulationOptions {
+  /// Run the numerics too (needs every weight's data and every input); timing is always
+  /// checked.
+  bool functional = true;
+};
+
+struct UnitStats {
+  uint64_t instructions = 0, busyCycles = 0;
+  double energyJoules = 0; // dynamic energy of this unit's instructions
+};
+
+struct ProgramReport {
+  std::string name;
+  uint32_t chip = 0;
+  uint64_t cycles = 0;         // end cycle re-derived by the simulator
+  uint64_t compilerCycles = 0; // the compiler's own estimate, from the schedule
+  double seconds = 0;
+  uint64_t tokensPerStep = 0;
+  double tokensPerSecond = 0;
+  double energyJoules = 0;
+  double joulesPerToken = 0;
+  std::map<std::string, UnitStats> units;        // MEM MXM VXM SXM
+  std::map<std::string, double> energyBreakdown; // host mac sram_read sram_write static stream vxm
+  uint64_t instructions = 0;
+};
+
+struct SimulationReport {
+  std::string modelName, systemName;
+  uint32_t chips = 1;
+  double clockHz = 0;
+  std::vector<uint64_t> sramBytesUsedPerChip; // bytes reserved by non-view buffers
+  uint64_t sramBytesPerChip = 0;
+  std::vector<ProgramReport> programs;
+  std::vector<TensorData> outputs; // MEM_READ results, in program and issue order
+  bool functional = false;         // numerics were run
+  std::string timingOnlyReason;    // why not, when functional is false
+};
+
+/// Checks and runs every program of `schedule` on `system`. Fails if the schedule was
+/// built for another system (fingerprint mismatch: says both names) or breaks a rule.
+Result<SimulationReport> simulate(const schedule::Schedule &schedule,
+                                  const system::SystemConfig &system,
+                                  const std::vector<TensorData> &inputs,
+                                  const SimulationOptions &options);
+
+/// Loads ONNX TensorProto files in the ONNX backend-test layout (dir/input_0.pb,
+/// dir/input_1.pb, ... or output_*.pb), f32 only; errors name the file.
+Result<std::vector<TensorData>> loadTensorDir(const std::string &dir, const std::string &prefix);
+
+/// A readable table of every number in the report.
+std::string renderText(const SimulationReport &report);
+/// The same numbers as JSON with a fixed key order (bit-identical for identical reports).
+std::string renderJson(const SimulationReport &report);
+
+} // namespace conveyor::sim

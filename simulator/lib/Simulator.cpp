@@ -1,0 +1,168 @@
+// simulate(): validates a schedule against the system it was built for, runs the timing
+// checker, the energy model and (when possible) the functional executor, and builds the report.
+#include "conveyor/Simulator/Simulator.h"
+
+#include "conveyor/Schedule/ScheduleFormat.h"
+#include "conveyor/Simulator/BufferTable.h"
+#include "conveyor/Simulator/EnergyModel.h"
+#include "conveyor/Simulator/FunctionalExecutor.h"
+#include "conveyor/Simulator/HardwareModel.h"
+#include "conveyor/Simulator/ScheduleChecker.h"
+
+#include <fmt/format.h>
+
+namespace conveyor::sim {
+namespace {
+
+Status checkSystemMatches(const schedule::Schedule &schedule, const system::SystemConfig &system) {
+  const uint64_t expected = schedule.system().fingerprint();
+  const uint64_t actual = system::fingerprint(system);
+  if (expected == actual) {
+    return Status::success();
+  }
+  if (schedule.system().name() == system.name) {
+    return makeError(
+        fmt::format("schedule of model '{}' was built for a different version of system '{}' "
+                    "(fingerprint {:#018x}, this one is {:#018x}); recompile it with this system",
+                    schedule.model_name(), system.name, expected, actual));
+  }
+  return makeError(fmt::format(
+      "schedule of model '{}' was built for system '{}', not '{}' (fingerprints {:#018x} and "
+      "{:#018x}); simulate it with the system it was compiled for, or recompile it",
+      schedule.model_name(), schedule.system().name(), system.name, expected, actual));
+}
+
+/// Checks and accounts one program: timing, per-unit statistics and energy.
+Result<ProgramReport> reportProgram(const HardwareModel &model, const BufferTable &buffers,
+                                    const schedule::Program &program) {
+  Result<ProgramTiming> timing = checkProgram(model, buffers, program);
+  if (!timing) {
+    return timing.takeError();
+  }
+  ProgramReport report;
+  report.name = program.name();
+  report.chip = program.chip();
+  report.cycles = timing->endCycle;
+  report.compilerCycles = program.compiler_cycles();
+  report.seconds = double(report.cycles) / model.clockHz;
+  report.tokensPerStep = program.tokens_per_step();
+  report.instructions = uint64_t(program.instructions_size());
+
+  std::array<double, kReportedUnits.size()> unitEnergy{};
+  EnergyParts total{};
+  for (int index = 0; index < program.instructions_size(); ++index) {
+    const schedule::Instruction &inst = program.instructions(index);
+    Result<EnergyParts> parts =
+        instructionEnergy(model, buffers, inst, timing->costs[size_t(index)]);
+    if (!parts) {
+      return makeError(fmt::format(
+          "chip {}, program '{}', instruction {} ({} '{}'): {}", program.chip(), program.name(),
+          index, schedule::opcodeName(inst.opcode()), inst.location(), parts.error()));
+    }
+    double instructionTotal = 0;
+    for (size_t category = 0; category < kEnergyCategories; ++category) {
+      total[category] += (*parts)[category];
+      instructionTotal += (*parts)[category];
+    }
+    unitEnergy[unitSlot(inst.unit())] += instructionTotal;
+  }
+  total[size_t(EnergyCategory::Static)] = staticEnergy(model, report.seconds);
+
+  for (size_t slot = 0; slot < kReportedUnits.size(); ++slot) {
+    UnitStats &stats = report.units[schedule::unitName(kReportedUnits[slot])];
+    stats.instructions = timing->unitInstructions[slot];
+    stats.busyCycles = timing->unitBusyCycles[slot];
+    stats.energyJoules = unitEnergy[slot];
+  }
+  // Categories are summed in key order so that the breakdown adds up to the total exactly.
+  for (size_t category = 0; category < kEnergyCategories; ++category) {
+    report.energyBreakdown[energyCategoryName(EnergyCategory(category))] = total[category];
+  }
+  for (const auto &[name, joules] : report.energyBreakdown) {
+    report.energyJoules += joules;
+  }
+  if (report.seconds > 0) {
+    report.tokensPerSecond = double(report.tokensPerStep) / report.seconds;
+  }
+  if (report.tokensPerStep > 0) {
+    report.joulesPerToken = report.energyJoules / double(report.tokensPerStep);
+  }
+  return report;
+}
+
+} // namespace
+
+Result<SimulationReport> simulate(const schedule::Schedule &schedule,
+                                  const system::SystemConfig &system,
+                                  const std::vector<TensorData> &inputs,
+                                  const SimulationOptions &options) {
+  const std::string source = fmt::format("schedule of model '{}'", schedule.model_name());
+  if (schedule.magic() != schedule::kMagic || schedule.version() != schedule::kVersion) {
+    return makeError(fmt::format("{} has magic {:#x} and version {}; expected {:#x} and {}", source,
+                                 schedule.magic(), schedule.version(), schedule::kMagic,
+                                 schedule::kVersion));
+  }
+  if (Status status = schedule::validateSchedule(schedule, source); !status) {
+    return makeError(status.error());
+  }
+  if (Status status = checkSystemMatches(schedule, system); !status) {
+    return makeError(status.error());
+  }
+  Result<HardwareModel> model = buildHardwareModel(system);
+  if (!model) {
+    return model.takeError();
+  }
+  if (schedule.system().chips() != model->chips) {
+    return makeError(fmt::format("{} records {} chip(s), but system '{}' has {}", source,
+                                 schedule.system().chips(), system.name, model->chips));
+  }
+  const BufferTable buffers(schedule, model->vectorBytes);
+  if (Status status = checkSram(*model, buffers); !status) {
+    return makeError(status.error());
+  }
+
+  SimulationReport report;
+  report.modelName = schedule.model_name();
+  report.systemName = system.name;
+  report.chips = model->chips;
+  report.clockHz = model->clockHz;
+  report.sramBytesPerChip = model->sramBytes;
+  report.sramBytesUsedPerChip.assign(model->chips, 0);
+  for (const BufferInfo &buffer : buffers.all()) {
+    if (!buffer.isView()) {
+      report.sramBytesUsedPerChip[buffer.chip] += buffer.proto->size_bytes();
+    }
+  }
+
+  std::vector<const schedule::Program *> programs;
+  for (const schedule::Program &program : schedule.programs()) {
+    Result<ProgramReport> programReport = reportProgram(*model, buffers, program);
+    if (!programReport) {
+      return programReport.takeError();
+    }
+    report.programs.push_back(std::move(*programReport));
+    programs.push_back(&program);
+  }
+
+  if (!options.functional) {
+    report.timingOnlyReason = "functional run not requested";
+    return report;
+  }
+  report.timingOnlyReason = FunctionalExecutor::unsupportedReason(buffers);
+  if (!report.timingOnlyReason.empty()) {
+    return report;
+  }
+  FunctionalExecutor executor(buffers);
+  if (Status status = executor.bindInputs(inputs, programs); !status) {
+    return makeError(fmt::format("{}: {}", source, status.error()));
+  }
+  for (const schedule::Program *program : programs) {
+    if (Status status = executor.run(*program, report.outputs); !status) {
+      return makeError(fmt::format("{}: {}", source, status.error()));
+    }
+  }
+  report.functional = true;
+  return report;
+}
+
+} // namespace conveyor::sim

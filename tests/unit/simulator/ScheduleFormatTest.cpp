@@ -1,0 +1,246 @@
+// Tests of the *.sched reader/writer: rejection of non-schedules, other versions and
+// inconsistent structure; atomic writes; the text dump.
+#include "SimulatorTestSupport.h"
+
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <sys/stat.h>
+
+using namespace conveyor;
+using conveyor::test::ScheduleBuilder;
+using conveyor::test::TempDir;
+
+namespace {
+
+/// A small valid schedule: x -> relu -> y, read back to the host.
+ScheduleBuilder validSchedule() {
+  ScheduleBuilder b;
+  const uint32_t x = b.buffer("x", schedule::INPUT, {1, 320});
+  const uint32_t y = b.buffer("y", schedule::OUTPUT, {1, 320});
+  schedule::Program &p = b.program();
+  ScheduleBuilder::add(p, 0, schedule::MEM_WRITE, {}, {x});
+  ScheduleBuilder::add(p, 2000, schedule::VXM_UNARY, {x}, {y}, "relu_0").set_kind(schedule::RELU);
+  ScheduleBuilder::add(p, 3000, schedule::MEM_READ, {y}, {});
+  return b;
+}
+
+std::string parseError(const schedule::Schedule &s) {
+  Result<schedule::Schedule> parsed = schedule::parseSchedule(s.SerializeAsString(), "f.sched");
+  return parsed ? std::string("(accepted)") : parsed.error();
+}
+
+} // namespace
+
+TEST_CASE("a valid schedule round-trips through write and read", "[format]") {
+  TempDir dir;
+  ScheduleBuilder b = validSchedule();
+  const std::string path = dir.file("model.sched");
+  Status written = schedule::writeScheduleFile(b.schedule, path);
+  REQUIRE(written.ok());
+  Result<schedule::Schedule> read = schedule::readScheduleFile(path);
+  REQUIRE(read.ok());
+  CHECK(read->SerializeAsString() == b.schedule.SerializeAsString());
+  CHECK(dir.entries() == std::vector<std::string>{"model.sched"});
+}
+
+TEST_CASE("non-schedules are rejected with the bad-magic message", "[format]") {
+  const std::string expected = "'f.sched' is not a Conveyor schedule (bad magic); compile one "
+                               "with `conveyor compile`";
+  SECTION("empty") { CHECK(schedule::parseSchedule("", "f.sched").error() == expected); }
+  SECTION("garbage bytes") {
+    CHECK(
+        schedule::parseSchedule(std::string("\xff\xfe garbage \x01\x02", 14), "f.sched").error() ==
+        expected);
+  }
+  SECTION("text") {
+    CHECK(schedule::parseSchedule("hello, this is not protobuf\n", "f.sched").error() == expected);
+  }
+  SECTION("wrong magic") {
+    ScheduleBuilder b = validSchedule();
+    b.schedule.set_magic(0x12345678);
+    CHECK(parseError(b.schedule) == expected);
+  }
+  SECTION("truncated file") {
+    ScheduleBuilder b = validSchedule();
+    const std::string bytes = b.schedule.SerializeAsString();
+    for (size_t keep : {bytes.size() / 2, bytes.size() - 1, size_t(3)}) {
+      CAPTURE(keep);
+      CHECK_FALSE(schedule::parseSchedule(bytes.substr(0, keep), "f.sched").ok());
+    }
+  }
+}
+
+TEST_CASE("another format version is rejected naming both versions", "[format]") {
+  ScheduleBuilder b = validSchedule();
+  b.schedule.set_version(2);
+  const std::string error = parseError(b.schedule);
+  CHECK_THAT(error, Catch::Contains("'f.sched' is schedule format version 2") &&
+                        Catch::Contains("reads version 1"));
+}
+
+TEST_CASE("a missing file and a directory are reported by path", "[format]") {
+  TempDir dir;
+  CHECK_THAT(schedule::readScheduleFile(dir.file("absent.sched")).error(),
+             Catch::Contains("cannot read schedule") && Catch::Contains("absent.sched"));
+  CHECK_THAT(schedule::readScheduleFile(dir.path.string()).error(),
+             Catch::Contains("is a directory"));
+}
+
+TEST_CASE("structural errors are rejected with the part at fault", "[format]") {
+  ScheduleBuilder b = validSchedule();
+  schedule::Schedule &s = b.schedule;
+  std::string expected;
+  SECTION("buffer id 0") {
+    s.mutable_buffers(0)->set_id(0);
+    expected = "has id 0";
+  }
+  SECTION("duplicate buffer id") {
+    s.mutable_buffers(1)->set_id(1);
+    expected = "duplicate buffer id 1";
+  }
+  SECTION("dangling operand") {
+    s.mutable_programs(0)->mutable_instructions(1)->set_operands(0, 99);
+    expected = "operand 99 is not a buffer";
+  }
+  SECTION("dangling result") {
+    s.mutable_programs(0)->mutable_instructions(1)->set_results(0, 77);
+    expected = "result 77 is not a buffer";
+  }
+  SECTION("alias target missing") {
+    s.mutable_buffers(1)->set_alias_of(42);
+    expected = "alias_of 42 is not a buffer";
+  }
+  SECTION("alias with a different byte count") {
+    const uint32_t v = b.view("v", 1, {1, 160});
+    (void)v;
+    expected = "has 640 bytes but its source has 1280";
+  }
+  SECTION("alias of an alias with a different byte count") {
+    const uint32_t v = b.view("v", 1, {320});
+    b.view("w", v, {2, 320});
+    expected = "has 2560 bytes but its source has 1280";
+  }
+  SECTION("alias cycle") {
+    const uint32_t v = b.view("v", 1, {320});
+    s.mutable_buffers(0)->set_alias_of(v);
+    expected = "cycle";
+  }
+  SECTION("negative dimension") {
+    s.mutable_buffers(0)->set_shape(1, -320);
+    expected = "negative dimension -320";
+  }
+  SECTION("data size differs from the tensor's bytes") {
+    s.mutable_buffers(0)->set_data(std::string(100, '\0'));
+    expected = "data holds 100 bytes but a f32 tensor of 320 elements needs 1280";
+  }
+  SECTION("opcode on the wrong unit") {
+    s.mutable_programs(0)->mutable_instructions(1)->set_unit(schedule::MXM);
+    expected = "runs on unit MXM but VXM_UNARY belongs to VXM";
+  }
+  SECTION("wrong operand count") {
+    s.mutable_programs(0)->mutable_instructions(1)->add_operands(1);
+    expected = "has 2 operand(s) and 1 result(s); VXM_UNARY takes 1 and 1";
+  }
+  SECTION("binary kind on a unary op") {
+    s.mutable_programs(0)->mutable_instructions(1)->set_kind(schedule::ADD);
+    expected = "kind add is not a unary op";
+  }
+  SECTION("unsorted instructions") {
+    s.mutable_programs(0)->mutable_instructions(2)->set_issue_cycle(1000);
+    expected = "sorted by issue_cycle";
+  }
+  SECTION("unknown opcode") {
+    s.mutable_programs(0)->mutable_instructions(1)->set_opcode(schedule::Opcode(99));
+    expected = "opcode 99 is unknown";
+  }
+  SECTION("unspecified dtype") {
+    s.mutable_buffers(0)->set_dtype(schedule::DTYPE_UNSPECIFIED);
+    expected = "is not a known element type";
+  }
+  SECTION("buffer on a chip that does not exist") {
+    s.mutable_buffers(0)->set_chip(3);
+    expected = "chip 3 does not exist";
+  }
+  SECTION("no programs") {
+    s.clear_programs();
+    expected = "has no programs";
+  }
+  SECTION("transpose perm that is not a permutation") {
+    schedule::Instruction &t =
+        ScheduleBuilder::add(*s.mutable_programs(0), 5000, schedule::SXM_TRANSPOSE, {1}, {2});
+    t.add_perm(1);
+    t.add_perm(1);
+    expected = "perm is not a permutation";
+  }
+  SECTION("softmax axis out of range") {
+    schedule::Instruction &t =
+        ScheduleBuilder::add(*s.mutable_programs(0), 5000, schedule::VXM_SOFTMAX, {1}, {2});
+    t.set_axis(2);
+    expected = "axis 2 is outside [0, 2)";
+  }
+  CAPTURE(expected);
+  const std::string error = parseError(s);
+  CHECK_THAT(error, Catch::StartsWith("f.sched: ") && Catch::Contains(expected));
+  // The writer refuses the same schedule, so no invalid file is ever produced.
+  TempDir dir;
+  CHECK_FALSE(schedule::writeScheduleFile(s, dir.file("bad.sched")).ok());
+  CHECK(dir.entries().empty());
+}
+
+TEST_CASE("atomic writes leave no file behind on failure", "[format]") {
+  TempDir dir;
+  SECTION("target is a directory") {
+    std::filesystem::create_directory(dir.path / "taken");
+    Status status = schedule::writeFileAtomically(dir.file("taken"), "bytes");
+    CHECK_FALSE(status.ok());
+    CHECK_THAT(status.error(), Catch::Contains("cannot write") && Catch::Contains("taken"));
+    CHECK(dir.entries() == std::vector<std::string>{"taken"});
+    CHECK(std::filesystem::is_empty(dir.path / "taken"));
+  }
+  SECTION("directory does not exist") {
+    Status status = schedule::writeFileAtomically(dir.file("missing/out.sched"), "bytes");
+    CHECK_FALSE(status.ok());
+    CHECK_THAT(status.error(), Catch::Contains("missing/out.sched"));
+    CHECK(dir.entries().empty());
+  }
+  SECTION("directory not writable") {
+    if (::geteuid() == 0) {
+      WARN("running as root: a read-only directory is still writable; case skipped");
+      return;
+    }
+    std::filesystem::create_directory(dir.path / "ro");
+    ::chmod((dir.path / "ro").c_str(), 0555);
+    Status status = schedule::writeFileAtomically((dir.path / "ro" / "out").string(), "bytes");
+    ::chmod((dir.path / "ro").c_str(), 0755);
+    CHECK_FALSE(status.ok());
+    CHECK(std::filesystem::is_empty(dir.path / "ro"));
+  }
+  SECTION("an existing file is replaced whole") {
+    { std::ofstream(dir.file("out")) << "old contents that are longer"; }
+    REQUIRE(schedule::writeFileAtomically(dir.file("out"), "new").ok());
+    std::ifstream in(dir.file("out"));
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    CHECK(text == "new");
+    CHECK(dir.entries() == std::vector<std::string>{"out"});
+  }
+}
+
+TEST_CASE("dump prints header, buffers and instructions by name", "[format]") {
+  ScheduleBuilder b = validSchedule();
+  const std::string text = schedule::dumpSchedule(b.schedule);
+  CHECK_THAT(text, Catch::Contains("model: 'unit-test-model'"));
+  CHECK_THAT(text, Catch::Contains("system: 'test-chip', 1 chip(s)"));
+  CHECK_THAT(text, Catch::Contains("program 'forward' (forward) on chip 0: 3 instruction(s)"));
+  CHECK_THAT(text,
+             Catch::Matches("(.|\n)*cycle +2000 +VXM\\.0 VXM_UNARY +relu \\(x\\) -> \\(y\\) +@ "
+                            "relu_0(.|\n)*"));
+  CHECK_THAT(text, Catch::Contains("MEM_READ      (y) -> ()"));
+}
+
+TEST_CASE("name tables cover every enum value", "[format]") {
+  CHECK(std::string(schedule::opcodeName(schedule::SXM_TRANSPOSE)) == "SXM_TRANSPOSE");
+  CHECK(std::string(schedule::unitName(schedule::C2C)) == "C2C");
+  CHECK(std::string(schedule::elementwiseName(schedule::GELU_TANH)) == "gelu_tanh");
+  CHECK(std::string(schedule::opcodeName(schedule::Opcode(77))) == "OPCODE_UNKNOWN");
+}
