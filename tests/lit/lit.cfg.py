@@ -30,3 +30,12 @@ for name in ["conveyor-translate", "conveyor-opt"]:
 config.substitutions.append((r"(?<![-/\w])conveyor(?![-\w])", tool("conveyor")))
 config.substitutions.append((r"\bFileCheck\b", config.filecheck_path))
 config.substitutions.append((r"(?<![-\w])not(?![-\w])", config.not_path))
+
+# Regenerating fixtures needs Debian's python3-onnx (and python3-torch for the tiny models).
+# They are not build dependencies: tests that regenerate fixtures declare
+# `REQUIRES: python-onnx` and are reported UNSUPPORTED where it is missing.
+import subprocess
+
+if subprocess.call([config.python_executable, "-c", "import onnx, numpy"],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0:
+    config.available_features.add("python-onnx")
