@@ -2,6 +2,7 @@
 #include "conveyor/Schedule/ScheduleFormat.h"
 
 #include <fmt/format.h>
+#include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -659,6 +660,18 @@ std::string dumpSchedule(const Schedule &schedule) {
     }
   }
   return out;
+}
+
+Result<std::string> dumpScheduleJson(const Schedule &schedule) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.preserve_proto_field_names = true;
+  auto status = google::protobuf::util::MessageToJsonString(schedule, &json, options);
+  if (!status.ok()) {
+    return makeError("cannot render the schedule as JSON: " + status.ToString());
+  }
+  return json;
 }
 
 } // namespace conveyor::schedule

@@ -195,13 +195,21 @@ int runSimulate(const SimulateFlags &flags) {
   return 0;
 }
 
-int runDump(const std::string &path) {
+int runDump(const std::string &path, bool json) {
   conveyor::Result<conveyor::schedule::Schedule> sched =
       conveyor::schedule::readScheduleFile(path);
   if (!sched) {
     return fail(sched.error());
   }
-  fmt::print("{}", conveyor::schedule::dumpSchedule(*sched));
+  if (!json) {
+    fmt::print("{}", conveyor::schedule::dumpSchedule(*sched));
+    return 0;
+  }
+  conveyor::Result<std::string> text = conveyor::schedule::dumpScheduleJson(*sched);
+  if (!text) {
+    return fail(text.error());
+  }
+  fmt::print("{}", *text);
   return 0;
 }
 
@@ -250,6 +258,8 @@ int main(int argc, char **argv) {
   std::string dumpPath;
   CLI::App *dump = app.add_subcommand("dump", "Print a schedule file as text");
   dump->add_option("schedule", dumpPath, "Schedule file (*.sched)")->required();
+  bool dumpJson = false;
+  dump->add_flag("--json", dumpJson, "Print the whole schedule as JSON");
 
   try {
     app.parse(argc, argv);
@@ -263,7 +273,7 @@ int main(int argc, char **argv) {
     return runSimulate(simulateFlags);
   }
   if (dump->parsed()) {
-    return runDump(dumpPath);
+    return runDump(dumpPath, dumpJson);
   }
   return 1;
 }

@@ -33,6 +33,8 @@ Status writeFileAtomically(const std::string &path, const std::string &bytes);
 
 /// Human-readable text form (what `conveyor dump` prints).
 std::string dumpSchedule(const Schedule &schedule);
+/// The whole schedule as JSON (protobuf's canonical JSON mapping; weight data base64).
+Result<std::string> dumpScheduleJson(const Schedule &schedule);
 
 const char *opcodeName(Opcode op);
 const char *unitName(Unit unit);
