@@ -264,7 +264,8 @@ int main(int argc, char **argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {
-    return app.exit(e);
+    // Help and version exit 0; every usage error exits 2 (not CLI11's internal codes).
+    return app.exit(e) == 0 ? 0 : 2;
   }
   if (compile->parsed()) {
     return runCompile(compileFlags);
