@@ -39,3 +39,6 @@ import subprocess
 if subprocess.call([config.python_executable, "-c", "import onnx, numpy"],
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0:
     config.available_features.add("python-onnx")
+if subprocess.call([config.python_executable, "-c", "import onnx, numpy, torch"],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0:
+    config.available_features.add("python-torch")

@@ -1,121 +1,111 @@
-// ONNX model -> cv.graph module importer: one cv.graph op (or a short fixed sequence) per
-// ONNX node, static shapes only, errors naming the file, node, op and opset.
+// ONNX model -> cv.graph module importer: graph-level work (inputs, initializers,
+// outputs), node dispatch, import-time values, symbolic shapes and the shared helpers.
+// Errors name the file, node, op and opset.
 #include "conveyor/Frontend/OnnxImporter.h"
 
-#include "OnnxTensors.h"
+#include "OnnxImporterImpl.h"
 
 #include "conveyor/Dialect/Graph/GraphDialect.h"
-#include "conveyor/Dialect/Graph/GraphOps.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/IR/Builders.h"
-#include "mlir/IR/BuiltinTypes.h"
-#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/Verifier.h"
 #include "llvm/ADT/STLExtras.h"
-#include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSet.h"
+#include "llvm/Support/ConvertUTF.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 
 #include <limits>
-#include <optional>
 
 using namespace mlir;
 namespace graph = conveyor::graph;
+using graph::DimExpr;
 
-namespace conveyor::frontend {
-namespace {
-
-/// Ops the importer handles, listed in the "not supported" message.
-constexpr llvm::StringLiteral supportedOpList =
-    "Add, Constant, Div, Gelu, Gemm, Identity, MatMul, Mul, Relu, Reshape, Softmax, Sub, "
-    "Transpose (default domain), Gelu (com.microsoft)";
+namespace conveyor::frontend::detail {
 
 /// The oldest default-domain opset whose elementwise ops use numpy broadcasting (and
 /// not the legacy `broadcast`/`axis` attributes).
 constexpr int64_t minimumDefaultOpset = 7;
 
-/// Formats a shape as "[2, 4]" for messages.
+/// The external-data location that marks a shape-only initializer (no weight values),
+/// as the model zoo writes them.
+constexpr llvm::StringLiteral shapeOnlyLocation = "conveyor:shape-only";
+
 std::string formatShape(ArrayRef<int64_t> shape) {
   std::string text = "[";
   llvm::interleave(
-      shape, [&](int64_t dim) { text += std::to_string(dim); }, [&] { text += ", "; });
+      shape, [&](int64_t dim) { text += ShapedType::isDynamic(dim) ? "?" : std::to_string(dim); },
+      [&] { text += ", "; });
   return text + "]";
 }
 
-/// Everything the importer needs while it walks one ModelProto.
-class OnnxImporter {
-public:
-  OnnxImporter(MLIRContext &context, StringRef sourceName)
-      : context(context), builder(&context), sourceName(sourceName.str()),
-        fileLoc(FileLineColLoc::get(&context, sourceName, 0, 0)) {}
+DiagnosticCapture::DiagnosticCapture(MLIRContext &context)
+    : handler(&context, [this](Diagnostic &diag) {
+        if (diag.getSeverity() == DiagnosticSeverity::Error && message.empty()) {
+          message = diag.str();
+        }
+        return success();
+      }) {}
 
-  OwningOpRef<ModuleOp> importModel(StringRef bytes);
-
-private:
-  /// Describes the node being imported, for the location and message prefix.
-  struct NodeContext {
-    const onnx::NodeProto *node = nullptr;
-    int index = 0;
-    std::string domain; // "" for the default domain
-    int64_t opset = 0;
-    Location loc;
+OnnxImporter::OnnxImporter(MLIRContext &context, StringRef sourceName, const ImportOptions &options)
+    : context(context), builder(&context), sourceName(sourceName.str()),
+      fileLoc(FileLineColLoc::get(&context, sourceName, 0, 0)), options(options) {
+  // Default-domain ops, by family.
+  for (StringRef op : {"Neg", "Abs", "Not", "Sqrt", "Reciprocal", "Exp", "Log", "Cos", "Sin",
+                       "Tanh", "Sigmoid", "Erf", "Relu", "Floor", "Ceil"}) {
+    handlers[(":" + op).str()] = &OnnxImporter::importUnary;
+  }
+  for (StringRef op :
+       {"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Mod", "And", "Or", "Xor"}) {
+    handlers[(":" + op).str()] = &OnnxImporter::importBinary;
+  }
+  for (StringRef op : {"Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual"}) {
+    handlers[(":" + op).str()] = &OnnxImporter::importCompare;
+  }
+  for (StringRef op : {"ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd"}) {
+    handlers[(":" + op).str()] = &OnnxImporter::importReduce;
+  }
+  std::pair<StringRef, Handler> single[] = {
+      {"Where", &OnnxImporter::importWhere},
+      {"Clip", &OnnxImporter::importClip},
+      {"Cast", &OnnxImporter::importCast},
+      {"CastLike", &OnnxImporter::importCast},
+      {"Gelu", &OnnxImporter::importGelu},
+      {"Softmax", &OnnxImporter::importSoftmax},
+      {"ArgMax", &OnnxImporter::importArgMax},
+      {"LayerNormalization", &OnnxImporter::importLayerNorm},
+      {"MatMul", &OnnxImporter::importMatMul},
+      {"Gemm", &OnnxImporter::importGemm},
+      {"TopK", &OnnxImporter::importTopK},
+      {"Trilu", &OnnxImporter::importTrilu},
+      {"Constant", &OnnxImporter::importConstant},
+      {"Identity", &OnnxImporter::importIdentity},
+      {"Dropout", &OnnxImporter::importIdentity},
+      {"Shape", &OnnxImporter::importShape},
+      {"Size", &OnnxImporter::importSize},
+      {"ConstantOfShape", &OnnxImporter::importConstantOfShape},
+      {"Range", &OnnxImporter::importRange},
+      {"Reshape", &OnnxImporter::importReshape},
+      {"Flatten", &OnnxImporter::importFlatten},
+      {"Squeeze", &OnnxImporter::importSqueeze},
+      {"Unsqueeze", &OnnxImporter::importUnsqueeze},
+      {"Transpose", &OnnxImporter::importTranspose},
+      {"Concat", &OnnxImporter::importConcat},
+      {"Split", &OnnxImporter::importSplit},
+      {"Slice", &OnnxImporter::importSlice},
+      {"Gather", &OnnxImporter::importGather},
+      {"GatherElements", &OnnxImporter::importGatherElements},
+      {"ScatterElements", &OnnxImporter::importScatterElements},
+      {"Expand", &OnnxImporter::importExpand},
+      {"Tile", &OnnxImporter::importTile},
   };
-
-  InFlightDiagnostic emitFileError() { return mlir::emitError(fileLoc); }
-  InFlightDiagnostic emitNodeError(const NodeContext &node);
-  std::string nodeLabel(const NodeContext &node) const;
-
-  LogicalResult readOpsets(const onnx::ModelProto &model);
-  LogicalResult importInitializers(const onnx::GraphProto &graph);
-  FailureOr<RankedTensorType> convertGraphInputType(const onnx::ValueInfoProto &input);
-  LogicalResult checkGraphOutputType(const onnx::ValueInfoProto &output, Value value);
-  LogicalResult importNode(const onnx::NodeProto &node, int index);
-  LogicalResult dispatchNode(const NodeContext &node);
-  void eraseUnusedConstants();
-
-  // Per-op importers: each reads the node's inputs and attributes and defines its output.
-  LogicalResult importBinary(const NodeContext &node);
-  LogicalResult importMatMul(const NodeContext &node);
-  LogicalResult importGemm(const NodeContext &node);
-  LogicalResult importUnary(const NodeContext &node);
-  LogicalResult importSoftmax(const NodeContext &node);
-  LogicalResult importReshape(const NodeContext &node);
-  LogicalResult importTranspose(const NodeContext &node);
-  LogicalResult importIdentity(const NodeContext &node);
-  LogicalResult importConstant(const NodeContext &node);
-
-  // Node helpers.
-  LogicalResult checkArity(const NodeContext &node, int minInputs, int maxInputs);
-  LogicalResult checkAttributes(const NodeContext &node, std::initializer_list<StringRef> known);
-  FailureOr<Value> getInput(const NodeContext &node, int index);
-  const onnx::AttributeProto *findAttribute(const NodeContext &node, StringRef name);
-  FailureOr<int64_t> getIntAttribute(const NodeContext &node, StringRef name, int64_t defaultValue);
-  FailureOr<float> getFloatAttribute(const NodeContext &node, StringRef name, float defaultValue);
-  LogicalResult defineOutput(const NodeContext &node, Value value);
-
-  /// Creates an op whose result type the op infers itself (InferTypeOpInterface).
-  /// Shape errors are reported as one error naming the node.
-  template <typename OpTy, typename... Args>
-  FailureOr<Value> createInferred(const NodeContext &node, Args &&...args);
-  /// Creates an op with an explicit result type, then verifies it.
-  template <typename OpTy, typename... Args>
-  FailureOr<Value> createTyped(const NodeContext &node, Type type, Args &&...args);
-  /// Verifies a just-created op, re-reporting any verifier error against the node.
-  LogicalResult verifyCreated(const NodeContext &node, Operation *op);
-  FailureOr<Value> reshapeTo(const NodeContext &node, Value input, ArrayRef<int64_t> shape);
-
-  MLIRContext &context;
-  OpBuilder builder;
-  std::string sourceName;
-  Location fileLoc;
-  /// Opset version per domain ("" is the default domain).
-  llvm::StringMap<int64_t> opsets;
-  /// ONNX value name -> the MLIR value holding it.
-  llvm::StringMap<Value> values;
-};
+  for (auto [op, handler] : single) {
+    handlers[(":" + op).str()] = handler;
+  }
+  handlers["com.microsoft:Gelu"] = &OnnxImporter::importGelu;
+}
 
 //===----------------------------------------------------------------------===//
 // Diagnostics
@@ -135,65 +125,6 @@ InFlightDiagnostic OnnxImporter::emitNodeError(const NodeContext &node) {
   return diag;
 }
 
-/// Collects the error diagnostics raised while it is alive instead of printing them,
-/// so the importer can re-report them as one line that names the ONNX node.
-class DiagnosticCapture {
-public:
-  explicit DiagnosticCapture(MLIRContext &context)
-      : handler(&context, [this](Diagnostic &diag) {
-          if (diag.getSeverity() == DiagnosticSeverity::Error && message.empty()) {
-            message = diag.str();
-          }
-          return success();
-        }) {}
-  const std::string &getMessage() const { return message; }
-
-private:
-  std::string message;
-  ScopedDiagnosticHandler handler;
-};
-
-//===----------------------------------------------------------------------===//
-// Op creation
-//===----------------------------------------------------------------------===//
-
-template <typename OpTy, typename... Args>
-FailureOr<Value> OnnxImporter::createInferred(const NodeContext &node, Args &&...args) {
-  OperationState state(node.loc, OpTy::getOperationName());
-  // Build with a placeholder result type, then replace it by the inferred one: the
-  // ODS builder that infers types aborts on failure, which a bad model must not cause.
-  OpTy::build(builder, state, builder.getNoneType(), std::forward<Args>(args)...);
-  state.types.clear();
-  std::string message;
-  bool inferred = false;
-  {
-    DiagnosticCapture capture(context);
-    inferred = succeeded(OpTy::inferReturnTypes(
-        &context, node.loc, state.operands, state.attributes.getDictionary(&context),
-        state.getRawProperties(), state.regions, state.types));
-    message = capture.getMessage();
-  }
-  if (!inferred) {
-    emitNodeError(node) << "is invalid: "
-                        << (message.empty() ? "result type inference failed" : message);
-    return failure();
-  }
-  Operation *op = builder.create(state);
-  if (failed(verifyCreated(node, op))) {
-    return failure();
-  }
-  return op->getResult(0);
-}
-
-template <typename OpTy, typename... Args>
-FailureOr<Value> OnnxImporter::createTyped(const NodeContext &node, Type type, Args &&...args) {
-  auto op = builder.create<OpTy>(node.loc, type, std::forward<Args>(args)...);
-  if (failed(verifyCreated(node, op))) {
-    return failure();
-  }
-  return op->getResult(0);
-}
-
 LogicalResult OnnxImporter::verifyCreated(const NodeContext &node, Operation *op) {
   std::string message;
   {
@@ -209,18 +140,12 @@ LogicalResult OnnxImporter::verifyCreated(const NodeContext &node, Operation *op
   return failure();
 }
 
-FailureOr<Value> OnnxImporter::reshapeTo(const NodeContext &node, Value input,
-                                         ArrayRef<int64_t> shape) {
-  auto inputType = cast<RankedTensorType>(input.getType());
-  return createTyped<graph::ReshapeOp>(
-      node, RankedTensorType::get(shape, inputType.getElementType()), input);
-}
-
 //===----------------------------------------------------------------------===//
 // Node helpers
 //===----------------------------------------------------------------------===//
 
-LogicalResult OnnxImporter::checkArity(const NodeContext &node, int minInputs, int maxInputs) {
+LogicalResult OnnxImporter::checkArity(const NodeContext &node, int minInputs, int maxInputs,
+                                       int minOutputs, int maxOutputs) {
   int count = node.node->input_size();
   // Trailing empty names are absent optional inputs.
   while (count > 0 && node.node->input(count - 1).empty()) {
@@ -236,9 +161,25 @@ LogicalResult OnnxImporter::checkArity(const NodeContext &node, int minInputs, i
     }
     return failure();
   }
-  if (node.node->output_size() != 1 || node.node->output(0).empty()) {
-    return emitNodeError(node) << "has " << node.node->output_size()
-                               << " outputs; Conveyor's importer handles exactly 1";
+  for (int i = 0; i < minInputs; ++i) {
+    if (node.node->input(i).empty()) {
+      return emitNodeError(node) << "has no value for its required input #" << i;
+    }
+  }
+  int outputs = node.node->output_size();
+  while (outputs > 0 && node.node->output(outputs - 1).empty()) {
+    --outputs;
+  }
+  if (outputs < minOutputs || outputs > maxOutputs || outputs == 0 ||
+      node.node->output(0).empty()) {
+    InFlightDiagnostic diag = emitNodeError(node);
+    diag << "has " << node.node->output_size() << " outputs; Conveyor's importer handles ";
+    if (minOutputs == maxOutputs) {
+      diag << "exactly " << minOutputs;
+    } else {
+      diag << minOutputs << " to " << maxOutputs;
+    }
+    return failure();
   }
   return success();
 }
@@ -255,15 +196,172 @@ LogicalResult OnnxImporter::checkAttributes(const NodeContext &node,
   return success();
 }
 
+bool OnnxImporter::hasInput(const NodeContext &node, int index) const {
+  return index < node.node->input_size() && !node.node->input(index).empty();
+}
+
+bool OnnxImporter::hasOutput(const NodeContext &node, int index) const {
+  return index < node.node->output_size() && !node.node->output(index).empty();
+}
+
+Value OnnxImporter::materialize(const HostTensor &value, StringRef name) {
+  Location loc = NameLoc::get(builder.getStringAttr(name), fileLoc);
+  if (value.isSymbolic()) {
+    SmallVector<Attribute> exprs;
+    for (const DimExpr &dim : value.getDimVector()) {
+      exprs.push_back(builder.getStringAttr(dim.str()));
+    }
+    auto type = RankedTensorType::get(value.getShape(), value.getElementType());
+    return builder.create<graph::DimValueOp>(loc, type, builder.getArrayAttr(exprs)).getResult();
+  }
+  DenseElementsAttr data = value.toAttr();
+  auto constant =
+      builder.create<graph::ConstantOp>(loc, data.getType(), data, builder.getStringAttr(name));
+  return constant.getResult();
+}
+
+FailureOr<Value> OnnxImporter::createIota(const NodeContext &node, const DimExpr &n,
+                                          Type elementType) {
+  std::optional<int64_t> size = n.getConstant();
+  auto type = RankedTensorType::get({size.value_or(ShapedType::kDynamic)}, elementType);
+  auto iota = builder.create<graph::IotaOp>(node.loc, type);
+  if (!size) {
+    iota->setAttr(graph::kDimsAttrName, builder.getArrayAttr({builder.getStringAttr(n.str())}));
+  }
+  if (failed(verifyCreated(node, iota))) {
+    return failure();
+  }
+  setSymbolicShape(iota.getResult(), {n});
+  return iota.getResult();
+}
+
+Value OnnxImporter::lookupValue(StringRef name) {
+  auto it = values.find(name);
+  if (it != values.end()) {
+    return it->second;
+  }
+  auto host = hostValues.find(name);
+  if (host == hostValues.end()) {
+    return nullptr;
+  }
+  Value value = materialize(host->second, name);
+  values[name] = value;
+  return value;
+}
+
 FailureOr<Value> OnnxImporter::getInput(const NodeContext &node, int index) {
+  if (!hasInput(node, index)) {
+    return emitNodeError(node) << "has no value for input #" << index;
+  }
   const std::string &name = node.node->input(index);
+  if (Value value = lookupValue(name)) {
+    return value;
+  }
+  return emitNodeError(node) << "reads '" << name
+                             << "', which no graph input, initializer or earlier node "
+                                "produces (is the graph topologically sorted?)";
+}
+
+const HostTensor *OnnxImporter::getHostInput(const NodeContext &node, int index) {
+  if (!hasInput(node, index)) {
+    return nullptr;
+  }
+  const std::string &name = node.node->input(index);
+  auto host = hostValues.find(name);
+  if (host != hostValues.end()) {
+    return &host->second;
+  }
   auto it = values.find(name);
   if (it == values.end()) {
-    return emitNodeError(node) << "reads '" << name
+    return nullptr;
+  }
+  // Initializers are IR constants; small ones can take part in folding too.
+  auto constant = it->second.getDefiningOp<graph::ConstantOp>();
+  if (!constant || constant.getType().getNumElements() > kMaxFoldElements) {
+    return nullptr;
+  }
+  auto data = dyn_cast<DenseElementsAttr>(constant.getValue());
+  if (!data) {
+    return nullptr;
+  }
+  return &(hostValues[name] = HostTensor::fromAttr(data));
+}
+
+const HostTensor *OnnxImporter::requireHostInput(const NodeContext &node, int index,
+                                                 StringRef what) {
+  if (const HostTensor *value = getHostInput(node, index)) {
+    return value;
+  }
+  emitNodeError(node) << "takes its " << what << " from '" << node.node->input(index)
+                      << "', which is not known at import time; Conveyor's importer needs it "
+                         "constant (an initializer, a Constant node or computed from shapes)";
+  return nullptr;
+}
+
+SmallVector<DimExpr> OnnxImporter::getSymbolicShape(Value value) {
+  auto type = cast<RankedTensorType>(value.getType());
+  auto known = symbolicShapes.find(value);
+  SmallVector<DimExpr> shape;
+  for (int64_t i = 0; i < type.getRank(); ++i) {
+    int64_t dim = type.getDimSize(i);
+    if (!ShapedType::isDynamic(dim)) {
+      shape.push_back(DimExpr(dim));
+    } else if (known != symbolicShapes.end() && i < static_cast<int64_t>(known->second.size())) {
+      shape.push_back(known->second[i]);
+    } else {
+      // Should not happen: every dynamic result gets its dimensions recorded. Name it
+      // after the value so that it at least stays distinct.
+      shape.push_back(DimExpr::symbol("unknown" + std::to_string(i)));
+    }
+  }
+  return shape;
+}
+
+void OnnxImporter::setSymbolicShape(Value value, ArrayRef<DimExpr> shape) {
+  auto type = cast<RankedTensorType>(value.getType());
+  if (!type.hasStaticShape()) {
+    symbolicShapes[value] = SmallVector<DimExpr>(shape);
+  }
+}
+
+FailureOr<SmallVector<DimExpr>> OnnxImporter::getInputShape(const NodeContext &node, int index) {
+  if (!hasInput(node, index)) {
+    return emitNodeError(node) << "has no value for input #" << index;
+  }
+  auto host = hostValues.find(node.node->input(index));
+  if (host != hostValues.end()) {
+    SmallVector<DimExpr> shape;
+    for (int64_t dim : host->second.getShape()) {
+      shape.push_back(DimExpr(dim));
+    }
+    return shape;
+  }
+  auto it = values.find(node.node->input(index));
+  if (it == values.end()) {
+    return emitNodeError(node) << "reads '" << node.node->input(index)
                                << "', which no graph input, initializer or earlier node "
                                   "produces (is the graph topologically sorted?)";
   }
-  return it->second;
+  return getSymbolicShape(it->second);
+}
+
+FailureOr<Type> OnnxImporter::getInputElementType(const NodeContext &node, int index) {
+  if (const HostTensor *host = hasInput(node, index) ? getHostInput(node, index) : nullptr) {
+    return host->getElementType();
+  }
+  FailureOr<Value> value = getInput(node, index);
+  if (failed(value)) {
+    return failure();
+  }
+  return cast<RankedTensorType>(value->getType()).getElementType();
+}
+
+FailureOr<int64_t> OnnxImporter::getInputRank(const NodeContext &node, int index) {
+  FailureOr<SmallVector<DimExpr>> shape = getInputShape(node, index);
+  if (failed(shape)) {
+    return failure();
+  }
+  return static_cast<int64_t>(shape->size());
 }
 
 const onnx::AttributeProto *OnnxImporter::findAttribute(const NodeContext &node, StringRef name) {
@@ -300,346 +398,250 @@ FailureOr<float> OnnxImporter::getFloatAttribute(const NodeContext &node, String
   return attribute->f();
 }
 
-LogicalResult OnnxImporter::defineOutput(const NodeContext &node, Value value) {
-  const std::string &name = node.node->output(0);
-  if (!values.try_emplace(name, value).second) {
+FailureOr<std::string> OnnxImporter::getStringAttribute(const NodeContext &node, StringRef name,
+                                                        StringRef defaultValue) {
+  const onnx::AttributeProto *attribute = findAttribute(node, name);
+  if (!attribute) {
+    return defaultValue.str();
+  }
+  if (attribute->type() != onnx::AttributeProto::STRING) {
+    return emitNodeError(node) << "has attribute '" << name
+                               << "' of the wrong type; expected STRING";
+  }
+  return attribute->s();
+}
+
+FailureOr<std::optional<SmallVector<int64_t>>>
+OnnxImporter::getIntsAttribute(const NodeContext &node, StringRef name) {
+  const onnx::AttributeProto *attribute = findAttribute(node, name);
+  if (!attribute) {
+    return std::optional<SmallVector<int64_t>>();
+  }
+  if (attribute->type() != onnx::AttributeProto::INTS) {
+    return emitNodeError(node) << "has attribute '" << name << "' of the wrong type; expected INTS";
+  }
+  return std::optional<SmallVector<int64_t>>(
+      SmallVector<int64_t>(attribute->ints().begin(), attribute->ints().end()));
+}
+
+FailureOr<int64_t> OnnxImporter::normalizeAxis(const NodeContext &node, int64_t axis, int64_t rank,
+                                               StringRef what) {
+  if (axis < -rank || axis >= rank) {
+    return emitNodeError(node) << "has " << what << " " << axis << ", outside [" << -rank << ", "
+                               << rank - 1 << "] for an input of rank " << rank;
+  }
+  return axis < 0 ? axis + rank : axis;
+}
+
+LogicalResult OnnxImporter::defineOutput(const NodeContext &node, Value value, int index) {
+  const std::string &name = node.node->output(index);
+  if (values.count(name) || hostValues.count(name)) {
     return emitNodeError(node) << "writes '" << name
                                << "', which is already defined (ONNX values are assigned once)";
   }
+  values[name] = value;
   return success();
 }
 
-//===----------------------------------------------------------------------===//
-// Per-op importers
-//===----------------------------------------------------------------------===//
-
-LogicalResult OnnxImporter::importBinary(const NodeContext &node) {
-  if (failed(checkArity(node, 2, 2)) || failed(checkAttributes(node, {}))) {
-    return failure();
+LogicalResult OnnxImporter::defineHostOutput(const NodeContext &node, HostTensor value, int index) {
+  const std::string &name = node.node->output(index);
+  if (values.count(name) || hostValues.count(name)) {
+    return emitNodeError(node) << "writes '" << name
+                               << "', which is already defined (ONNX values are assigned once)";
   }
-  FailureOr<Value> lhs = getInput(node, 0);
-  FailureOr<Value> rhs = failed(lhs) ? FailureOr<Value>(failure()) : getInput(node, 1);
-  if (failed(rhs)) {
-    return failure();
-  }
-  StringRef opType = node.node->op_type();
-  FailureOr<Value> result = failure();
-  if (opType == "Add") {
-    result = createInferred<graph::AddOp>(node, *lhs, *rhs);
-  } else if (opType == "Sub") {
-    result = createInferred<graph::SubOp>(node, *lhs, *rhs);
-  } else if (opType == "Mul") {
-    result = createInferred<graph::MulOp>(node, *lhs, *rhs);
-  } else {
-    result = createInferred<graph::DivOp>(node, *lhs, *rhs);
-  }
-  return failed(result) ? failure() : defineOutput(node, *result);
+  hostValues[name] = std::move(value);
+  return success();
 }
 
-LogicalResult OnnxImporter::importMatMul(const NodeContext &node) {
-  if (failed(checkArity(node, 2, 2)) || failed(checkAttributes(node, {}))) {
-    return failure();
+LogicalResult OnnxImporter::defineFolded(const NodeContext &node, HostResult result, int index) {
+  if (!result) {
+    return emitNodeError(node) << "cannot be evaluated at import time: " << result.whyNot;
   }
-  FailureOr<Value> lhs = getInput(node, 0);
-  FailureOr<Value> rhs = failed(lhs) ? FailureOr<Value>(failure()) : getInput(node, 1);
-  if (failed(rhs)) {
-    return failure();
-  }
-  auto lhsType = cast<RankedTensorType>(lhs->getType());
-  auto rhsType = cast<RankedTensorType>(rhs->getType());
-  if (lhsType.getRank() == 0 || rhsType.getRank() == 0) {
-    return emitNodeError(node) << "has a rank-0 operand; MatMul needs rank >= 1";
-  }
-  // numpy matmul semantics for vectors: [K] is [1, K] on the left and [K, 1] on the
-  // right, and the added dimension is removed from the result afterwards.
-  bool lhsIsVector = lhsType.getRank() == 1;
-  bool rhsIsVector = rhsType.getRank() == 1;
-  if (lhsIsVector && lhsType.hasStaticShape()) {
-    lhs = reshapeTo(node, *lhs, {1, lhsType.getDimSize(0)});
-  }
-  if (succeeded(lhs) && rhsIsVector && rhsType.hasStaticShape()) {
-    rhs = reshapeTo(node, *rhs, {rhsType.getDimSize(0), 1});
-  }
-  if (failed(lhs) || failed(rhs)) {
-    return failure();
-  }
-  FailureOr<Value> result = createInferred<graph::MatMulOp>(node, *lhs, *rhs);
-  if (failed(result)) {
-    return failure();
-  }
-  if (lhsIsVector || rhsIsVector) {
-    auto resultType = cast<RankedTensorType>(result->getType());
-    SmallVector<int64_t> shape(resultType.getShape());
-    int64_t rank = static_cast<int64_t>(shape.size());
-    if (rhsIsVector) {
-      shape.erase(shape.begin() + rank - 1);
-    }
-    if (lhsIsVector) {
-      shape.erase(shape.begin() + rank - 2);
-    }
-    result = reshapeTo(node, *result, shape);
-    if (failed(result)) {
-      return failure();
-    }
-  }
-  return defineOutput(node, *result);
+  return defineHostOutput(node, std::move(*result.value), index);
 }
 
-LogicalResult OnnxImporter::importGemm(const NodeContext &node) {
-  if (failed(checkArity(node, 2, 3)) ||
-      failed(checkAttributes(node, {"alpha", "beta", "transA", "transB"}))) {
-    return failure();
-  }
-  FailureOr<Value> a = getInput(node, 0);
-  FailureOr<Value> b = failed(a) ? FailureOr<Value>(failure()) : getInput(node, 1);
-  if (failed(b)) {
-    return failure();
-  }
-  Value c;
-  if (node.node->input_size() > 2 && !node.node->input(2).empty()) {
-    FailureOr<Value> cValue = getInput(node, 2);
-    if (failed(cValue)) {
-      return failure();
-    }
-    c = *cValue;
-  }
-  FailureOr<float> alpha = getFloatAttribute(node, "alpha", 1.0f);
-  FailureOr<float> beta = getFloatAttribute(node, "beta", 1.0f);
-  FailureOr<int64_t> transA = getIntAttribute(node, "transA", 0);
-  FailureOr<int64_t> transB = getIntAttribute(node, "transB", 0);
-  if (failed(alpha) || failed(beta) || failed(transA) || failed(transB)) {
-    return failure();
-  }
-  FailureOr<Value> result = createInferred<graph::GemmOp>(
-      node, *a, *b, c, llvm::APFloat(*alpha), llvm::APFloat(*beta), *transA != 0, *transB != 0);
-  return failed(result) ? failure() : defineOutput(node, *result);
-}
-
-LogicalResult OnnxImporter::importUnary(const NodeContext &node) {
-  StringRef opType = node.node->op_type();
-  bool isGelu = opType == "Gelu";
-  bool microsoftGelu = isGelu && node.domain == "com.microsoft";
-  if (failed(checkArity(node, 1, 1)) ||
-      failed(checkAttributes(node, isGelu && !microsoftGelu
-                                       ? std::initializer_list<StringRef>{"approximate"}
-                                       : std::initializer_list<StringRef>{}))) {
-    return failure();
-  }
-  FailureOr<Value> input = getInput(node, 0);
-  if (failed(input)) {
-    return failure();
-  }
-  FailureOr<Value> result = failure();
-  if (!isGelu) {
-    result = createInferred<graph::ReluOp>(node, *input);
-  } else {
-    if (!microsoftGelu && node.opset < 20) {
-      return emitNodeError(node) << "needs default-domain opset >= 20 (Gelu joined the "
-                                    "standard in opset 20); re-export with opset >= 20 or use "
-                                    "com.microsoft Gelu";
-    }
-    std::string approximate = "none";
-    if (const onnx::AttributeProto *attribute = findAttribute(node, "approximate")) {
-      if (attribute->type() != onnx::AttributeProto::STRING) {
-        return emitNodeError(node) << "has attribute 'approximate' of the wrong type; expected "
-                                      "STRING";
-      }
-      approximate = attribute->s();
-    }
-    result = createInferred<graph::GeluOp>(node, *input, StringRef(approximate));
-  }
-  return failed(result) ? failure() : defineOutput(node, *result);
-}
-
-LogicalResult OnnxImporter::importSoftmax(const NodeContext &node) {
-  if (failed(checkArity(node, 1, 1)) || failed(checkAttributes(node, {"axis"}))) {
-    return failure();
-  }
-  FailureOr<Value> input = getInput(node, 0);
-  if (failed(input)) {
-    return failure();
-  }
-  // Before opset 13 Softmax flattened the input to 2-D at `axis` (default 1); that equals
-  // a single-axis softmax only when the axis is the last one.
-  bool legacy = node.opset < 13;
-  FailureOr<int64_t> axis = getIntAttribute(node, "axis", legacy ? 1 : -1);
-  if (failed(axis)) {
-    return failure();
-  }
-  int64_t rank = cast<RankedTensorType>(input->getType()).getRank();
-  if (legacy && rank > 0) {
-    int64_t normalized = *axis < 0 ? *axis + rank : *axis;
-    if (normalized != rank - 1) {
-      return emitNodeError(node)
-             << "uses pre-opset-13 Softmax semantics (flatten at axis " << *axis << ") on a rank-"
-             << rank
-             << " input, which Conveyor's importer supports only for the last axis; "
-                "re-export with opset >= 13";
-    }
-  }
-  FailureOr<Value> result =
-      createInferred<graph::SoftmaxOp>(node, *input, static_cast<uint64_t>(*axis));
-  return failed(result) ? failure() : defineOutput(node, *result);
-}
-
-LogicalResult OnnxImporter::importReshape(const NodeContext &node) {
-  bool legacy = node.opset < 5; // before opset 5 the shape was an attribute
-  if (failed(checkArity(node, legacy ? 1 : 2, legacy ? 1 : 2)) ||
-      failed(checkAttributes(node, legacy ? std::initializer_list<StringRef>{"shape"}
-                                          : std::initializer_list<StringRef>{"allowzero"}))) {
-    return failure();
-  }
-  FailureOr<Value> input = getInput(node, 0);
-  if (failed(input)) {
-    return failure();
-  }
-  SmallVector<int64_t> requested;
-  if (legacy) {
-    const onnx::AttributeProto *attribute = findAttribute(node, "shape");
-    if (!attribute || attribute->type() != onnx::AttributeProto::INTS) {
-      return emitNodeError(node) << "needs an INTS attribute 'shape'";
-    }
-    requested.assign(attribute->ints().begin(), attribute->ints().end());
-  } else {
-    FailureOr<Value> shapeValue = getInput(node, 1);
-    if (failed(shapeValue)) {
-      return failure();
-    }
-    auto constant = shapeValue->getDefiningOp<graph::ConstantOp>();
-    auto data = constant ? dyn_cast<DenseIntElementsAttr>(constant.getValue()) : nullptr;
-    if (!data) {
-      return emitNodeError(node) << "takes its shape from '" << node.node->input(1)
-                                 << "', which is not a constant; Conveyor's importer needs "
-                                    "the shape as an initializer or Constant node";
-    }
-    if (data.getType().getRank() != 1 || !data.getElementType().isInteger(64)) {
-      return emitNodeError(node) << "has shape input '" << node.node->input(1) << "' of type "
-                                 << data.getType() << "; it must be a 1-D INT64 tensor";
-    }
-    requested.assign(data.getValues<int64_t>().begin(), data.getValues<int64_t>().end());
-  }
-  FailureOr<int64_t> allowZero = getIntAttribute(node, "allowzero", 0);
-  if (failed(allowZero)) {
-    return failure();
-  }
-  auto inputType = cast<RankedTensorType>(input->getType());
-  if (!inputType.hasStaticShape()) {
-    return emitNodeError(node) << "reshapes a tensor of dynamic shape " << inputType
-                               << "; Conveyor's importer needs static shapes";
-  }
-  // Resolve 0 (copy the input dimension) and -1 (whatever is left) statically.
-  SmallVector<int64_t> shape;
-  int64_t inferredIndex = -1;
-  int64_t knownProduct = 1;
-  for (auto [index, dim] : llvm::enumerate(requested)) {
-    if (dim == 0 && *allowZero == 0) {
-      if (static_cast<int64_t>(index) >= inputType.getRank()) {
-        return emitNodeError(node)
-               << "has shape entry " << index << " = 0 (copy the input dimension) but the input "
-               << formatShape(inputType.getShape()) << " has rank " << inputType.getRank();
-      }
-      dim = inputType.getDimSize(index);
-    } else if (dim == -1) {
-      if (inferredIndex >= 0) {
-        return emitNodeError(node) << "has more than one -1 in shape " << formatShape(requested);
-      }
-      inferredIndex = static_cast<int64_t>(index);
-      shape.push_back(1);
+bool OnnxImporter::allInputsKnown(const NodeContext &node) {
+  for (int i = 0; i < node.node->input_size(); ++i) {
+    if (node.node->input(i).empty()) {
       continue;
-    } else if (dim < 0) {
-      return emitNodeError(node) << "has shape entry " << index << " = " << dim
-                                 << "; only -1 may be negative";
     }
-    shape.push_back(dim);
-    knownProduct *= dim;
-  }
-  int64_t total = inputType.getNumElements();
-  if (inferredIndex >= 0) {
-    if (knownProduct == 0 || total % knownProduct != 0) {
-      return emitNodeError(node) << "cannot reshape " << formatShape(inputType.getShape()) << " ("
-                                 << total << " elements) to " << formatShape(requested);
+    const HostTensor *host = getHostInput(node, i);
+    if (!host || host->getNumElements() > kMaxFoldElements) {
+      return false;
     }
-    shape[inferredIndex] = total / knownProduct;
   }
-  FailureOr<Value> result = reshapeTo(node, *input, shape);
-  return failed(result) ? failure() : defineOutput(node, *result);
+  return true;
 }
 
-LogicalResult OnnxImporter::importTranspose(const NodeContext &node) {
-  if (failed(checkArity(node, 1, 1)) || failed(checkAttributes(node, {"perm"}))) {
-    return failure();
+//===----------------------------------------------------------------------===//
+// Op creation with symbolic shapes
+//===----------------------------------------------------------------------===//
+
+/// The tensor shape for symbolic dimensions (`?` where not constant) and the matching
+/// `cv.dims` entries; returns true when some dimension is dynamic.
+static bool shapeFromDims(ArrayRef<DimExpr> dims, SmallVectorImpl<int64_t> &shape,
+                          SmallVectorImpl<Attribute> &names, Builder &builder) {
+  bool dynamic = false;
+  for (const DimExpr &dim : dims) {
+    std::optional<int64_t> value = dim.getConstant();
+    shape.push_back(value ? *value : ShapedType::kDynamic);
+    names.push_back(builder.getStringAttr(value ? std::string() : dim.str()));
+    dynamic |= !value;
   }
-  FailureOr<Value> input = getInput(node, 0);
-  if (failed(input)) {
-    return failure();
-  }
-  int64_t rank = cast<RankedTensorType>(input->getType()).getRank();
-  SmallVector<int64_t> perm;
-  if (const onnx::AttributeProto *attribute = findAttribute(node, "perm")) {
-    if (attribute->type() != onnx::AttributeProto::INTS) {
-      return emitNodeError(node) << "has attribute 'perm' of the wrong type; expected INTS";
-    }
-    perm.assign(attribute->ints().begin(), attribute->ints().end());
-  } else {
-    // ONNX's default reverses the dimensions.
-    for (int64_t dim = rank - 1; dim >= 0; --dim) {
-      perm.push_back(dim);
-    }
-  }
-  FailureOr<Value> result =
-      createInferred<graph::TransposeOp>(node, *input, ArrayRef<int64_t>(perm));
-  return failed(result) ? failure() : defineOutput(node, *result);
+  return dynamic;
 }
 
-LogicalResult OnnxImporter::importIdentity(const NodeContext &node) {
-  if (failed(checkArity(node, 1, 1)) || failed(checkAttributes(node, {}))) {
+FailureOr<Value> OnnxImporter::reshapeTo(const NodeContext &node, Value input,
+                                         ArrayRef<DimExpr> dims) {
+  SmallVector<int64_t> shape;
+  SmallVector<Attribute> names;
+  bool dynamic = shapeFromDims(dims, shape, names, builder);
+  auto inputType = cast<RankedTensorType>(input.getType());
+  auto type = RankedTensorType::get(shape, inputType.getElementType());
+  if (type == inputType && getSymbolicShape(input) == SmallVector<DimExpr>(dims)) {
+    return input; // nothing to do
+  }
+  auto op = builder.create<graph::ReshapeOp>(node.loc, type, input);
+  if (dynamic) {
+    op->setAttr(graph::kDimsAttrName, builder.getArrayAttr(names));
+  }
+  if (failed(verifyCreated(node, op))) {
     return failure();
   }
-  FailureOr<Value> input = getInput(node, 0);
-  return failed(input) ? failure() : defineOutput(node, *input);
+  setSymbolicShape(op.getResult(), dims);
+  return op.getResult();
 }
 
-LogicalResult OnnxImporter::importConstant(const NodeContext &node) {
-  if (failed(checkArity(node, 0, 0))) {
+FailureOr<Value> OnnxImporter::reshapeTo(const NodeContext &node, Value input,
+                                         ArrayRef<int64_t> shape) {
+  SmallVector<DimExpr> dims(shape.begin(), shape.end());
+  return reshapeTo(node, input, dims);
+}
+
+FailureOr<Value> OnnxImporter::expandTo(const NodeContext &node, Value input,
+                                        ArrayRef<DimExpr> dims) {
+  SmallVector<int64_t> shape;
+  SmallVector<Attribute> names;
+  bool dynamic = shapeFromDims(dims, shape, names, builder);
+  auto inputType = cast<RankedTensorType>(input.getType());
+  auto type = RankedTensorType::get(shape, inputType.getElementType());
+  if (type == inputType && getSymbolicShape(input) == SmallVector<DimExpr>(dims)) {
+    return input;
+  }
+  auto op = builder.create<graph::ExpandOp>(node.loc, type, input);
+  if (dynamic) {
+    op->setAttr(graph::kDimsAttrName, builder.getArrayAttr(names));
+  }
+  if (failed(verifyCreated(node, op))) {
     return failure();
   }
-  if (node.node->attribute_size() != 1) {
-    return emitNodeError(node) << "must have exactly one value attribute, has "
-                               << node.node->attribute_size();
+  setSymbolicShape(op.getResult(), dims);
+  return op.getResult();
+}
+
+void OnnxImporter::propagateSymbolicDims(Operation *op) {
+  for (Value result : op->getResults()) {
+    auto resultType = cast<RankedTensorType>(result.getType());
+    if (resultType.hasStaticShape() || symbolicShapes.count(result)) {
+      continue;
+    }
+    int64_t rank = resultType.getRank();
+    SmallVector<DimExpr> dims(rank);
+    auto operandDims = [&](unsigned index) { return getSymbolicShape(op->getOperand(index)); };
+    if (auto transpose = dyn_cast<graph::TransposeOp>(op)) {
+      SmallVector<DimExpr> input = operandDims(0);
+      for (int64_t i = 0; i < rank; ++i) {
+        dims[i] = input[transpose.getPerm()[i]];
+      }
+    } else if (isa<graph::MatMulOp>(op)) {
+      SmallVector<DimExpr> lhs = operandDims(0), rhs = operandDims(1);
+      // Batch dimensions broadcast like elementwise ops (aligned from the right).
+      for (int64_t i = 0; i < rank - 2; ++i) {
+        int64_t fromRight = rank - 3 - i;
+        int64_t lhsIndex = static_cast<int64_t>(lhs.size()) - 3 - fromRight;
+        int64_t rhsIndex = static_cast<int64_t>(rhs.size()) - 3 - fromRight;
+        DimExpr lhsDim = lhsIndex >= 0 ? lhs[lhsIndex] : DimExpr(1);
+        DimExpr rhsDim = rhsIndex >= 0 ? rhs[rhsIndex] : DimExpr(1);
+        dims[i] = lhsDim == DimExpr(1) ? rhsDim : lhsDim;
+      }
+      dims[rank - 2] = lhs[lhs.size() - 2];
+      dims[rank - 1] = rhs.back();
+    } else if (auto gemm = dyn_cast<graph::GemmOp>(op)) {
+      SmallVector<DimExpr> a = operandDims(0), b = operandDims(1);
+      dims[0] = a[gemm.getTransA() ? 1 : 0];
+      dims[1] = b[gemm.getTransB() ? 0 : 1];
+    } else if (auto gather = dyn_cast<graph::GatherOp>(op)) {
+      SmallVector<DimExpr> data = operandDims(0), indices = operandDims(1);
+      int64_t axis = gather.getAxis();
+      dims.assign(data.begin(), data.begin() + axis);
+      llvm::append_range(dims, indices);
+      dims.append(data.begin() + axis + 1, data.end());
+    } else if (isa<graph::GatherElementsOp>(op)) {
+      dims = operandDims(1);
+    } else if (auto concat = dyn_cast<graph::ConcatOp>(op)) {
+      dims = operandDims(0);
+      int64_t axis = concat.getAxis();
+      for (unsigned i = 1; i < op->getNumOperands(); ++i) {
+        dims[axis] = dims[axis] + operandDims(i)[axis];
+      }
+    } else if (isa<graph::ReduceSumOp, graph::ReduceMeanOp, graph::ReduceMaxOp, graph::ReduceMinOp,
+                   graph::ArgMaxOp>(op)) {
+      SmallVector<int64_t> axes;
+      bool keepdims = true;
+      if (auto argmax = dyn_cast<graph::ArgMaxOp>(op)) {
+        axes.push_back(argmax.getAxis());
+        keepdims = argmax.getKeepdims();
+      } else {
+        auto axesAttr = op->getAttrOfType<DenseI64ArrayAttr>("axes");
+        axes.assign(axesAttr.asArrayRef().begin(), axesAttr.asArrayRef().end());
+        keepdims = op->getAttrOfType<BoolAttr>("keepdims")
+                       ? op->getAttrOfType<BoolAttr>("keepdims").getValue()
+                       : true;
+      }
+      SmallVector<DimExpr> input = operandDims(0);
+      dims.clear();
+      for (int64_t i = 0; i < static_cast<int64_t>(input.size()); ++i) {
+        if (!llvm::is_contained(axes, i)) {
+          dims.push_back(input[i]);
+        } else if (keepdims) {
+          dims.push_back(DimExpr(1));
+        }
+      }
+    } else if (isa<graph::SplitOp, graph::SliceOp, graph::TopKOp>(op)) {
+      // Cut dimensions are static; the others are the input's.
+      SmallVector<DimExpr> input = operandDims(0);
+      for (int64_t i = 0; i < rank; ++i) {
+        int64_t size = resultType.getDimSize(i);
+        dims[i] = ShapedType::isDynamic(size) ? input[i] : DimExpr(size);
+      }
+    } else {
+      // Elementwise ops (and norms, softmax, cast, where, trilu): numpy broadcasting,
+      // so each dynamic dimension comes from an operand's aligned dynamic dimension.
+      for (int64_t i = 0; i < rank; ++i) {
+        int64_t fromRight = rank - 1 - i;
+        dims[i] = DimExpr(resultType.getDimSize(i));
+        if (!ShapedType::isDynamic(resultType.getDimSize(i))) {
+          continue;
+        }
+        for (Value operand : op->getOperands()) {
+          auto operandType = cast<RankedTensorType>(operand.getType());
+          int64_t index = operandType.getRank() - 1 - fromRight;
+          if (index >= 0 && operandType.isDynamicDim(index)) {
+            dims[i] = getSymbolicShape(operand)[index];
+            break;
+          }
+        }
+      }
+    }
+    // Static dimensions are authoritative (inference may have resolved a broadcast).
+    for (int64_t i = 0; i < rank && i < static_cast<int64_t>(dims.size()); ++i) {
+      if (!resultType.isDynamicDim(i)) {
+        dims[i] = DimExpr(resultType.getDimSize(i));
+      }
+    }
+    dims.resize(rank);
+    symbolicShapes[result] = dims;
   }
-  const onnx::AttributeProto &attribute = node.node->attribute(0);
-  StringRef attributeName = attribute.name();
-  FailureOr<DenseElementsAttr> data = failure();
-  Builder &b = builder;
-  if (attributeName == "value" && attribute.type() == onnx::AttributeProto::TENSOR) {
-    data = convertTensorProto(context, attribute.t(),
-                              [&] { return emitNodeError(node) << "has a value tensor that "; });
-  } else if (attributeName == "value_float" && attribute.type() == onnx::AttributeProto::FLOAT) {
-    data = DenseElementsAttr::get(RankedTensorType::get({}, b.getF32Type()), attribute.f());
-  } else if (attributeName == "value_floats" && attribute.type() == onnx::AttributeProto::FLOATS) {
-    SmallVector<float> floats(attribute.floats().begin(), attribute.floats().end());
-    data = DenseElementsAttr::get(
-        RankedTensorType::get({static_cast<int64_t>(floats.size())}, b.getF32Type()),
-        ArrayRef<float>(floats));
-  } else if (attributeName == "value_int" && attribute.type() == onnx::AttributeProto::INT) {
-    data = DenseElementsAttr::get(RankedTensorType::get({}, b.getI64Type()),
-                                  static_cast<int64_t>(attribute.i()));
-  } else if (attributeName == "value_ints" && attribute.type() == onnx::AttributeProto::INTS) {
-    SmallVector<int64_t> ints(attribute.ints().begin(), attribute.ints().end());
-    data = DenseElementsAttr::get(
-        RankedTensorType::get({static_cast<int64_t>(ints.size())}, b.getI64Type()),
-        ArrayRef<int64_t>(ints));
-  } else {
-    return emitNodeError(node) << "carries its value as attribute '" << attributeName
-                               << "', which Conveyor's importer does not handle (use "
-                                  "value, value_float(s) or value_int(s))";
-  }
-  if (failed(data)) {
-    return failure();
-  }
-  FailureOr<Value> result = createTyped<graph::ConstantOp>(node, data->getType(), *data,
-                                                           b.getStringAttr(node.node->output(0)));
-  return failed(result) ? failure() : defineOutput(node, *result);
 }
 
 //===----------------------------------------------------------------------===//
@@ -647,40 +649,25 @@ LogicalResult OnnxImporter::importConstant(const NodeContext &node) {
 //===----------------------------------------------------------------------===//
 
 LogicalResult OnnxImporter::dispatchNode(const NodeContext &node) {
-  StringRef opType = node.node->op_type();
-  if (node.domain.empty()) {
-    if (opType == "Add" || opType == "Sub" || opType == "Mul" || opType == "Div") {
-      return importBinary(node);
-    }
-    if (opType == "MatMul") {
-      return importMatMul(node);
-    }
-    if (opType == "Gemm") {
-      return importGemm(node);
-    }
-    if (opType == "Relu" || opType == "Gelu") {
-      return importUnary(node);
-    }
-    if (opType == "Softmax") {
-      return importSoftmax(node);
-    }
-    if (opType == "Reshape") {
-      return importReshape(node);
-    }
-    if (opType == "Transpose") {
-      return importTranspose(node);
-    }
-    if (opType == "Identity") {
-      return importIdentity(node);
-    }
-    if (opType == "Constant") {
-      return importConstant(node);
-    }
-  } else if (node.domain == "com.microsoft" && opType == "Gelu") {
-    return importUnary(node);
+  auto handler = handlers.find(node.domain + ":" + node.node->op_type());
+  if (handler != handlers.end()) {
+    return (this->*(handler->second))(node);
   }
+  // List what is supported, grouped by domain, so the user sees what to re-export to.
+  SmallVector<std::string> defaultOps, otherOps;
+  for (const auto &entry : handlers) {
+    auto [domain, op] = entry.getKey().split(':');
+    if (domain.empty()) {
+      defaultOps.push_back(op.str());
+    } else {
+      otherOps.push_back(op.str() + " (" + domain.str() + ")");
+    }
+  }
+  llvm::sort(defaultOps);
+  llvm::sort(otherOps);
   return emitNodeError(node) << "is not supported by Conveyor's importer; supported ops: "
-                             << supportedOpList;
+                             << llvm::join(defaultOps, ", ") << " (default domain), "
+                             << llvm::join(otherOps, ", ");
 }
 
 LogicalResult OnnxImporter::importNode(const onnx::NodeProto &protoNode, int index) {
@@ -714,6 +701,20 @@ LogicalResult OnnxImporter::readOpsets(const onnx::ModelProto &model) {
   return success();
 }
 
+/// True when `tensor` follows the shape-only convention: EXTERNAL data whose location
+/// is "conveyor:shape-only".
+static bool isShapeOnly(const onnx::TensorProto &tensor) {
+  if (tensor.data_location() != onnx::TensorProto::EXTERNAL) {
+    return false;
+  }
+  for (const onnx::StringStringEntryProto &entry : tensor.external_data()) {
+    if (entry.key() == "location") {
+      return entry.value() == shapeOnlyLocation;
+    }
+  }
+  return false;
+}
+
 LogicalResult OnnxImporter::importInitializers(const onnx::GraphProto &graph) {
   if (graph.sparse_initializer_size() > 0) {
     return emitFileError() << "graph '" << graph.name() << "' has sparse initializers ('"
@@ -724,6 +725,18 @@ LogicalResult OnnxImporter::importInitializers(const onnx::GraphProto &graph) {
     Location loc = NameLoc::get(builder.getStringAttr(tensor.name()), fileLoc);
     if (tensor.name().empty()) {
       return emitFileError() << "graph '" << graph.name() << "' has an initializer with no name";
+    }
+    if (isShapeOnly(tensor)) {
+      FailureOr<RankedTensorType> type = convertTensorProtoType(context, tensor, [&] {
+        return mlir::emitError(loc) << "shape-only initializer '" << tensor.name() << "' ";
+      });
+      if (failed(type)) {
+        return failure();
+      }
+      auto weight =
+          builder.create<graph::WeightOp>(loc, *type, builder.getStringAttr(tensor.name()));
+      values[tensor.name()] = weight.getResult();
+      continue;
     }
     FailureOr<DenseElementsAttr> data = convertTensorProto(context, tensor, [&] {
       return mlir::emitError(loc) << "initializer '" << tensor.name() << "' ";
@@ -738,7 +751,24 @@ LogicalResult OnnxImporter::importInitializers(const onnx::GraphProto &graph) {
   return success();
 }
 
-FailureOr<RankedTensorType> OnnxImporter::convertGraphInputType(const onnx::ValueInfoProto &input) {
+/// Turns an ONNX dim_param into a DimExpr: the expression it spells ("past + seq", as
+/// some exporters write for outputs) or a plain name with odd characters replaced.
+static DimExpr parseDimParam(StringRef param) {
+  if (std::optional<DimExpr> parsed = DimExpr::parse(param)) {
+    return *parsed;
+  }
+  std::string name;
+  for (char c : param) {
+    name += std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' ? c : '_';
+  }
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name.front()))) {
+    name = "d_" + name;
+  }
+  return DimExpr::symbol(name);
+}
+
+FailureOr<RankedTensorType> OnnxImporter::convertGraphInputType(const onnx::ValueInfoProto &input,
+                                                                SmallVectorImpl<DimExpr> &dims) {
   const std::string &name = input.name();
   if (!input.has_type() || !input.type().has_tensor_type()) {
     return emitFileError() << "graph input '" << name
@@ -755,25 +785,33 @@ FailureOr<RankedTensorType> OnnxImporter::convertGraphInputType(const onnx::Valu
   }
   if (!tensorType.has_shape()) {
     return emitFileError() << "graph input '" << name
-                           << "' has no shape; Conveyor's importer needs static shapes";
+                           << "' has no shape; Conveyor's importer needs at least its rank";
   }
   SmallVector<int64_t> shape;
   for (auto [index, dim] : llvm::enumerate(tensorType.shape().dim())) {
-    if (dim.has_dim_value() && dim.dim_value() >= 0) {
-      shape.push_back(dim.dim_value());
-      continue;
-    }
-    InFlightDiagnostic diag = emitFileError();
-    diag << "graph input '" << name << "' dimension " << index;
-    if (dim.has_dim_param()) {
-      diag << " is symbolic ('" << dim.dim_param() << "')";
-    } else if (dim.has_dim_value()) {
-      diag << " is negative (" << dim.dim_value() << ")";
+    DimExpr expr;
+    if (dim.has_dim_value()) {
+      if (dim.dim_value() < 0) {
+        return emitFileError() << "graph input '" << name << "' dimension " << index
+                               << " is negative (" << dim.dim_value() << ")";
+      }
+      expr = DimExpr(dim.dim_value());
+    } else if (dim.has_dim_param() && !dim.dim_param().empty()) {
+      expr = parseDimParam(dim.dim_param());
     } else {
-      diag << " is unknown";
+      // An unnamed free dimension: name it after the input so it stays distinct.
+      expr = parseDimParam(name + "_dim" + std::to_string(index));
     }
-    diag << "; Conveyor's importer needs static shapes for now: give it a fixed size";
-    return failure();
+    if (std::optional<int64_t> bound = expr.evaluate(options.dimSizes)) {
+      if (*bound < 0) {
+        return emitFileError() << "graph input '" << name << "' dimension " << index << " ('"
+                               << expr.str() << "') is bound to a negative size (" << *bound << ")";
+      }
+      expr = DimExpr(*bound);
+    }
+    std::optional<int64_t> value = expr.getConstant();
+    shape.push_back(value ? *value : ShapedType::kDynamic);
+    dims.push_back(expr);
   }
   return RankedTensorType::get(shape, elementType);
 }
@@ -795,10 +833,12 @@ LogicalResult OnnxImporter::checkGraphOutputType(const onnx::ValueInfoProto &out
   if (!declared.has_shape()) {
     return success();
   }
+  // Only static sizes on both sides can disagree; named sizes may have been bound.
   bool mismatch = declared.shape().dim_size() != computed.getRank();
   for (int i = 0; !mismatch && i < declared.shape().dim_size(); ++i) {
     const auto &dim = declared.shape().dim(i);
-    mismatch = dim.has_dim_value() && dim.dim_value() != computed.getDimSize(i);
+    mismatch = dim.has_dim_value() && !computed.isDynamicDim(i) &&
+               dim.dim_value() != computed.getDimSize(i);
   }
   if (mismatch) {
     std::string declaredText = "[";
@@ -818,14 +858,14 @@ LogicalResult OnnxImporter::checkGraphOutputType(const onnx::ValueInfoProto &out
 void OnnxImporter::eraseUnusedConstants() {
   // Shape operands of Reshape are folded into the result type, and models often carry
   // initializers nothing reads; neither should become a weight on the chip.
-  SmallVector<graph::ConstantOp> unused;
+  SmallVector<Operation *> unused;
   for (Operation &op : *builder.getInsertionBlock()) {
-    if (auto constant = dyn_cast<graph::ConstantOp>(op); constant && constant->use_empty()) {
-      unused.push_back(constant);
+    if (isa<graph::ConstantOp, graph::WeightOp, graph::DimValueOp>(op) && op.use_empty()) {
+      unused.push_back(&op);
     }
   }
-  for (graph::ConstantOp constant : unused) {
-    constant->erase();
+  for (Operation *op : unused) {
+    op->erase();
   }
 }
 
@@ -876,16 +916,19 @@ OwningOpRef<ModuleOp> OnnxImporter::importModel(StringRef bytes) {
   }
   SmallVector<Type> argumentTypes;
   SmallVector<std::string> argumentNames;
+  SmallVector<SmallVector<DimExpr>> argumentDims;
   for (const onnx::ValueInfoProto &input : graphProto.input()) {
     if (initializerNames.contains(input.name())) {
       continue;
     }
-    FailureOr<RankedTensorType> type = convertGraphInputType(input);
+    SmallVector<DimExpr> dims;
+    FailureOr<RankedTensorType> type = convertGraphInputType(input, dims);
     if (failed(type)) {
       return nullptr;
     }
     argumentTypes.push_back(*type);
     argumentNames.push_back(input.name());
+    argumentDims.push_back(std::move(dims));
   }
 
   builder.setInsertionPointToEnd(module->getBody());
@@ -894,8 +937,17 @@ OwningOpRef<ModuleOp> OnnxImporter::importModel(StringRef bytes) {
   Block *body = func.addEntryBlock();
   for (auto [index, name] : llvm::enumerate(argumentNames)) {
     func.setArgAttr(index, "cv.name", builder.getStringAttr(name));
-    body->getArgument(index).setLoc(NameLoc::get(builder.getStringAttr(name), fileLoc));
-    values[name] = body->getArgument(index);
+    BlockArgument argument = body->getArgument(index);
+    argument.setLoc(NameLoc::get(builder.getStringAttr(name), fileLoc));
+    values[name] = argument;
+    if (!cast<RankedTensorType>(argument.getType()).hasStaticShape()) {
+      SmallVector<Attribute> names;
+      for (const DimExpr &dim : argumentDims[index]) {
+        names.push_back(builder.getStringAttr(dim.isConstant() ? std::string() : dim.str()));
+      }
+      func.setArgAttr(index, graph::kDimNamesAttrName, builder.getArrayAttr(names));
+      symbolicShapes[argument] = argumentDims[index];
+    }
   }
   builder.setInsertionPointToStart(body);
 
@@ -910,16 +962,16 @@ OwningOpRef<ModuleOp> OnnxImporter::importModel(StringRef bytes) {
 
   SmallVector<Value> results;
   for (const onnx::ValueInfoProto &output : graphProto.output()) {
-    auto it = values.find(output.name());
-    if (it == values.end()) {
+    Value value = lookupValue(output.name());
+    if (!value) {
       emitFileError() << "graph output '" << output.name()
                       << "' is not produced by any node, input or initializer";
       return nullptr;
     }
-    if (failed(checkGraphOutputType(output, it->second))) {
+    if (failed(checkGraphOutputType(output, value))) {
       return nullptr;
     }
-    results.push_back(it->second);
+    results.push_back(value);
   }
   builder.create<func::ReturnOp>(fileLoc, results);
   func.setFunctionType(builder.getFunctionType(argumentTypes, TypeRange(ValueRange(results))));
@@ -934,15 +986,21 @@ OwningOpRef<ModuleOp> OnnxImporter::importModel(StringRef bytes) {
   return module;
 }
 
-} // namespace
+} // namespace conveyor::frontend::detail
 
-/// Escapes control characters so that a message stays on one line even when it quotes
-/// names from a damaged model.
+namespace conveyor::frontend {
+
+/// Escapes control characters (and, in text that is not valid UTF-8, every non-ASCII
+/// byte) so that a message stays one printable line even when it quotes names from a
+/// damaged model.
 static std::string escapeControlCharacters(StringRef text) {
+  const auto *begin = reinterpret_cast<const llvm::UTF8 *>(text.begin());
+  bool validUtf8 =
+      llvm::isLegalUTF8String(&begin, reinterpret_cast<const llvm::UTF8 *>(text.end()));
   std::string escaped;
   for (char c : text) {
     auto byte = static_cast<unsigned char>(c);
-    if (byte < 0x20 || byte == 0x7f) {
+    if (byte < 0x20 || byte == 0x7f || (!validUtf8 && byte >= 0x80)) {
       escaped += llvm::formatv("\\x{0:x-2}", static_cast<unsigned>(byte)).str();
     } else {
       escaped += c;
@@ -951,7 +1009,8 @@ static std::string escapeControlCharacters(StringRef text) {
   return escaped;
 }
 
-OwningOpRef<ModuleOp> importOnnxBytes(MLIRContext &context, StringRef bytes, StringRef sourceName) {
+OwningOpRef<ModuleOp> importOnnxBytes(MLIRContext &context, StringRef bytes, StringRef sourceName,
+                                      const ImportOptions &options) {
   // The importer stops at its first error; report exactly that one, as one line.
   std::optional<Location> errorLoc;
   std::string errorMessage;
@@ -967,7 +1026,7 @@ OwningOpRef<ModuleOp> importOnnxBytes(MLIRContext &context, StringRef bytes, Str
       }
       return success();
     });
-    OnnxImporter importer(context, sourceName);
+    detail::OnnxImporter importer(context, sourceName, options);
     module = importer.importModel(bytes);
   }
   if (!module) {
@@ -978,7 +1037,8 @@ OwningOpRef<ModuleOp> importOnnxBytes(MLIRContext &context, StringRef bytes, Str
   return module;
 }
 
-OwningOpRef<ModuleOp> importOnnxFile(MLIRContext &context, StringRef path) {
+OwningOpRef<ModuleOp> importOnnxFile(MLIRContext &context, StringRef path,
+                                     const ImportOptions &options) {
   llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> buffer =
       llvm::MemoryBuffer::getFile(path, /*IsText=*/false, /*RequiresNullTerminator=*/false);
   if (!buffer) {
@@ -986,7 +1046,24 @@ OwningOpRef<ModuleOp> importOnnxFile(MLIRContext &context, StringRef path) {
         << "cannot read ONNX model '" << path << "': " << buffer.getError().message();
     return nullptr;
   }
-  return importOnnxBytes(context, (*buffer)->getBuffer(), path);
+  return importOnnxBytes(context, (*buffer)->getBuffer(), path, options);
+}
+
+std::string parseDimSizes(StringRef text, ImportOptions &options) {
+  SmallVector<StringRef> entries;
+  text.split(entries, ',', /*MaxSplit=*/-1, /*KeepEmpty=*/false);
+  for (StringRef entry : entries) {
+    auto [name, size] = entry.split('=');
+    name = name.trim();
+    size = size.trim();
+    int64_t value = 0;
+    if (name.empty() || size.empty() || size.getAsInteger(10, value) || value < 0) {
+      return "dimension size '" + entry.str() +
+             "' is not of the form name=size with a size >= 0 (e.g. seq=128)";
+    }
+    options.dimSizes[name] = value;
+  }
+  return "";
 }
 
 } // namespace conveyor::frontend

@@ -21,7 +21,7 @@ std::string onnxDataTypeName(int32_t dataType) {
 }
 
 llvm::StringRef supportedDataTypeNames() {
-  return "FLOAT, FLOAT16, BFLOAT16, DOUBLE, INT8, INT32, INT64";
+  return "FLOAT, FLOAT16, BFLOAT16, DOUBLE, BOOL, INT8, INT32, INT64";
 }
 
 Type convertElementType(MLIRContext &context, int32_t dataType) {
@@ -35,6 +35,8 @@ Type convertElementType(MLIRContext &context, int32_t dataType) {
     return builder.getBF16Type();
   case onnx::TensorProto::DOUBLE:
     return builder.getF64Type();
+  case onnx::TensorProto::BOOL:
+    return builder.getI1Type();
   case onnx::TensorProto::INT8:
     return builder.getIntegerType(8);
   case onnx::TensorProto::INT32:
@@ -85,6 +87,11 @@ int64_t packTypedData(const onnx::TensorProto &tensor, int32_t dataType, std::ve
       bytes.push_back(static_cast<char>(static_cast<int8_t>(value)));
     }
     return tensor.int32_data_size();
+  case onnx::TensorProto::BOOL:
+    for (int32_t value : tensor.int32_data()) {
+      bytes.push_back(static_cast<char>(value != 0));
+    }
+    return tensor.int32_data_size();
   case onnx::TensorProto::FLOAT16:
   case onnx::TensorProto::BFLOAT16:
     // ONNX stores 16-bit floats as their bit patterns in int32_data.
@@ -98,6 +105,25 @@ int64_t packTypedData(const onnx::TensorProto &tensor, int32_t dataType, std::ve
 }
 
 } // namespace
+
+FailureOr<RankedTensorType>
+convertTensorProtoType(MLIRContext &context, const onnx::TensorProto &tensor,
+                       llvm::function_ref<InFlightDiagnostic()> emitError) {
+  Type elementType = convertElementType(context, tensor.data_type());
+  if (!elementType) {
+    return emitError() << "has element type " << onnxDataTypeName(tensor.data_type())
+                       << ", which Conveyor's importer does not support (supported: "
+                       << supportedDataTypeNames() << ")";
+  }
+  SmallVector<int64_t> shape;
+  for (int64_t dim : tensor.dims()) {
+    if (dim < 0) {
+      return emitError() << "has a negative dimension (" << dim << ")";
+    }
+    shape.push_back(dim);
+  }
+  return RankedTensorType::get(shape, elementType);
+}
 
 FailureOr<DenseElementsAttr>
 convertTensorProto(MLIRContext &context, const onnx::TensorProto &tensor,
@@ -154,6 +180,15 @@ convertTensorProto(MLIRContext &context, const onnx::TensorProto &tensor,
   if (numElements == 0) {
     // An empty tensor has no bytes to interpret; build it from an empty value list.
     return DenseElementsAttr::get(type, llvm::ArrayRef<Attribute>{});
+  }
+  if (elementType.isInteger(1)) {
+    // ONNX stores one byte per bool; MLIR's raw buffers pack bits, so go through bools.
+    SmallVector<bool> flags;
+    flags.reserve(numElements);
+    for (char byte : bytes) {
+      flags.push_back(byte != 0);
+    }
+    return DenseElementsAttr::get(type, ArrayRef<bool>(flags));
   }
   bool detectedSplat = false;
   if (!DenseElementsAttr::isValidRawBuffer(type, bytes, detectedSplat)) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Support/LogicalResult.h"
@@ -21,6 +22,12 @@ llvm::StringRef supportedDataTypeNames();
 
 /// The MLIR element type for an ONNX data type, or a null Type when unsupported.
 mlir::Type convertElementType(mlir::MLIRContext &context, int32_t dataType);
+
+/// The tensor type an initializer declares (its dims and data type), without reading
+/// any data; used for shape-only initializers. Errors go through `emitError`.
+mlir::FailureOr<mlir::RankedTensorType>
+convertTensorProtoType(mlir::MLIRContext &context, const onnx::TensorProto &tensor,
+                       llvm::function_ref<mlir::InFlightDiagnostic()> emitError);
 
 /// Builds the constant value of an initializer or Constant node's tensor. Data comes
 /// from raw_data (little-endian) or the typed fields (float_data, int32_data,

@@ -5,6 +5,8 @@
 // shape error is reported once, at the op (or ONNX node) that caused it.
 #include "conveyor/Dialect/Graph/GraphOps.h"
 
+#include "GraphOpsSupport.h"
+
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/SmallBitVector.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -12,9 +14,8 @@
 using namespace mlir;
 using namespace conveyor::graph;
 
-namespace {
+namespace conveyor::graph::detail {
 
-/// Formats a shape as "[2, ?, 4]" for error messages.
 std::string formatShape(ArrayRef<int64_t> shape) {
   std::string text = "[";
   llvm::interleave(
@@ -23,16 +24,11 @@ std::string formatShape(ArrayRef<int64_t> shape) {
   return text + "]";
 }
 
-/// Reports an error at `location` (if any) prefixed like emitOpError does, so that
-/// messages read the same whether they come from the importer or the verifier.
 LogicalResult emitShapeError(std::optional<Location> location, StringRef opName,
                              const Twine &message) {
   return emitOptionalError(location, "'", opName, "' op ", message);
 }
 
-/// Numpy (ONNX multidirectional) broadcasting of two shapes, aligned from the right.
-/// A dynamic dimension broadcasts against 1 and against itself; against a static size
-/// other than 1 it takes that size (the program is only valid if they agree at run time).
 FailureOr<SmallVector<int64_t>> broadcastShapes(ArrayRef<int64_t> lhs, ArrayRef<int64_t> rhs,
                                                 std::optional<Location> location, StringRef opName,
                                                 StringRef what) {
@@ -62,7 +58,38 @@ FailureOr<SmallVector<int64_t>> broadcastShapes(ArrayRef<int64_t> lhs, ArrayRef<
   return result;
 }
 
-/// Shared by add/sub/mul/div: same element type, broadcast shapes.
+FailureOr<RankedTensorType> getRankedOperand(ValueRange operands, unsigned index,
+                                             std::optional<Location> location, StringRef opName,
+                                             StringRef what) {
+  if (index >= operands.size()) {
+    (void)emitShapeError(location, opName, llvm::formatv("is missing its {0} operand", what));
+    return failure();
+  }
+  auto type = dyn_cast<RankedTensorType>(operands[index].getType());
+  if (!type) {
+    (void)emitShapeError(location, opName, llvm::formatv("{0} must be a ranked tensor", what));
+    return failure();
+  }
+  return type;
+}
+
+LogicalResult checkAxis(int64_t axis, int64_t rank, std::optional<Location> location,
+                        StringRef opName, StringRef attributeName) {
+  if (axis < 0 || axis >= rank) {
+    return emitShapeError(location, opName,
+                          llvm::formatv("{0} {1} is outside [0, {2}) for an input of rank {2}",
+                                        attributeName, axis, rank));
+  }
+  return success();
+}
+
+} // namespace conveyor::graph::detail
+
+using namespace conveyor::graph::detail;
+
+namespace {
+
+/// Shared by the broadcasting binary ops: same element type, broadcast shapes.
 LogicalResult inferBinaryType(ValueRange operands, std::optional<Location> location,
                               StringRef opName, SmallVectorImpl<Type> &inferredReturnTypes) {
   if (operands.size() != 2) {
@@ -86,11 +113,6 @@ LogicalResult inferBinaryType(ValueRange operands, std::optional<Location> locat
   }
   inferredReturnTypes.push_back(RankedTensorType::get(*shape, lhsType.getElementType()));
   return success();
-}
-
-/// True when two static-or-dynamic dimensions may be equal.
-bool dimsCompatible(int64_t a, int64_t b) {
-  return a == b || ShapedType::isDynamic(a) || ShapedType::isDynamic(b);
 }
 
 } // namespace
@@ -123,9 +145,13 @@ LogicalResult ReshapeOp::verify() {
     return emitOpError() << "changes the element type from " << inputType.getElementType() << " to "
                          << resultType.getElementType() << "; reshape must keep it";
   }
-  if (!resultType.hasStaticShape()) {
+  // A symbolic reshape ([batch, seq, 64] -> [batch, seq, 4, 16]) keeps dynamic
+  // dimensions; the importer names them with a `cv.dims` attribute. A static input
+  // has a known element count, so its result must be static too.
+  if (!resultType.hasStaticShape() && inputType.hasStaticShape()) {
     return emitOpError() << "result shape " << formatShape(resultType.getShape())
-                         << " must be static";
+                         << " must be static when the input " << formatShape(inputType.getShape())
+                         << " is";
   }
   if (inputType.hasStaticShape() && inputType.getNumElements() != resultType.getNumElements()) {
     return emitOpError() << "changes the element count: input " << formatShape(inputType.getShape())
@@ -336,6 +362,11 @@ CONVEYOR_BINARY_INFER(AddOp)
 CONVEYOR_BINARY_INFER(SubOp)
 CONVEYOR_BINARY_INFER(MulOp)
 CONVEYOR_BINARY_INFER(DivOp)
+CONVEYOR_BINARY_INFER(PowOp)
+CONVEYOR_BINARY_INFER(MaxOp)
+CONVEYOR_BINARY_INFER(MinOp)
+CONVEYOR_BINARY_INFER(AndOp)
+CONVEYOR_BINARY_INFER(OrOp)
 #undef CONVEYOR_BINARY_INFER
 
 //===----------------------------------------------------------------------===//

@@ -125,4 +125,337 @@ def Graph_SoftmaxOp : Graph_UnaryOp<"softmax", "Softmax along one axis",
   let hasVerifier = 1;
 }
 
+
+//===----------------------------------------------------------------------===//
+// Parameters without data (shape-only models)
+//===----------------------------------------------------------------------===//
+
+def Graph_WeightOp : Graph_Op<"weight", [Pure]> {
+  let summary = "A named parameter whose shape and type are known but not its values";
+  let description = [{
+    Shape-only model graphs (the model zoo's 70B-parameter configurations) carry no
+    weight data: each initializer marked `conveyor:shape-only` becomes one of these.
+    Analyses (parameter counts, memory sizing, scheduling) treat it like a
+    `cv.graph.constant`; anything that needs values must reject it.
+  }];
+  let arguments = (ins StrAttr:$name);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// More elementwise ops
+//===----------------------------------------------------------------------===//
+
+// Unary math that only makes sense on floating-point tensors.
+class Graph_FloatUnaryOp<string mnemonic, string summaryText> :
+    Graph_UnaryOp<mnemonic, summaryText> {
+  let description = "Elementwise on a floating-point tensor; the result has the input's type.";
+  let hasVerifier = 1;
+}
+
+def Graph_ExpOp : Graph_FloatUnaryOp<"exp", "e^x">;
+def Graph_LogOp : Graph_FloatUnaryOp<"log", "Natural logarithm">;
+def Graph_ErfOp : Graph_FloatUnaryOp<"erf", "Gauss error function">;
+def Graph_TanhOp : Graph_FloatUnaryOp<"tanh", "Hyperbolic tangent">;
+def Graph_SigmoidOp : Graph_FloatUnaryOp<"sigmoid", "1 / (1 + e^-x)">;
+def Graph_SqrtOp : Graph_FloatUnaryOp<"sqrt", "Square root">;
+def Graph_ReciprocalOp : Graph_FloatUnaryOp<"reciprocal", "1 / x">;
+def Graph_CosOp : Graph_FloatUnaryOp<"cos", "Cosine">;
+def Graph_SiluOp : Graph_FloatUnaryOp<"silu", "x * sigmoid(x) (SiLU / swish, recognised from its decomposition)">;
+def Graph_SinOp : Graph_FloatUnaryOp<"sin", "Sine">;
+
+// Unary ops on any numeric (non-boolean) tensor.
+class Graph_NumericUnaryOp<string mnemonic, string summaryText> :
+    Graph_UnaryOp<mnemonic, summaryText> {
+  let description = "Elementwise on an integer or floating-point (not i1) tensor.";
+  let hasVerifier = 1;
+}
+
+def Graph_NegOp : Graph_NumericUnaryOp<"neg", "-x">;
+def Graph_AbsOp : Graph_NumericUnaryOp<"abs", "|x|">;
+
+def Graph_NotOp : Graph_UnaryOp<"not", "Logical negation of an i1 tensor"> {
+  let hasVerifier = 1;
+}
+
+def Graph_PowOp : Graph_BinaryOp<"pow", "Elementwise lhs ^ rhs (ONNX Pow)">;
+def Graph_MaxOp : Graph_BinaryOp<"max", "Elementwise maximum (ONNX Max of two inputs)">;
+def Graph_MinOp : Graph_BinaryOp<"min", "Elementwise minimum (ONNX Min of two inputs)">;
+
+class Graph_LogicalBinaryOp<string mnemonic, string summaryText> :
+    Graph_BinaryOp<mnemonic, summaryText> {
+  let description = "Elementwise on i1 tensors with numpy broadcasting.";
+  let hasVerifier = 1;
+}
+
+def Graph_AndOp : Graph_LogicalBinaryOp<"and", "Logical and">;
+def Graph_OrOp : Graph_LogicalBinaryOp<"or", "Logical or">;
+
+// Comparisons: operands of one element type, an i1 result of the broadcast shape.
+class Graph_CompareOp<string mnemonic, string summaryText> : Graph_Op<mnemonic,
+    [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = summaryText;
+  let description = [{
+    Elementwise comparison with numpy broadcasting; the result is i1.
+  }];
+  let arguments = (ins AnyRankedTensor:$lhs, AnyRankedTensor:$rhs);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` `(` type($lhs) `,` type($rhs) `)` `->` type($result)";
+}
+
+def Graph_EqualOp : Graph_CompareOp<"equal", "lhs == rhs">;
+def Graph_LessOp : Graph_CompareOp<"less", "lhs < rhs">;
+def Graph_LessEqualOp : Graph_CompareOp<"less_equal", "lhs <= rhs">;
+def Graph_GreaterOp : Graph_CompareOp<"greater", "lhs > rhs">;
+def Graph_GreaterEqualOp : Graph_CompareOp<"greater_equal", "lhs >= rhs">;
+
+def Graph_WhereOp : Graph_Op<"where",
+    [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = "condition ? lhs : rhs, elementwise (ONNX Where)";
+  let description = [{
+    `condition` is i1; `lhs` and `rhs` share an element type; all three broadcast
+    (numpy rules) to the result shape.
+  }];
+  let arguments = (ins AnyRankedTensor:$condition, AnyRankedTensor:$lhs, AnyRankedTensor:$rhs);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$condition `,` $lhs `,` $rhs attr-dict `:` functional-type(operands, results)";
+}
+
+def Graph_CastOp : Graph_Op<"cast", [Pure]> {
+  let summary = "Convert the element type (ONNX Cast)";
+  let description = [{
+    The result has the input's shape and any element type. Float to integer rounds
+    toward zero; anything to i1 is `x != 0`.
+  }];
+  let arguments = (ins AnyRankedTensor:$input);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Reductions and normalisation
+//===----------------------------------------------------------------------===//
+
+class Graph_ReduceOp<string mnemonic, string summaryText> : Graph_Op<mnemonic,
+    [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = summaryText;
+  let description = [{
+    Reduces over `axes`, which are distinct, in [0, rank) and increasing (the importer
+    normalises ONNX's negative and unordered axes). With `keepdims` each reduced
+    dimension stays as size 1, else it is removed.
+  }];
+  let arguments = (ins AnyRankedTensor:$input, DenseI64ArrayAttr:$axes,
+                   DefaultValuedAttr<BoolAttr, "true">:$keepdims);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$input `,` $axes attr-dict `:` type($input) `->` type($result)";
+}
+
+def Graph_ReduceSumOp : Graph_ReduceOp<"reduce_sum", "Sum over axes">;
+def Graph_ReduceMeanOp : Graph_ReduceOp<"reduce_mean", "Mean over axes">;
+def Graph_ReduceMaxOp : Graph_ReduceOp<"reduce_max", "Maximum over axes">;
+def Graph_ReduceMinOp : Graph_ReduceOp<"reduce_min", "Minimum over axes">;
+
+def Graph_ArgMaxOp : Graph_Op<"argmax",
+    [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = "Index of the largest element along one axis (first one on ties)";
+  let description = [{
+    `axis` is in [0, rank); the result is i64, with the axis kept as size 1 when
+    `keepdims` is set, else removed.
+  }];
+  let arguments = (ins AnyRankedTensor:$input, I64Attr:$axis,
+                   DefaultValuedAttr<BoolAttr, "true">:$keepdims);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+}
+
+// Normalisation over the trailing dimensions [axis, rank), scaled by `scale`.
+class Graph_NormOp<string mnemonic, string summaryText, dag extraArgs> : Graph_Op<mnemonic,
+    [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = summaryText;
+  let arguments = !con((ins AnyRankedTensor:$input, AnyRankedTensor:$scale), extraArgs,
+                       (ins DefaultValuedAttr<I64Attr, "-1">:$axis,
+                            DefaultValuedAttr<F32Attr, "1.0e-5">:$epsilon));
+  let results = (outs AnyRankedTensor:$result);
+}
+
+def Graph_LayerNormOp : Graph_NormOp<"layer_norm",
+    "(x - mean) / sqrt(var + epsilon) * scale + bias (ONNX LayerNormalization)",
+    (ins Optional<AnyRankedTensor>:$bias)> {
+  let description = [{
+    Mean and variance are taken over dimensions [axis, rank) (`axis` may be negative);
+    `scale` and the optional `bias` broadcast to those trailing dimensions. The result
+    has the input's type, which must be floating point.
+  }];
+  let assemblyFormat = "$input `,` $scale (`,` $bias^)? attr-dict `:` functional-type(operands, results)";
+}
+
+def Graph_RmsNormOp : Graph_NormOp<"rms_norm",
+    "x / sqrt(mean(x^2) + epsilon) * scale (RMSNorm, recognised from its decomposition)",
+    (ins)> {
+  let description = [{
+    The mean of squares is taken over dimensions [axis, rank); `scale` broadcasts to
+    those trailing dimensions. The result has the input's type (floating point).
+  }];
+  let assemblyFormat = "$input `,` $scale attr-dict `:` functional-type(operands, results)";
+}
+
+//===----------------------------------------------------------------------===//
+// Indexing, joining and slicing
+//===----------------------------------------------------------------------===//
+
+def Graph_GatherOp : Graph_Op<"gather",
+    [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = "Take slices of `data` along `axis` at `indices` (ONNX Gather, embeddings)";
+  let description = [{
+    The result shape is data[:axis] + indices + data[axis+1:]. `indices` is an integer
+    tensor; a negative index counts from the end of the axis.
+  }];
+  let arguments = (ins AnyRankedTensor:$data, AnyRankedTensor:$indices,
+                   DefaultValuedAttr<I64Attr, "0">:$axis);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$data `,` $indices attr-dict `:` `(` type($data) `,` type($indices) `)` `->` type($result)";
+}
+
+def Graph_GatherElementsOp : Graph_Op<"gather_elements",
+    [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = "result[i][j] = data[indices[i][j]][j] along `axis` (ONNX GatherElements)";
+  let description = [{
+    `data` and `indices` have the same rank; the result has the shape of `indices` and
+    the element type of `data`.
+  }];
+  let arguments = (ins AnyRankedTensor:$data, AnyRankedTensor:$indices,
+                   DefaultValuedAttr<I64Attr, "0">:$axis);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$data `,` $indices attr-dict `:` `(` type($data) `,` type($indices) `)` `->` type($result)";
+}
+
+def Graph_ScatterElementsOp : Graph_Op<"scatter_elements",
+    [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = "Copy of `data` with `updates` written at `indices` along `axis`";
+  let description = [{
+    ONNX ScatterElements: `indices` and `updates` have one shape, and all three operands
+    one rank. `reduction` is "none", "add", "mul", "max" or "min". The result has the
+    type of `data`.
+  }];
+  let arguments = (ins AnyRankedTensor:$data, AnyRankedTensor:$indices,
+                   AnyRankedTensor:$updates, DefaultValuedAttr<I64Attr, "0">:$axis,
+                   DefaultValuedAttr<StrAttr, "\"none\"">:$reduction);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$data `,` $indices `,` $updates attr-dict `:` functional-type(operands, results)";
+}
+
+def Graph_ConcatOp : Graph_Op<"concat",
+    [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = "Join tensors along `axis` (ONNX Concat)";
+  let description = [{
+    All inputs share rank and element type and agree on every dimension but `axis`
+    (in [0, rank)), whose sizes add up.
+  }];
+  let arguments = (ins Variadic<AnyRankedTensor>:$inputs, I64Attr:$axis);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$inputs attr-dict `:` functional-type($inputs, $result)";
+}
+
+def Graph_SplitOp : Graph_Op<"split",
+    [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = "Cut a tensor into consecutive pieces along `axis` (ONNX Split)";
+  let description = [{
+    `sizes` lists each piece's extent along `axis` (in [0, rank)); they add up to the
+    input's dimension when it is static. One result per entry.
+  }];
+  let arguments = (ins AnyRankedTensor:$input, I64Attr:$axis, DenseI64ArrayAttr:$sizes);
+  let results = (outs Variadic<AnyRankedTensor>:$results);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($results)";
+}
+
+def Graph_SliceOp : Graph_Op<"slice",
+    [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = "Strided slice along some axes (ONNX Slice, with static bounds)";
+  let description = [{
+    For each listed axis, takes `sizes[i]` elements starting at `starts[i]` with stride
+    `steps[i]` (non-zero; negative walks backwards); other dimensions are kept whole.
+    `axes` are distinct and in [0, rank). On a static dimension every index taken must
+    be in range and `starts` is not negative; on a dynamic one a negative start counts
+    from the end (`x[:, -1:]`).
+  }];
+  let arguments = (ins AnyRankedTensor:$input, DenseI64ArrayAttr:$axes,
+                   DenseI64ArrayAttr:$starts, DenseI64ArrayAttr:$sizes,
+                   DenseI64ArrayAttr:$steps);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+}
+
+def Graph_ExpandOp : Graph_Op<"expand", [Pure]> {
+  let summary = "Broadcast a tensor to a larger shape (ONNX Expand)";
+  let description = [{
+    The input broadcasts to the result (numpy rules, aligned from the right): each input
+    dimension is 1 or equal to the result's, and the result may add leading dimensions.
+    The importer computes ONNX's bidirectional result shape.
+  }];
+  let arguments = (ins AnyRankedTensor:$input);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def Graph_TriluOp : Graph_Op<"trilu", [Pure, SameOperandsAndResultType]> {
+  let summary = "Keep the upper or lower triangle of the last two dimensions (ONNX Trilu)";
+  let description = [{
+    With `upper`, keeps elements with column - row >= k, else those with
+    column - row <= k; the rest become zero. The input has rank >= 2.
+  }];
+  let arguments = (ins AnyRankedTensor:$input, DefaultValuedAttr<BoolAttr, "true">:$upper,
+                   DefaultValuedAttr<I64Attr, "0">:$k);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+  let hasVerifier = 1;
+}
+
+def Graph_TopKOp : Graph_Op<"topk",
+    [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = "The k largest (or smallest) entries along `axis` and their indices";
+  let description = [{
+    ONNX TopK with a static `k` (1 <= k <= the axis size when static) and `axis` in
+    [0, rank). Both results have the input's shape with the axis cut to k; `indices`
+    is i64. `sorted` orders the values (largest first when `largest`).
+  }];
+  let arguments = (ins AnyRankedTensor:$input, I64Attr:$k, I64Attr:$axis,
+                   DefaultValuedAttr<BoolAttr, "true">:$largest,
+                   DefaultValuedAttr<BoolAttr, "true">:$sorted);
+  let results = (outs AnyRankedTensor:$values, AnyRankedTensor:$indices);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($values) `,` type($indices)";
+}
+
+//===----------------------------------------------------------------------===//
+// Symbolic sizes as values
+//===----------------------------------------------------------------------===//
+
+def Graph_DimValueOp : Graph_Op<"dim_value", [Pure]> {
+  let summary = "Integer tensor whose entries are symbolic dimension sizes";
+  let description = [{
+    Each entry of `exprs` is a size expression over named dimensions (the DimExpr text
+    form, e.g. "past + 1"), in row-major order; the result has a static shape with that
+    many elements. Exports use sizes as data (positions from `past`, a mask offset);
+    once the names are bound the op folds to a constant.
+  }];
+  let arguments = (ins StrArrayAttr:$exprs);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$exprs attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+def Graph_IotaOp : Graph_Op<"iota", [Pure]> {
+  let summary = "The 1-D tensor 0, 1, ..., n - 1";
+  let description = [{
+    n is the result's single dimension, which may be dynamic (then named by the
+    `cv.dims` attribute, e.g. ["seq"]). The element type is an integer or float type.
+  }];
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
 #endif // CONVEYOR_DIALECT_GRAPH_GRAPHOPS_TD

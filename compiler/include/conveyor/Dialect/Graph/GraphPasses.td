@@ -16,4 +16,67 @@ def GraphCanonicalizeShapes : Pass<"conveyor-graph-verify-shapes", "mlir::Module
   }];
 }
 
+def GraphSpecializeDims : Pass<"conveyor-graph-specialize-dims", "mlir::ModuleOp"> {
+  let summary = "Give named (symbolic) dimensions fixed sizes: one bucket of a dynamic graph";
+  let description = [{
+    Imported graphs keep ONNX's named dimensions (batch, seq, past) dynamic; the
+    lowering needs static shapes. Given a size for each name, this pass makes the
+    arguments named in `cv.dim_names` static, re-infers every op's result type, takes
+    the sizes of reshapes and expands from their `cv.dims`, and turns
+    `cv.graph.dim_value` and `cv.graph.iota` into constants. A name without a size, or
+    an op whose type cannot be re-derived, is an error naming it.
+  }];
+  let options = [
+    ListOption<"sizes", "sizes", "std::string",
+               "Dimension sizes as name=size, comma separated (batch=1,seq=128,past=0)">
+  ];
+}
+
+//===----------------------------------------------------------------------===//
+// Pattern recognition
+//===----------------------------------------------------------------------===//
+
+def GraphFuseNorms : Pass<"conveyor-graph-fuse-norms", "mlir::ModuleOp"> {
+  let summary = "Recognise decomposed RMSNorm and LayerNorm and fuse them";
+  let description = [{
+    Exporters write normalisations as elementwise chains. This pass replaces
+
+      x * (1 / sqrt(mean(x^2) + eps)) * scale          (Llama's RMSNorm, any order of
+      x / sqrt(mean(x^2) + eps) * scale                 the products; rsqrt as
+                                                        reciprocal(sqrt) or 1 / sqrt)
+    by `cv.graph.rms_norm`, and
+
+      d = x - mean(x); d / sqrt(mean(d^2) + eps) * scale + bias
+
+    by `cv.graph.layer_norm`, when the means run over the trailing dimensions with
+    kept dimensions, eps is a scalar constant, the exponent is 2 and scale/bias
+    broadcast to the normalised dimensions. Ops of the chain that have other users
+    stay.
+  }];
+  let statistics = [
+    Statistic<"numRmsNorms", "rms-norms", "Number of RMSNorm chains fused">,
+    Statistic<"numLayerNorms", "layer-norms", "Number of LayerNorm chains fused">
+  ];
+}
+
+def GraphFuseActivations : Pass<"conveyor-graph-fuse-activations", "mlir::ModuleOp"> {
+  let summary = "Recognise decomposed GELU and SiLU and fuse them";
+  let description = [{
+    Replaces
+
+      0.5 * x * (1 + erf(x / sqrt(2)))                     by cv.graph.gelu
+      0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 x^3)))
+                                                 by cv.graph.gelu {approximate = "tanh"}
+      x * sigmoid(x)                                       by cv.graph.silu
+
+    in the operand orders exporters write (GPT-2's NewGELU, torch's F.gelu before opset
+    20, F.silu), with the constants checked to within float rounding. Ops of a chain
+    that other ops use stay.
+  }];
+  let statistics = [
+    Statistic<"numGelus", "gelus", "Number of GELU chains fused">,
+    Statistic<"numSilus", "silus", "Number of SiLU products fused">
+  ];
+}
+
 #endif // CONVEYOR_DIALECT_GRAPH_GRAPHPASSES_TD
