@@ -12,10 +12,12 @@
 #include <fstream>
 #include <limits>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <unordered_map>
 #include <vector>
 
 namespace conveyor::schedule {
@@ -162,8 +164,50 @@ std::string bufferLabel(const Buffer &buffer) {
   return fmt::format("buffer {} ('{}')", buffer.id(), buffer.name());
 }
 
+/// Buffer id -> position in `schedule.buffers()`. Ids are usually dense (1..n), so a flat
+/// table serves them; sparse ids fall back to a hash map. This sits on the simulator's
+/// per-instruction path, hence no ordered map.
+class BufferIndex {
+public:
+  static constexpr int kMissing = -1;
+
+  /// Sized for `count` ids of which the largest is `maxId`.
+  BufferIndex(size_t count, uint32_t maxId) {
+    dense = uint64_t(maxId) <= 4 * uint64_t(count) + 1024;
+    if (dense) {
+      flat.assign(size_t(maxId) + 1, kMissing);
+    } else {
+      sparse.reserve(count);
+    }
+  }
+  /// Records `id` at `position`; false if the id is already taken.
+  bool insert(uint32_t id, int position) {
+    if (dense) {
+      if (flat[id] != kMissing) {
+        return false;
+      }
+      flat[id] = position;
+      return true;
+    }
+    return sparse.emplace(id, position).second;
+  }
+  int find(uint32_t id) const {
+    if (dense) {
+      return id < flat.size() ? flat[id] : kMissing;
+    }
+    auto found = sparse.find(id);
+    return found == sparse.end() ? kMissing : found->second;
+  }
+
+private:
+  bool dense = true;
+  std::vector<int> flat;
+  std::unordered_map<uint32_t, int> sparse;
+};
+
 /// Structural checks shared by the reader and the writer. `where` prefixes every message
-/// (the file name). Returns the first problem found.
+/// (the file name). Returns the first problem found. Messages are formatted only on
+/// failure: the simulator runs this on every schedule, so it must cost O(1) per instruction.
 Status validateStructure(const Schedule &schedule, const std::string &where) {
   auto fail = [&](std::string message) -> Status {
     return makeError(fmt::format("{}: {}", where, message));
@@ -176,87 +220,132 @@ Status validateStructure(const Schedule &schedule, const std::string &where) {
     return fail("the schedule has no programs (truncated file?); recompile it");
   }
 
-  std::map<uint32_t, const Buffer *> byId;
-  for (const Buffer &buffer : schedule.buffers()) {
-    if (buffer.id() == 0) {
-      return fail(fmt::format("buffer '{}' has id 0; buffer ids must be > 0", buffer.name()));
+  // One pass over the buffer messages (they are scattered on the heap; the simulator runs
+  // this on every schedule) that keeps compact copies of what later checks read, indexed by
+  // position in schedule.buffers(). Errors keep their documented order: id problems first,
+  // then the first other problem of a buffer, then views.
+  struct BufferFacts {
+    uint64_t bytes = 0;
+    uint32_t id = 0, aliasOf = 0, chip = 0;
+    int rank = 0;
+  };
+  const size_t bufferCount = size_t(schedule.buffers_size());
+  std::vector<BufferFacts> facts;
+  facts.reserve(bufferCount);
+  uint32_t maxId = 0;
+  std::optional<std::string> firstProblem;
+  for (size_t position = 0; position < bufferCount; ++position) {
+    const Buffer &buffer = schedule.buffers(int(position));
+    BufferFacts &fact = facts.emplace_back();
+    fact.id = buffer.id();
+    fact.aliasOf = buffer.alias_of();
+    fact.chip = buffer.chip();
+    fact.rank = buffer.shape_size();
+    maxId = std::max(maxId, buffer.id());
+    if (firstProblem) {
+      continue;
     }
-    if (!byId.emplace(buffer.id(), &buffer).second) {
-      return fail(fmt::format("{}: duplicate buffer id {}", bufferLabel(buffer), buffer.id()));
-    }
-  }
-
-  std::map<uint32_t, uint64_t> bytesOf;
-  for (const Buffer &buffer : schedule.buffers()) {
-    const std::string label = bufferLabel(buffer);
+    auto label = [&] { return bufferLabel(buffer); };
     if (buffer.chip() >= chips) {
-      return fail(fmt::format("{}: chip {} does not exist (the schedule has {} chip(s))", label,
-                              buffer.chip(), chips));
+      firstProblem = fmt::format("{}: chip {} does not exist (the schedule has {} chip(s))",
+                                 label(), buffer.chip(), chips);
+      continue;
     }
     if (!BufferKind_IsValid(buffer.kind()) || buffer.kind() == BUFFER_KIND_UNSPECIFIED) {
-      return fail(fmt::format("{}: kind {} is not weight/input/output/activation", label,
-                              int(buffer.kind())));
+      firstProblem = fmt::format("{}: kind {} is not weight/input/output/activation", label(),
+                                 int(buffer.kind()));
+      continue;
     }
     if (!DType_IsValid(buffer.dtype()) || buffer.dtype() == DTYPE_UNSPECIFIED) {
-      return fail(
-          fmt::format("{}: dtype {} is not a known element type", label, int(buffer.dtype())));
+      firstProblem =
+          fmt::format("{}: dtype {} is not a known element type", label(), int(buffer.dtype()));
+      continue;
     }
     uint64_t elements = 1;
     for (int64_t dim : buffer.shape()) {
       if (dim < 0) {
-        return fail(fmt::format("{}: shape has negative dimension {}", label, dim));
+        firstProblem = fmt::format("{}: shape has negative dimension {}", label(), dim);
+        break;
       }
-      if (dim != 0 && elements > kMaxElements / uint64_t(dim)) {
-        return fail(fmt::format("{}: shape has more than 2^56 elements", label));
+      // elements * dim > 2^56, without a division per dimension.
+      if ((unsigned __int128)elements * uint64_t(dim) > kMaxElements) {
+        firstProblem = fmt::format("{}: shape has more than 2^56 elements", label());
+        break;
       }
       elements *= uint64_t(dim);
     }
-    const uint64_t bytes = (elements * bitsOf(buffer.dtype()) + 7) / 8;
-    if (!buffer.data().empty() && buffer.data().size() != bytes) {
-      return fail(fmt::format("{}: data holds {} bytes but a {} tensor of {} elements needs {}",
-                              label, buffer.data().size(), dtypeText(buffer.dtype()), elements,
-                              bytes));
-    }
-    bytesOf[buffer.id()] = bytes;
-  }
-
-  // Views last: by now every buffer's own shape is known to be sane.
-  for (const Buffer &buffer : schedule.buffers()) {
-    if (buffer.alias_of() == 0) {
+    if (firstProblem) {
       continue;
     }
-    const std::string label = bufferLabel(buffer);
-    auto target = byId.find(buffer.alias_of());
-    if (target == byId.end()) {
-      return fail(fmt::format("{}: alias_of {} is not a buffer", label, buffer.alias_of()));
+    const uint64_t bytes = (elements * bitsOf(buffer.dtype()) + 7) / 8;
+    if (!buffer.data().empty() && buffer.data().size() != bytes) {
+      firstProblem =
+          fmt::format("{}: data holds {} bytes but a {} tensor of {} elements needs {}", label(),
+                      buffer.data().size(), dtypeText(buffer.dtype()), elements, bytes);
+      continue;
     }
-    if (target->second->chip() != buffer.chip()) {
-      return fail(fmt::format("{}: is a view of {} on chip {}, but lives on chip {}", label,
-                              bufferLabel(*target->second), target->second->chip(), buffer.chip()));
+    fact.bytes = bytes;
+  }
+
+  BufferIndex byId(bufferCount, maxId);
+  for (size_t position = 0; position < bufferCount; ++position) {
+    const uint32_t id = facts[position].id;
+    if (id == 0) {
+      return fail(fmt::format("buffer '{}' has id 0; buffer ids must be > 0",
+                              schedule.buffers(int(position)).name()));
+    }
+    if (!byId.insert(id, int(position))) {
+      return fail(fmt::format("{}: duplicate buffer id {}",
+                              bufferLabel(schedule.buffers(int(position))), id));
+    }
+  }
+  if (firstProblem) {
+    return fail(std::move(*firstProblem));
+  }
+  auto bufferById = [&](uint32_t id) -> const Buffer * {
+    const int position = byId.find(id);
+    return position == BufferIndex::kMissing ? nullptr : &schedule.buffers(position);
+  };
+
+  // Views last: by now every buffer's own shape is known to be sane.
+  for (int position = 0; position < schedule.buffers_size(); ++position) {
+    if (facts[size_t(position)].aliasOf == 0) {
+      continue;
+    }
+    const Buffer &buffer = schedule.buffers(position);
+    auto label = [&] { return bufferLabel(buffer); };
+    const int targetPosition = byId.find(buffer.alias_of());
+    if (targetPosition == BufferIndex::kMissing) {
+      return fail(fmt::format("{}: alias_of {} is not a buffer", label(), buffer.alias_of()));
+    }
+    const Buffer &target = schedule.buffers(targetPosition);
+    if (target.chip() != buffer.chip()) {
+      return fail(fmt::format("{}: is a view of {} on chip {}, but lives on chip {}", label(),
+                              bufferLabel(target), target.chip(), buffer.chip()));
     }
     if (!buffer.data().empty()) {
-      return fail(fmt::format("{}: a view (alias_of {}) cannot carry its own data", label,
+      return fail(fmt::format("{}: a view (alias_of {}) cannot carry its own data", label(),
                               buffer.alias_of()));
     }
-    // Walk the alias chain to catch cycles; every step must keep the byte count.
-    std::set<uint32_t> seen{buffer.id()};
-    const Buffer *step = &buffer;
-    while (step->alias_of() != 0) {
-      auto next = byId.find(step->alias_of());
-      if (next == byId.end()) {
+    // Walk the alias chain to catch cycles; every step must keep the byte count. A chain
+    // longer than the buffer count must revisit a buffer.
+    size_t step = size_t(position);
+    for (int steps = 0; facts[step].aliasOf != 0; ++steps) {
+      const int next = byId.find(facts[step].aliasOf);
+      if (next == BufferIndex::kMissing) {
         return fail(
-            fmt::format("{}: alias chain reaches missing buffer {}", label, step->alias_of()));
+            fmt::format("{}: alias chain reaches missing buffer {}", label(), facts[step].aliasOf));
       }
-      if (!seen.insert(next->first).second) {
-        return fail(fmt::format("{}: alias_of chain forms a cycle", label));
+      if (steps >= schedule.buffers_size()) {
+        return fail(fmt::format("{}: alias_of chain forms a cycle", label()));
       }
-      step = next->second;
+      step = size_t(next);
     }
-    const uint64_t bytes = bytesOf.at(buffer.id());
-    const uint64_t targetBytes = bytesOf.at(target->first);
+    const uint64_t bytes = facts[size_t(position)].bytes;
+    const uint64_t targetBytes = facts[size_t(targetPosition)].bytes;
     if (targetBytes != bytes) {
-      return fail(fmt::format("{}: view of {} has {} bytes but its source has {}", label,
-                              bufferLabel(*target->second), bytes, targetBytes));
+      return fail(fmt::format("{}: view of {} has {} bytes but its source has {}", label(),
+                              bufferLabel(target), bytes, targetBytes));
     }
   }
 
@@ -278,81 +367,99 @@ Status validateStructure(const Schedule &schedule, const std::string &where) {
     uint64_t previousCycle = 0;
     for (int index = 0; index < program.instructions_size(); ++index) {
       const Instruction &inst = program.instructions(index);
-      const std::string at =
-          fmt::format("{}, instruction {} ({} '{}' at cycle {})", programLabel, index,
-                      opcodeName(inst.opcode()), inst.location(), inst.issue_cycle());
+      auto at = [&] {
+        return fmt::format("{}, instruction {} ({} '{}' at cycle {})", programLabel, index,
+                           opcodeName(inst.opcode()), inst.location(), inst.issue_cycle());
+      };
       if (!Opcode_IsValid(inst.opcode()) || inst.opcode() == OPCODE_UNSPECIFIED) {
-        return fail(fmt::format("{}: opcode {} is unknown to this reader", at, int(inst.opcode())));
+        return fail(
+            fmt::format("{}: opcode {} is unknown to this reader", at(), int(inst.opcode())));
       }
       if (inst.issue_cycle() < previousCycle) {
         return fail(fmt::format("{}: instructions must be sorted by issue_cycle, but the "
                                 "previous one issues at cycle {}",
-                                at, previousCycle));
+                                at(), previousCycle));
       }
       previousCycle = inst.issue_cycle();
       if (inst.unit() != unitOf(inst.opcode())) {
-        return fail(fmt::format("{}: runs on unit {} but {} belongs to {}", at,
+        return fail(fmt::format("{}: runs on unit {} but {} belongs to {}", at(),
                                 unitName(inst.unit()), opcodeName(inst.opcode()),
                                 unitName(unitOf(inst.opcode()))));
       }
       const auto [operandCount, resultCount] = arityOf(inst.opcode());
       if (inst.operands_size() != operandCount || inst.results_size() != resultCount) {
-        return fail(fmt::format("{}: has {} operand(s) and {} result(s); {} takes {} and {}", at,
+        return fail(fmt::format("{}: has {} operand(s) and {} result(s); {} takes {} and {}", at(),
                                 inst.operands_size(), inst.results_size(),
                                 opcodeName(inst.opcode()), operandCount, resultCount));
       }
-      auto checkIds = [&](const auto &ids, const char *role) -> Status {
+      // The first id that is not a buffer of this program's chip, or nullopt. Runs for every
+      // operand of every instruction: no string is built unless one is bad.
+      auto badId = [&](const auto &ids) -> std::optional<uint32_t> {
         for (uint32_t id : ids) {
-          auto found = byId.find(id);
-          if (found == byId.end()) {
-            return fail(fmt::format("{}: {} {} is not a buffer", at, role, id));
-          }
-          if (found->second->chip() != program.chip()) {
-            return fail(fmt::format("{}: {} {} lives on chip {}, not on this program's chip", at,
-                                    role, bufferLabel(*found->second), found->second->chip()));
+          const int position = byId.find(id);
+          if (position == BufferIndex::kMissing || facts[size_t(position)].chip != program.chip()) {
+            return id;
           }
         }
-        return Status::success();
+        return std::nullopt;
       };
-      if (Status status = checkIds(inst.operands(), "operand"); !status) {
-        return status;
+      auto idProblem = [&](uint32_t id, const char *role) {
+        const Buffer *found = bufferById(id);
+        if (found == nullptr) {
+          return fmt::format("{}: {} {} is not a buffer", at(), role, id);
+        }
+        return fmt::format("{}: {} {} lives on chip {}, not on this program's chip", at(), role,
+                           bufferLabel(*found), found->chip());
+      };
+      if (std::optional<uint32_t> id = badId(inst.operands())) {
+        return fail(idProblem(*id, "operand"));
       }
-      if (Status status = checkIds(inst.results(), "result"); !status) {
-        return status;
+      if (std::optional<uint32_t> id = badId(inst.results())) {
+        return fail(idProblem(*id, "result"));
       }
       switch (inst.opcode()) {
       case VXM_BINARY:
         if (!isBinaryKind(inst.kind())) {
-          return fail(fmt::format("{}: kind {} is not a binary op (add, sub, mul, div)", at,
+          return fail(fmt::format("{}: kind {} is not a binary op (add, sub, mul, div)", at(),
                                   elementwiseName(inst.kind())));
         }
         break;
       case VXM_UNARY:
         if (!isUnaryKind(inst.kind())) {
-          return fail(fmt::format("{}: kind {} is not a unary op (relu, gelu, gelu_tanh)", at,
+          return fail(fmt::format("{}: kind {} is not a unary op (relu, gelu, gelu_tanh)", at(),
                                   elementwiseName(inst.kind())));
         }
         break;
       case VXM_SOFTMAX: {
-        const int rank = byId.at(inst.operands(0))->shape_size();
+        const int rank = facts[size_t(byId.find(inst.operands(0)))].rank;
         if (inst.axis() < 0 || inst.axis() >= rank) {
-          return fail(fmt::format("{}: axis {} is outside [0, {})", at, inst.axis(), rank));
+          return fail(fmt::format("{}: axis {} is outside [0, {})", at(), inst.axis(), rank));
         }
         break;
       }
       case SXM_TRANSPOSE: {
-        const int rank = byId.at(inst.operands(0))->shape_size();
-        std::vector<bool> used(rank, false);
+        const int rank = facts[size_t(byId.find(inst.operands(0)))].rank;
         bool valid = inst.perm_size() == rank;
-        for (int64_t axis : inst.perm()) {
-          valid = valid && axis >= 0 && axis < rank && !used[axis];
-          if (valid) {
-            used[axis] = true;
+        if (rank <= 64) { // the common case, without allocating
+          uint64_t used = 0;
+          for (int64_t axis : inst.perm()) {
+            valid = valid && axis >= 0 && axis < rank && (used >> axis & 1) == 0;
+            if (valid) {
+              used |= uint64_t(1) << axis;
+            }
+          }
+        } else {
+          std::vector<bool> used(rank, false);
+          for (int64_t axis : inst.perm()) {
+            valid = valid && axis >= 0 && axis < rank && !used[axis];
+            if (valid) {
+              used[axis] = true;
+            }
           }
         }
         if (!valid) {
           return fail(
-              fmt::format("{}: perm is not a permutation of the operand's {} axes", at, rank));
+              fmt::format("{}: perm is not a permutation of the operand's {} axes", at(), rank));
         }
         break;
       }

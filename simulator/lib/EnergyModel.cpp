@@ -1,6 +1,8 @@
 // Energy per instruction by category, and static energy; see docs/simulator.md "Energy".
 #include "conveyor/Simulator/EnergyModel.h"
 
+#include "conveyor/Schedule/ScheduleFormat.h"
+
 #include <fmt/format.h>
 
 namespace conveyor::sim {
@@ -45,55 +47,110 @@ const char *energyCategoryName(EnergyCategory category) {
   return "unknown";
 }
 
-Result<EnergyParts> instructionEnergy(const HardwareModel &model, const BufferTable &buffers,
-                                      const schedule::Instruction &inst,
-                                      const InstructionCost &cost) {
-  EnergyParts parts{};
-  uint64_t readBytes = 0;
-  for (uint32_t id : inst.operands()) {
-    readBytes += buffers.byIdRef(id).bytes;
+namespace {
+
+/// The activation dtype's MAC energy of a matmul, or a reason when the system has none.
+Result<double> matmulPicojoules(const HardwareModel &model, const BufferTable &buffers,
+                                const schedule::Instruction &inst) {
+  const schedule::DType activations = buffers.byIdRef(inst.operands(0)).dtype;
+  const double macPicojoules = model.macPicojoules[size_t(activations)];
+  if (macPicojoules < 0) {
+    return makeError(fmt::format("system '{}' gives no MAC energy for {} activations; add "
+                                 "a '{}' entry to chip.energy.mac_picojoules",
+                                 model.systemName, dtypeName(activations), dtypeName(activations)));
   }
-  uint64_t writtenBytes = 0;
-  for (uint32_t id : inst.results()) {
-    writtenBytes += buffers.byIdRef(id).bytes;
-  }
-  switch (inst.opcode()) {
+  return macPicojoules;
+}
+
+/// Adds the dynamic energy of one instruction to `parts` (all zero on entry); false for an
+/// opcode without an energy rule. `macPicojoules` is used by matmuls only.
+bool chargeInstruction(const HardwareModel &model, schedule::Opcode opcode,
+                       const InstructionCost &cost, double macPicojoules, EnergyParts &parts) {
+  const uint64_t readBytes = cost.readBytes;
+  const uint64_t writtenBytes = cost.writtenBytes;
+  switch (opcode) {
   case schedule::MEM_WRITE:
   case schedule::MEM_READ:
     // Host traffic crosses the host link, then the streams into or out of SRAM.
     charge(parts, EnergyCategory::Host,
            double(readBytes + writtenBytes) * 8 * model.hostPicojoulesPerBit);
     chargeTraffic(model, parts, readBytes, writtenBytes);
-    return parts;
+    return true;
   case schedule::MEM_COPY:
   case schedule::SXM_TRANSPOSE:
     chargeTraffic(model, parts, readBytes, writtenBytes);
-    return parts;
-  case schedule::MXM_MATMUL: {
-    const schedule::DType activations = buffers.byIdRef(inst.operands(0)).dtype;
-    const double macPicojoules = model.macPicojoules[size_t(activations)];
-    if (macPicojoules < 0) {
-      return makeError(fmt::format("system '{}' gives no MAC energy for {} activations; add "
-                                   "a '{}' entry to chip.energy.mac_picojoules",
-                                   model.systemName, dtypeName(activations),
-                                   dtypeName(activations)));
-    }
+    return true;
+  case schedule::MXM_MATMUL:
     charge(parts, EnergyCategory::Mac, double(cost.macs) * macPicojoules);
     chargeTraffic(model, parts, readBytes, writtenBytes);
-    return parts;
-  }
+    return true;
   case schedule::VXM_BINARY:
   case schedule::VXM_UNARY:
   case schedule::VXM_SOFTMAX:
     charge(parts, EnergyCategory::Vxm, double(cost.vxmOps) * model.vxmOpPicojoules);
     chargeTraffic(model, parts, readBytes, writtenBytes);
-    return parts;
+    return true;
   case schedule::OPCODE_UNSPECIFIED:
   case schedule::Opcode_INT_MIN_SENTINEL_DO_NOT_USE_:
   case schedule::Opcode_INT_MAX_SENTINEL_DO_NOT_USE_:
     break;
   }
-  return makeError(fmt::format("opcode {} has no energy rule", int(inst.opcode())));
+  return false;
+}
+
+} // namespace
+
+Result<EnergyParts> instructionEnergy(const HardwareModel &model, const BufferTable &buffers,
+                                      const schedule::Instruction &inst,
+                                      const InstructionCost &cost) {
+  double macPicojoules = 0;
+  if (inst.opcode() == schedule::MXM_MATMUL) {
+    Result<double> picojoules = matmulPicojoules(model, buffers, inst);
+    if (!picojoules) {
+      return picojoules.takeError();
+    }
+    macPicojoules = *picojoules;
+  }
+  EnergyParts parts{};
+  if (!chargeInstruction(model, inst.opcode(), cost, macPicojoules, parts)) {
+    return makeError(fmt::format("opcode {} has no energy rule", int(inst.opcode())));
+  }
+  return parts;
+}
+
+Result<ProgramEnergy> programEnergy(const HardwareModel &model, const BufferTable &buffers,
+                                    const schedule::Program &program,
+                                    const std::vector<InstructionCost> &costs) {
+  ProgramEnergy energy;
+  // Reads the costs, not the instructions (but for a matmul's activation dtype).
+  for (int index = 0; index < program.instructions_size(); ++index) {
+    const InstructionCost &cost = costs[size_t(index)];
+    auto fail = [&](const std::string &reason) {
+      const schedule::Instruction &inst = program.instructions(index);
+      return makeError(fmt::format("chip {}, program '{}', instruction {} ({} '{}'): {}",
+                                   program.chip(), program.name(), index,
+                                   schedule::opcodeName(inst.opcode()), inst.location(), reason));
+    };
+    double macPicojoules = 0;
+    if (cost.opcode == schedule::MXM_MATMUL) {
+      Result<double> picojoules = matmulPicojoules(model, buffers, program.instructions(index));
+      if (!picojoules) {
+        return fail(picojoules.error());
+      }
+      macPicojoules = *picojoules;
+    }
+    EnergyParts parts{};
+    if (!chargeInstruction(model, cost.opcode, cost, macPicojoules, parts)) {
+      return fail(fmt::format("opcode {} has no energy rule", int(cost.opcode)));
+    }
+    double instructionTotal = 0;
+    for (size_t category = 0; category < kEnergyCategories; ++category) {
+      energy.categories[category] += parts[category];
+      instructionTotal += parts[category];
+    }
+    energy.units[unitSlot(cost.unit)] += instructionTotal;
+  }
+  return energy;
 }
 
 double staticEnergy(const HardwareModel &model, double seconds) {

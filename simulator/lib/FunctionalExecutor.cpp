@@ -20,7 +20,7 @@ using RowMajorMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eige
 
 /// Strides (in elements) of `in`, laid out for the rank of `out` with numpy broadcasting:
 /// leading missing dimensions and dimensions of size 1 get stride 0.
-std::vector<uint64_t> broadcastStrides(const Shape &in, const Shape &out) {
+std::vector<uint64_t> broadcastStrides(ShapeRef in, ShapeRef out) {
   std::vector<uint64_t> strides(out.size(), 0);
   uint64_t stride = 1;
   for (size_t i = 0; i < in.size(); ++i) {
@@ -35,7 +35,7 @@ std::vector<uint64_t> broadcastStrides(const Shape &in, const Shape &out) {
 /// Calls visit(outIndex, offsetA, offsetB) for every element of `out` in row-major order,
 /// with offsets into two inputs whose per-axis strides are `stridesA` and `stridesB`.
 template <typename Visit>
-void forEachIndex(const Shape &out, const std::vector<uint64_t> &stridesA,
+void forEachIndex(ShapeRef out, const std::vector<uint64_t> &stridesA,
                   const std::vector<uint64_t> &stridesB, Visit visit) {
   const uint64_t total = elementCount(out);
   if (total == 0) {
@@ -102,8 +102,8 @@ float applyUnary(schedule::ElementwiseKind kind, float x) {
   return std::nanf("");
 }
 
-std::vector<float> matmul(const std::vector<float> &lhs, const Shape &lhsShape,
-                          const std::vector<float> &rhs, const Shape &rhsShape) {
+std::vector<float> matmul(const std::vector<float> &lhs, ShapeRef lhsShape,
+                          const std::vector<float> &rhs, ShapeRef rhsShape) {
   const MatmulDims dims = *matmulDims(lhsShape, rhsShape);
   std::vector<float> out(dims.batch * dims.m * dims.n);
   const Shape lhsBatch(lhsShape.begin(), lhsShape.end() - std::min<size_t>(lhsShape.size(), 2));
@@ -122,11 +122,10 @@ std::vector<float> matmul(const std::vector<float> &lhs, const Shape &lhsShape,
 }
 
 std::vector<float> binary(schedule::ElementwiseKind kind, const std::vector<float> &lhs,
-                          const Shape &lhsShape, const std::vector<float> &rhs,
-                          const Shape &rhsShape) {
+                          ShapeRef lhsShape, const std::vector<float> &rhs, ShapeRef rhsShape) {
   const Shape outShape = *broadcastShapes(lhsShape, rhsShape);
   std::vector<float> out(elementCount(outShape));
-  if (lhsShape == rhsShape) {
+  if (sameShape(lhsShape, rhsShape)) {
     // Same shapes: plain elementwise arrays, vectorised by Eigen.
     const auto size = Eigen::Index(out.size());
     Eigen::Map<const Eigen::ArrayXf> a(lhs.data(), size), b(rhs.data(), size);
@@ -160,7 +159,7 @@ std::vector<float> binary(schedule::ElementwiseKind kind, const std::vector<floa
   return out;
 }
 
-std::vector<float> softmax(const std::vector<float> &in, const Shape &shape, int64_t axis) {
+std::vector<float> softmax(const std::vector<float> &in, ShapeRef shape, int64_t axis) {
   uint64_t outer = 1, inner = 1;
   for (int64_t i = 0; i < axis; ++i) {
     outer *= uint64_t(shape[size_t(i)]);
@@ -193,8 +192,8 @@ std::vector<float> softmax(const std::vector<float> &in, const Shape &shape, int
   return out;
 }
 
-std::vector<float> transpose(const std::vector<float> &in, const Shape &shape,
-                             const std::vector<int64_t> &perm) {
+std::vector<float> transpose(const std::vector<float> &in, ShapeRef shape,
+                             std::span<const int64_t> perm) {
   const Shape outShape = transposedShape(shape, perm);
   std::vector<uint64_t> inStrides(shape.size(), 1);
   for (size_t i = shape.size(); i-- > 1;) {
@@ -217,11 +216,11 @@ std::string FunctionalExecutor::unsupportedReason(const BufferTable &buffers) {
   for (const BufferInfo &buffer : buffers.all()) {
     if (buffer.dtype != schedule::F32) {
       return fmt::format("buffer {} is {}; the functional executor runs f32 models only",
-                         buffer.label, dtypeName(buffer.dtype));
+                         buffer.label(), dtypeName(buffer.dtype));
     }
     if (buffer.kind == schedule::WEIGHT && !buffer.isView() && buffer.proto->data().empty() &&
         buffer.elements > 0) {
-      return fmt::format("weight {} has no data (shape-only model)", buffer.label);
+      return fmt::format("weight {} has no data (shape-only model)", buffer.label());
     }
   }
   return {};
@@ -268,7 +267,7 @@ Status FunctionalExecutor::bindInputs(const std::vector<TensorData> &inputs,
     if (!boundInputs.emplace(tensor.name, &tensor).second) {
       return makeError(fmt::format("input '{}' is given twice", tensor.name));
     }
-    if (tensor.shape != found->second->shape) {
+    if (!sameShape(tensor.shape, found->second->shape)) {
       return makeError(fmt::format("input '{}' has shape {}, but the model expects {}", tensor.name,
                                    shapeText(tensor.shape), shapeText(found->second->shape)));
     }
@@ -298,13 +297,15 @@ Status FunctionalExecutor::run(const schedule::Program &program, std::vector<Ten
       const BufferInfo &target = buffers.byIdRef(inst.results(0));
       auto bound = boundInputs.find(target.proto->name());
       if (bound == boundInputs.end()) {
-        return makeError(fmt::format("model input {} was not bound", target.label));
+        return makeError(fmt::format("model input {} was not bound", target.label()));
       }
       result = bound->second->values;
       break;
     }
     case schedule::MEM_READ:
-      outputs.push_back(TensorData{operand(0).proto->name(), operand(0).shape, values(0)});
+      outputs.push_back(TensorData{operand(0).proto->name(),
+                                   Shape(operand(0).shape.begin(), operand(0).shape.end()),
+                                   values(0)});
       continue;
     case schedule::MEM_COPY:
       result = values(0);
@@ -324,7 +325,8 @@ Status FunctionalExecutor::run(const schedule::Program &program, std::vector<Ten
       result = softmax(values(0), operand(0).shape, inst.axis());
       break;
     case schedule::SXM_TRANSPOSE:
-      result = transpose(values(0), operand(0).shape, {inst.perm().begin(), inst.perm().end()});
+      result =
+          transpose(values(0), operand(0).shape, {inst.perm().data(), size_t(inst.perm_size())});
       break;
     case schedule::OPCODE_UNSPECIFIED:
     case schedule::Opcode_INT_MIN_SENTINEL_DO_NOT_USE_:

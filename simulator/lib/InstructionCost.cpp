@@ -14,7 +14,15 @@ using Wide = unsigned __int128;
 
 constexpr Wide kMaxCycles = std::numeric_limits<uint64_t>::max() / 4;
 
-Wide ceilDiv(Wide value, Wide divisor) { return (value + divisor - 1) / divisor; }
+Wide ceilDiv(Wide value, Wide divisor) {
+  // 128-bit division is a library call; nearly every real operand fits 64 bits.
+  if (value <= std::numeric_limits<uint64_t>::max() / 2 &&
+      divisor <= std::numeric_limits<uint64_t>::max() / 2) {
+    const uint64_t v = uint64_t(value), d = uint64_t(divisor);
+    return (v + d - 1) / d;
+  }
+  return (value + divisor - 1) / divisor;
+}
 
 } // namespace
 
@@ -27,6 +35,14 @@ Result<InstructionCost> instructionCost(const HardwareModel &model, const Buffer
   auto operand = [&](int i) -> const BufferInfo & { return buffers.byIdRef(inst.operands(i)); };
   auto result = [&](int i) -> const BufferInfo & { return buffers.byIdRef(inst.results(i)); };
   InstructionCost cost;
+  cost.opcode = inst.opcode();
+  cost.unit = inst.unit();
+  for (uint32_t id : inst.operands()) {
+    cost.readBytes += buffers.byIdRef(id).bytes;
+  }
+  for (uint32_t id : inst.results()) {
+    cost.writtenBytes += buffers.byIdRef(id).bytes;
+  }
   switch (inst.opcode()) {
   case schedule::MEM_WRITE:
     cost.occupancy = hostTransferCycles(model, result(0).bytes);
@@ -43,7 +59,7 @@ Result<InstructionCost> instructionCost(const HardwareModel &model, const Buffer
   case schedule::MXM_MATMUL: {
     const BufferInfo &activations = operand(0);
     const BufferInfo &weights = operand(1);
-    std::optional<MatmulDims> dims = matmulDims(activations.shape, weights.shape);
+    std::optional<MatmulSizes> dims = matmulSizes(activations.shape, weights.shape);
     if (!dims) {
       return makeError(fmt::format("operands {} and {} cannot be multiplied",
                                    shapeText(activations.shape), shapeText(weights.shape)));
@@ -79,7 +95,11 @@ Result<InstructionCost> instructionCost(const HardwareModel &model, const Buffer
   case schedule::VXM_BINARY:
   case schedule::VXM_UNARY: {
     const uint64_t ops = vxmOpsPerElement(inst.kind());
-    const uint64_t passes = (ops + model.alusPerLane - 1) / model.alusPerLane;
+    // One pass whenever the chain fits the ALU mesh, without dividing.
+    const uint64_t passes = ops == 0 ? 0
+                            : ops <= model.alusPerLane
+                                ? 1
+                                : (ops + model.alusPerLane - 1) / model.alusPerLane;
     cost.occupancy = result(0).vectors * passes;
     cost.duration = model.memLatency + model.vxmLatency + cost.occupancy;
     cost.vxmOps = result(0).elements * ops;

@@ -1,6 +1,7 @@
 // Renders a SimulationReport as a readable text table or as JSON with a fixed key order.
 #include "conveyor/Simulator/Simulator.h"
 
+#include "JsonText.h"
 #include "conveyor/Simulator/TensorShape.h"
 
 #include <fmt/format.h>
@@ -46,35 +47,7 @@ public:
   }
 
 private:
-  static std::string quote(const std::string &text) {
-    std::string quoted = "\"";
-    for (unsigned char c : text) {
-      switch (c) {
-      case '"':
-        quoted += "\\\"";
-        break;
-      case '\\':
-        quoted += "\\\\";
-        break;
-      case '\n':
-        quoted += "\\n";
-        break;
-      case '\t':
-        quoted += "\\t";
-        break;
-      case '\r':
-        quoted += "\\r";
-        break;
-      default:
-        if (c < 0x20) {
-          quoted += fmt::format("\\u{:04x}", c);
-        } else {
-          quoted += char(c);
-        }
-      }
-    }
-    return quoted + "\"";
-  }
+  static std::string quote(const std::string &text) { return jsonQuoted(text); }
   void indent() {
     out += '\n';
     out.append(size_t(2 * depth), ' ');

@@ -45,9 +45,9 @@ std::optional<std::string> shapeProblem(const BufferTable &buffers,
                                         const schedule::Instruction &inst) {
   auto operand = [&](int i) -> const BufferInfo & { return buffers.byIdRef(inst.operands(i)); };
   auto result = [&](int i) -> const BufferInfo & { return buffers.byIdRef(inst.results(i)); };
-  auto resultMustBe = [&](const Shape &expected) -> std::optional<std::string> {
-    if (result(0).shape != expected) {
-      return fmt::format("result {} has shape {}, but the operands give {}", result(0).label,
+  auto resultMustBe = [&](ShapeRef expected) -> std::optional<std::string> {
+    if (!sameShape(result(0).shape, expected)) {
+      return fmt::format("result {} has shape {}, but the operands give {}", result(0).label(),
                          shapeText(result(0).shape), shapeText(expected));
     }
     return std::nullopt;
@@ -55,36 +55,42 @@ std::optional<std::string> shapeProblem(const BufferTable &buffers,
   switch (inst.opcode()) {
   case schedule::MEM_WRITE:
     if (result(0).kind != schedule::INPUT || result(0).isView()) {
-      return fmt::format("MEM_WRITE must fill an INPUT buffer, but {} is {}{}", result(0).label,
+      return fmt::format("MEM_WRITE must fill an INPUT buffer, but {} is {}{}", result(0).label(),
                          kindText(result(0).kind), result(0).isView() ? " view" : "");
     }
     return std::nullopt;
   case schedule::MEM_READ:
     if (operand(0).kind != schedule::OUTPUT) {
-      return fmt::format("MEM_READ must read an OUTPUT buffer, but {} is {}", operand(0).label,
+      return fmt::format("MEM_READ must read an OUTPUT buffer, but {} is {}", operand(0).label(),
                          kindText(operand(0).kind));
     }
     return std::nullopt;
   case schedule::MEM_COPY:
     if (result(0).bytes != operand(0).bytes) {
       return fmt::format("copies {} bytes of {} into {} bytes of {}", operand(0).bytes,
-                         operand(0).label, result(0).bytes, result(0).label);
+                         operand(0).label(), result(0).bytes, result(0).label());
     }
     return std::nullopt;
   case schedule::MXM_MATMUL: {
+    if (isMatmulResult(operand(0).shape, operand(1).shape, result(0).shape)) {
+      return std::nullopt; // the common case, decided without building shapes
+    }
     std::optional<MatmulDims> dims = matmulDims(operand(0).shape, operand(1).shape);
     if (!dims) {
-      return fmt::format("operands {} {} and {} {} cannot be multiplied", operand(0).label,
-                         shapeText(operand(0).shape), operand(1).label,
+      return fmt::format("operands {} {} and {} {} cannot be multiplied", operand(0).label(),
+                         shapeText(operand(0).shape), operand(1).label(),
                          shapeText(operand(1).shape));
     }
     return resultMustBe(dims->result);
   }
   case schedule::VXM_BINARY: {
+    if (isBroadcastResult(operand(0).shape, operand(1).shape, result(0).shape)) {
+      return std::nullopt;
+    }
     std::optional<Shape> shape = broadcastShapes(operand(0).shape, operand(1).shape);
     if (!shape) {
-      return fmt::format("operands {} {} and {} {} do not broadcast", operand(0).label,
-                         shapeText(operand(0).shape), operand(1).label,
+      return fmt::format("operands {} {} and {} {} do not broadcast", operand(0).label(),
+                         shapeText(operand(0).shape), operand(1).label(),
                          shapeText(operand(1).shape));
     }
     return resultMustBe(*shape);
@@ -93,8 +99,12 @@ std::optional<std::string> shapeProblem(const BufferTable &buffers,
   case schedule::VXM_SOFTMAX:
     return resultMustBe(operand(0).shape);
   case schedule::SXM_TRANSPOSE:
+    if (isTransposedResult(operand(0).shape, {inst.perm().data(), size_t(inst.perm_size())},
+                           result(0).shape)) {
+      return std::nullopt;
+    }
     return resultMustBe(
-        transposedShape(operand(0).shape, {inst.perm().begin(), inst.perm().end()}));
+        transposedShape(operand(0).shape, {inst.perm().data(), size_t(inst.perm_size())}));
   case schedule::OPCODE_UNSPECIFIED:
   case schedule::Opcode_INT_MIN_SENTINEL_DO_NOT_USE_:
   case schedule::Opcode_INT_MAX_SENTINEL_DO_NOT_USE_:
@@ -106,69 +116,141 @@ std::optional<std::string> shapeProblem(const BufferTable &buffers,
 } // namespace
 
 size_t unitSlot(schedule::Unit unit) {
-  for (size_t slot = 0; slot < kReportedUnits.size(); ++slot) {
-    if (kReportedUnits[slot] == unit) {
-      return slot;
-    }
+  switch (unit) {
+  case schedule::MEM:
+    return 0;
+  case schedule::MXM:
+    return 1;
+  case schedule::VXM:
+    return 2;
+  case schedule::SXM:
+    return 3;
+  case schedule::C2C:
+  case schedule::UNIT_UNSPECIFIED:
+  case schedule::Unit_INT_MIN_SENTINEL_DO_NOT_USE_:
+  case schedule::Unit_INT_MAX_SENTINEL_DO_NOT_USE_:
+    break;
   }
   return kReportedUnits.size();
 }
 
 Status checkSram(const HardwareModel &model, const BufferTable &buffers) {
-  std::map<uint32_t, std::vector<const BufferInfo *>> rootsByChip;
+  // Placements of the non-view buffers, per chip, compact so that sorting and the overlap
+  // scan do not walk the whole table again.
+  struct Placement {
+    uint64_t address, sizeBytes;
+    const BufferInfo *buffer;
+  };
+  std::map<uint32_t, std::vector<Placement>> rootsByChip;
   for (const BufferInfo &buffer : buffers.all()) {
-    const schedule::Buffer &proto = *buffer.proto;
-    const std::string where =
-        fmt::format("chip {}, buffer {} {}", buffer.chip, buffer.id, buffer.label);
-    if (proto.size_bytes() < buffer.bytes) {
-      return makeError(fmt::format("{}: reserves {} bytes, but its {} {} tensor needs {}", where,
-                                   proto.size_bytes(), dtypeName(buffer.dtype),
+    auto where = [&] {
+      return fmt::format("chip {}, buffer {} {}", buffer.chip, buffer.id, buffer.label());
+    };
+    if (buffer.sizeBytes < buffer.bytes) {
+      return makeError(fmt::format("{}: reserves {} bytes, but its {} {} tensor needs {}", where(),
+                                   buffer.sizeBytes, dtypeName(buffer.dtype),
                                    shapeText(buffer.shape), buffer.bytes));
     }
-    if (proto.address() > model.sramBytes ||
-        proto.size_bytes() > model.sramBytes - proto.address()) {
+    if (buffer.address > model.sramBytes || buffer.sizeBytes > model.sramBytes - buffer.address) {
       return makeError(fmt::format(
           "{}: SRAM overflow: {} bytes at address {} end past the {} bytes of SRAM of system "
           "'{}'; the schedule does not fit this chip",
-          where, proto.size_bytes(), proto.address(), model.sramBytes, model.systemName));
+          where(), buffer.sizeBytes, buffer.address, model.sramBytes, model.systemName));
     }
     if (buffer.isView()) {
       // A view reads its root's bytes: it must lie inside the root's reservation.
-      const schedule::Buffer &root = *buffers.at(buffer.root).proto;
-      if (proto.address() < root.address() ||
-          proto.address() + buffer.bytes > root.address() + root.size_bytes()) {
+      const BufferInfo &root = buffers.at(buffer.root);
+      if (buffer.address < root.address ||
+          buffer.address + buffer.bytes > root.address + root.sizeBytes) {
         return makeError(fmt::format("{}: view at [{}, {}) lies outside its source {} at [{}, {})",
-                                     where, proto.address(), proto.address() + buffer.bytes,
-                                     buffers.at(buffer.root).label, root.address(),
-                                     root.address() + root.size_bytes()));
+                                     where(), buffer.address, buffer.address + buffer.bytes,
+                                     root.label(), root.address, root.address + root.sizeBytes));
       }
       continue;
     }
-    if (proto.size_bytes() > 0) {
-      rootsByChip[buffer.chip].push_back(&buffer);
+    if (buffer.sizeBytes > 0) {
+      rootsByChip[buffer.chip].push_back({buffer.address, buffer.sizeBytes, &buffer});
     }
   }
   for (auto &[chip, roots] : rootsByChip) {
-    std::stable_sort(roots.begin(), roots.end(), [](const BufferInfo *a, const BufferInfo *b) {
-      return a->proto->address() < b->proto->address();
-    });
+    auto byAddress = [](const Placement &a, const Placement &b) { return a.address < b.address; };
+    // Allocators usually hand out addresses in order: then there is nothing to sort.
+    if (!std::is_sorted(roots.begin(), roots.end(), byAddress)) {
+      std::stable_sort(roots.begin(), roots.end(), byAddress);
+    }
     for (size_t i = 1; i < roots.size(); ++i) {
-      const schedule::Buffer &before = *roots[i - 1]->proto;
-      const schedule::Buffer &after = *roots[i]->proto;
-      if (after.address() < before.address() + before.size_bytes()) {
+      const Placement &before = roots[i - 1];
+      const Placement &after = roots[i];
+      if (after.address < before.address + before.sizeBytes) {
         return makeError(fmt::format(
             "chip {}: buffers overlap: buffer {} {} at [{}, {}) and buffer {} {} at [{}, {})", chip,
-            roots[i - 1]->id, roots[i - 1]->label, before.address(),
-            before.address() + before.size_bytes(), roots[i]->id, roots[i]->label, after.address(),
-            after.address() + after.size_bytes()));
+            before.buffer->id, before.buffer->label(), before.address,
+            before.address + before.sizeBytes, after.buffer->id, after.buffer->label(),
+            after.address, after.address + after.sizeBytes));
       }
     }
   }
   return Status::success();
 }
 
-Result<ProgramTiming> checkProgram(const HardwareModel &model, const BufferTable &buffers,
-                                   const schedule::Program &program) {
+namespace {
+
+/// The rules in a single pass, for programs that keep them all and whose every operand is
+/// written by an earlier instruction (or is a weight), which is what a compiler emits.
+/// Returns false at the first thing out of the ordinary (a violation, or a read of a buffer
+/// written later) without saying why: checkProgramExactly then re-derives the verdict and the
+/// message in the documented order. Valid programs are thus read once, not twice.
+bool checkInOnePass(const HardwareModel &model, const BufferTable &buffers,
+                    const schedule::Program &program, ProgramTiming &timing) {
+  constexpr uint64_t kNotWritten = std::numeric_limits<uint64_t>::max();
+  const size_t count = size_t(program.instructions_size());
+  timing.costs.reserve(count);
+  std::vector<uint64_t> readyAt(buffers.all().size(), kNotWritten); // by storage root
+  std::array<uint64_t, kReportedUnits.size()> freeAt{};
+  for (size_t index = 0; index < count; ++index) {
+    const schedule::Instruction &inst = program.instructions(int(index));
+    const uint64_t issue = inst.issue_cycle();
+    const size_t slot = unitSlot(inst.unit());
+    if (issue > kMaxIssueCycle || inst.queue() != 0 || slot == kReportedUnits.size() ||
+        issue < freeAt[slot] || shapeProblem(buffers, inst)) {
+      return false;
+    }
+    Result<InstructionCost> cost = instructionCost(model, buffers, inst);
+    if (!cost) {
+      return false;
+    }
+    for (uint32_t id : inst.operands()) {
+      const size_t root = buffers.byIdRef(id).root;
+      if (readyAt[root] == kNotWritten) {
+        if (buffers.at(root).kind == schedule::WEIGHT) {
+          continue;
+        }
+        return false; // never written, written later, or by this very instruction
+      }
+      if (issue < readyAt[root]) {
+        return false;
+      }
+    }
+    for (uint32_t id : inst.results()) {
+      const size_t root = buffers.byIdRef(id).root;
+      if (buffers.at(root).kind == schedule::WEIGHT || readyAt[root] != kNotWritten) {
+        return false;
+      }
+      readyAt[root] = issue + cost->duration;
+    }
+    // A unit's first instruction may issue at cycle 0, so "free at 0" needs no flag.
+    freeAt[slot] = issue + cost->occupancy;
+    timing.unitInstructions[slot] += 1;
+    timing.unitBusyCycles[slot] += cost->occupancy;
+    timing.endCycle = std::max(timing.endCycle, issue + cost->duration);
+    timing.costs.push_back(*cost);
+  }
+  return true;
+}
+
+/// Rules 1-3 in two passes (structure first, then timing), reporting the first violation.
+Result<ProgramTiming> checkProgramExactly(const HardwareModel &model, const BufferTable &buffers,
+                                          const schedule::Program &program) {
   const std::string programLabel =
       fmt::format("chip {}, program '{}'", program.chip(), program.name());
   auto violation = [&](size_t index, const std::string &reason) {
@@ -205,17 +287,19 @@ Result<ProgramTiming> checkProgram(const HardwareModel &model, const BufferTable
     for (uint32_t id : inst.results()) {
       const BufferInfo &written = buffers.byIdRef(id);
       const size_t root = written.root;
-      const std::string storage = root == buffers.indexOf(id)
-                                      ? ""
-                                      : fmt::format(" (storage of {})", buffers.at(root).label);
+      auto storage = [&] {
+        return root == buffers.indexOf(id)
+                   ? std::string()
+                   : fmt::format(" (storage of {})", buffers.at(root).label());
+      };
       if (buffers.at(root).kind == schedule::WEIGHT) {
         return violation(index, fmt::format("writes {}{}, a weight: weights are constant",
-                                            written.label, storage));
+                                            written.label(), storage()));
       }
       if (writerOf[root] != kNoWriter) {
         return violation(
             index,
-            fmt::format("single writer: {}{} is already written by {}", written.label, storage,
+            fmt::format("single writer: {}{} is already written by {}", written.label(), storage(),
                         describe(program.instructions(int(writerOf[root])), writerOf[root])));
       }
       writerOf[root] = index;
@@ -255,17 +339,17 @@ Result<ProgramTiming> checkProgram(const HardwareModel &model, const BufferTable
         }
         return violation(index, fmt::format("operand {} is never written in this program and "
                                             "is not a weight",
-                                            read.label));
+                                            read.label()));
       }
       if (writerOf[root] == index) {
         return violation(index, fmt::format("reads its own result {}: an instruction cannot "
                                             "consume what it produces",
-                                            read.label));
+                                            read.label()));
       }
       if (issue < readyAt[root]) {
         return violation(index, fmt::format("data read before ready: operand {} is ready at "
                                             "cycle {}",
-                                            read.label, readyAt[root]));
+                                            read.label(), readyAt[root]));
       }
     }
     unit.freeAt = issue + cost.occupancy;
@@ -276,6 +360,17 @@ Result<ProgramTiming> checkProgram(const HardwareModel &model, const BufferTable
     timing.endCycle = std::max(timing.endCycle, issue + cost.duration);
   }
   return timing;
+}
+
+} // namespace
+
+Result<ProgramTiming> checkProgram(const HardwareModel &model, const BufferTable &buffers,
+                                   const schedule::Program &program) {
+  ProgramTiming timing;
+  if (checkInOnePass(model, buffers, program, timing)) {
+    return timing;
+  }
+  return checkProgramExactly(model, buffers, program);
 }
 
 } // namespace conveyor::sim

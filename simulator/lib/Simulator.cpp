@@ -32,9 +32,41 @@ Status checkSystemMatches(const schedule::Schedule &schedule, const system::Syst
       schedule.model_name(), schedule.system().name(), system.name, expected, actual));
 }
 
+/// A buffer's name for the trace ("#id" when it has none).
+std::string traceName(const BufferInfo &buffer) {
+  return buffer.proto->name().empty() ? fmt::format("#{}", buffer.id) : buffer.proto->name();
+}
+
+/// One record per instruction with the timing the checker re-derived.
+std::vector<InstructionTrace> traceProgram(const BufferTable &buffers,
+                                           const schedule::Program &program,
+                                           const ProgramTiming &timing) {
+  std::vector<InstructionTrace> trace(size_t(program.instructions_size()));
+  for (size_t index = 0; index < trace.size(); ++index) {
+    const schedule::Instruction &inst = program.instructions(int(index));
+    InstructionTrace &record = trace[index];
+    record.index = uint32_t(index);
+    record.unit = inst.unit();
+    record.queue = inst.queue();
+    record.opcode = inst.opcode();
+    record.kind = inst.kind();
+    record.issueCycle = inst.issue_cycle();
+    record.occupancy = timing.costs[index].occupancy;
+    record.duration = timing.costs[index].duration;
+    record.location = inst.location();
+    for (uint32_t id : inst.operands()) {
+      record.operands.push_back(traceName(buffers.byIdRef(id)));
+    }
+    for (uint32_t id : inst.results()) {
+      record.results.push_back(traceName(buffers.byIdRef(id)));
+    }
+  }
+  return trace;
+}
+
 /// Checks and accounts one program: timing, per-unit statistics and energy.
 Result<ProgramReport> reportProgram(const HardwareModel &model, const BufferTable &buffers,
-                                    const schedule::Program &program) {
+                                    const schedule::Program &program, bool collectTrace) {
   Result<ProgramTiming> timing = checkProgram(model, buffers, program);
   if (!timing) {
     return timing.takeError();
@@ -48,24 +80,12 @@ Result<ProgramReport> reportProgram(const HardwareModel &model, const BufferTabl
   report.tokensPerStep = program.tokens_per_step();
   report.instructions = uint64_t(program.instructions_size());
 
-  std::array<double, kReportedUnits.size()> unitEnergy{};
-  EnergyParts total{};
-  for (int index = 0; index < program.instructions_size(); ++index) {
-    const schedule::Instruction &inst = program.instructions(index);
-    Result<EnergyParts> parts =
-        instructionEnergy(model, buffers, inst, timing->costs[size_t(index)]);
-    if (!parts) {
-      return makeError(fmt::format(
-          "chip {}, program '{}', instruction {} ({} '{}'): {}", program.chip(), program.name(),
-          index, schedule::opcodeName(inst.opcode()), inst.location(), parts.error()));
-    }
-    double instructionTotal = 0;
-    for (size_t category = 0; category < kEnergyCategories; ++category) {
-      total[category] += (*parts)[category];
-      instructionTotal += (*parts)[category];
-    }
-    unitEnergy[unitSlot(inst.unit())] += instructionTotal;
+  Result<ProgramEnergy> energy = programEnergy(model, buffers, program, timing->costs);
+  if (!energy) {
+    return energy.takeError();
   }
+  EnergyParts &total = energy->categories;
+  const std::array<double, kReportedUnits.size()> &unitEnergy = energy->units;
   total[size_t(EnergyCategory::Static)] = staticEnergy(model, report.seconds);
 
   for (size_t slot = 0; slot < kReportedUnits.size(); ++slot) {
@@ -86,6 +106,9 @@ Result<ProgramReport> reportProgram(const HardwareModel &model, const BufferTabl
   }
   if (report.tokensPerStep > 0) {
     report.joulesPerToken = report.energyJoules / double(report.tokensPerStep);
+  }
+  if (collectTrace) {
+    report.trace = traceProgram(buffers, program, *timing);
   }
   return report;
 }
@@ -130,13 +153,15 @@ Result<SimulationReport> simulate(const schedule::Schedule &schedule,
   report.sramBytesUsedPerChip.assign(model->chips, 0);
   for (const BufferInfo &buffer : buffers.all()) {
     if (!buffer.isView()) {
-      report.sramBytesUsedPerChip[buffer.chip] += buffer.proto->size_bytes();
+      report.sramBytesUsedPerChip[buffer.chip] += buffer.sizeBytes;
     }
   }
 
+  report.traced = options.collectTrace;
   std::vector<const schedule::Program *> programs;
   for (const schedule::Program &program : schedule.programs()) {
-    Result<ProgramReport> programReport = reportProgram(*model, buffers, program);
+    Result<ProgramReport> programReport =
+        reportProgram(*model, buffers, program, options.collectTrace);
     if (!programReport) {
       return programReport.takeError();
     }

@@ -5,9 +5,11 @@
 #include "conveyor/Simulator/BufferTable.h"
 #include "conveyor/Simulator/HardwareModel.h"
 #include "conveyor/Simulator/InstructionCost.h"
+#include "conveyor/Simulator/ScheduleChecker.h"
 #include "conveyor/Support/Result.h"
 
 #include <array>
+#include <vector>
 
 namespace conveyor::sim {
 
@@ -20,11 +22,26 @@ const char *energyCategoryName(EnergyCategory category);
 /// Joules by category (indexed by EnergyCategory).
 using EnergyParts = std::array<double, kEnergyCategories>;
 
-/// Dynamic energy of one instruction. Fails when the system gives no MAC energy for the
-/// matmul's activation dtype.
+/// Dynamic energy of one instruction, from the work counts in `cost` (as instructionCost
+/// computed them for `inst`). Fails when the system gives no MAC energy for the matmul's
+/// activation dtype.
 Result<EnergyParts> instructionEnergy(const HardwareModel &model, const BufferTable &buffers,
                                       const schedule::Instruction &inst,
                                       const InstructionCost &cost);
+
+/// Dynamic energy of a whole program by category and by unit.
+struct ProgramEnergy {
+  EnergyParts categories{}; // `Static` stays 0: it depends on run time, see staticEnergy()
+  std::array<double, kReportedUnits.size()> units{}; // indexed by unitSlot()
+};
+
+/// Sums instructionEnergy() over `program` in instruction order, with the same additions in
+/// the same order (so bit for bit the same sums), but without a Result per instruction.
+/// `costs` are checkProgram's, one per instruction. The error names chip, program and
+/// instruction.
+Result<ProgramEnergy> programEnergy(const HardwareModel &model, const BufferTable &buffers,
+                                    const schedule::Program &program,
+                                    const std::vector<InstructionCost> &costs);
 
 /// Static energy: staticWatts x chips x seconds.
 double staticEnergy(const HardwareModel &model, double seconds);

@@ -11,10 +11,15 @@
 namespace conveyor::sim {
 
 struct InstructionCost {
-  uint64_t occupancy = 0; // cycles the unit is busy
-  uint64_t duration = 0;  // cycles from issue until the result is readable
-  uint64_t macs = 0;      // MXM multiply-accumulates
-  uint64_t vxmOps = 0;    // VXM ALU operations (elements x ops per element)
+  // What ran where, so that later accounting passes need not reread the instruction.
+  schedule::Opcode opcode = schedule::OPCODE_UNSPECIFIED;
+  schedule::Unit unit = schedule::UNIT_UNSPECIFIED;
+  uint64_t occupancy = 0;    // cycles the unit is busy
+  uint64_t duration = 0;     // cycles from issue until the result is readable
+  uint64_t macs = 0;         // MXM multiply-accumulates
+  uint64_t vxmOps = 0;       // VXM ALU operations (elements x ops per element)
+  uint64_t readBytes = 0;    // bytes of all operands (SRAM reads, or host reads for MEM_READ)
+  uint64_t writtenBytes = 0; // bytes of all results
 };
 
 /// Host transfer cycles for `bytes`: exactly the timing doc's expression

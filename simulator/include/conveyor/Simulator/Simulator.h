@@ -1,5 +1,5 @@
 // Public API of the MLIR-free simulator: check and run a schedule, load ONNX test tensors,
-// render the report as text or JSON.
+// render the report as text or JSON, and its activity as a Chrome/Perfetto trace.
 #pragma once
 
 #include "conveyor/Support/Result.h"
@@ -24,6 +24,23 @@ struct SimulationOptions {
   /// Run the numerics too (needs every weight's data and every input); timing is always
   /// checked.
   bool functional = true;
+  /// Keep one InstructionTrace per instruction in ProgramReport::trace (for renderTrace).
+  /// Off by default so that a plain run allocates nothing per instruction.
+  bool collectTrace = false;
+};
+
+/// What one instruction did, as the simulator re-derived it (collected on request only).
+struct InstructionTrace {
+  uint32_t index = 0; // position in its program
+  schedule::Unit unit = schedule::UNIT_UNSPECIFIED;
+  uint32_t queue = 0;
+  schedule::Opcode opcode = schedule::OPCODE_UNSPECIFIED;
+  schedule::ElementwiseKind kind = schedule::ELEMENTWISE_UNSPECIFIED;
+  uint64_t issueCycle = 0;                    // program-local, as in the schedule
+  uint64_t occupancy = 0;                     // cycles the unit is busy
+  uint64_t duration = 0;                      // cycles until the result is readable
+  std::string location;                       // source node
+  std::vector<std::string> operands, results; // buffer names ("#id" when unnamed)
 };
 
 struct UnitStats {
@@ -44,6 +61,8 @@ struct ProgramReport {
   std::map<std::string, UnitStats> units;        // MEM MXM VXM SXM
   std::map<std::string, double> energyBreakdown; // host mac sram_read sram_write static stream vxm
   uint64_t instructions = 0;
+  /// One record per instruction, in program order, when SimulationOptions::collectTrace.
+  std::vector<InstructionTrace> trace;
 };
 
 struct SimulationReport {
@@ -56,6 +75,7 @@ struct SimulationReport {
   std::vector<TensorData> outputs; // MEM_READ results, in program and issue order
   bool functional = false;         // numerics were run
   std::string timingOnlyReason;    // why not, when functional is false
+  bool traced = false;             // programs carry their instruction traces
 };
 
 /// Checks and runs every program of `schedule` on `system`. Fails if the schedule was
@@ -73,5 +93,11 @@ Result<std::vector<TensorData>> loadTensorDir(const std::string &dir, const std:
 std::string renderText(const SimulationReport &report);
 /// The same numbers as JSON with a fixed key order (bit-identical for identical reports).
 std::string renderJson(const SimulationReport &report);
+/// The activity of a traced report (SimulationOptions::collectTrace) in the Chrome trace
+/// event format, which ui.perfetto.dev and chrome://tracing open: one process per chip, one
+/// thread per unit queue, one complete ("X") event per instruction and per program, times
+/// in microseconds from cycles and the clock (see docs/simulator.md "Activity trace").
+/// An untraced report gives the metadata and program events only.
+std::string renderTrace(const SimulationReport &report);
 
 } // namespace conveyor::sim
