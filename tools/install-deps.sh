@@ -9,6 +9,7 @@ packages=(
   libonnx-dev libprotobuf-dev protobuf-compiler
   libeigen3-dev libfmt-dev libcli11-dev catch2 libbenchmark-dev libyaml-cpp-dev
   python3
+  clang-19 libclang-rt-19-dev
 )
 if [ "${1:-}" = "--if-missing" ]; then
   installed=$(dpkg-query -W -f='${Status}\n' "${packages[@]}" 2>/dev/null | grep -c '^install ok installed$' || true)

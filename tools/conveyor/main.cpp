@@ -1,7 +1,9 @@
 // `conveyor`: compile an ONNX model to a schedule, simulate a schedule, dump a schedule.
 // Thin by design: every decision lives in a library that tests reach.
 #include "conveyor/Compile/Compile.h"
+#include "conveyor/Runtime/LpuServingBackend.h"
 #include "conveyor/Runtime/ReferenceCheck.h"
+#include "conveyor/Runtime/Serve.h"
 #include "conveyor/Schedule/ScheduleFormat.h"
 #include "conveyor/Simulator/Simulator.h"
 #include "conveyor/System/SystemConfig.h"
@@ -49,8 +51,16 @@ std::string jsonString(const std::string &text) {
   return out + "\"";
 }
 
+// Adds `"key": value` as the last member of the JSON object `json`.
+std::string appendJsonMember(const std::string &json, const std::string &key,
+                             const std::string &value) {
+  size_t close = json.find_last_of('}');
+  size_t last = json.find_last_not_of(" \n", close - 1);
+  return json.substr(0, last + 1) + ",\n  \"" + key + "\": " + value + "\n}\n";
+}
+
 struct CompileFlags {
-  std::string model, system, output, emitKind = "sched", jsonPath;
+  std::string model, system, output, emitKind = "sched", jsonPath, dims;
   bool json = false, stats = false;
 };
 
@@ -60,6 +70,7 @@ int runCompile(const CompileFlags &flags) {
   options.onnxPath = flags.model;
   options.systemPath = flags.system;
   options.outputPath = flags.output;
+  options.dimSizes = flags.dims;
   if (flags.emitKind == "graph") {
     options.emit = EmitKind::Graph;
   } else if (flags.emitKind == "chip") {
@@ -107,9 +118,16 @@ int runCompile(const CompileFlags &flags) {
 }
 
 struct SimulateFlags {
-  std::string schedule, system, inputs, jsonPath;
+  std::string schedule, system, inputs, jsonPath, traceOut;
   bool json = false, timingOnly = false;
   std::optional<double> tolerance;
+  // Request traffic (any of these turns on the serving run).
+  conveyor::runtime::TrafficOptions traffic;
+  uint32_t maxInFlight = 1;
+  bool serving() const {
+    return !traffic.traceFile.empty() || traffic.requests != 0 || traffic.rate ||
+           !traffic.arrivals.empty();
+  }
 };
 
 int runSimulate(const SimulateFlags &flags) {
@@ -143,9 +161,16 @@ int runSimulate(const SimulateFlags &flags) {
   }
   sim::SimulationOptions options;
   options.functional = !flags.timingOnly && !flags.inputs.empty();
+  options.collectTrace = !flags.traceOut.empty();
   Result<sim::SimulationReport> report = sim::simulate(*sched, *config, inputs, options);
   if (!report) {
     return fail(report.error());
+  }
+  if (!flags.traceOut.empty()) {
+    Status written = schedule::writeFileAtomically(flags.traceOut, sim::renderTrace(*report));
+    if (!written) {
+      return fail(written.error());
+    }
   }
   std::optional<runtime::ReferenceCheck> check;
   if (options.functional && !references.empty()) {
@@ -155,15 +180,29 @@ int runSimulate(const SimulateFlags &flags) {
     }
     check = std::move(*compared);
   }
+  // Serve request traffic on the simulated program's timing and energy.
+  std::optional<runtime::ServingReport> serving;
+  if (flags.serving()) {
+    Result<runtime::LpuServingBackend> backend =
+        runtime::LpuServingBackend::create(*report, *config, {.maxSequences = flags.maxInFlight});
+    if (!backend) {
+      return fail(backend.error());
+    }
+    Result<runtime::ServingReport> served = runtime::serve(flags.traffic, *backend);
+    if (!served) {
+      return fail(served.error());
+    }
+    serving = std::move(*served);
+  }
   if (flags.json || !flags.jsonPath.empty()) {
     std::string json = sim::renderJson(*report);
     if (check) {
-      // Splice the reference check into the report's top-level object.
-      size_t end = json.find_last_of('}');
-      std::string extra = fmt::format(",\n  \"reference_check\": {{\"max_abs_error\": {}, "
-                                      "\"tensors\": {}}}\n",
-                                      check->maxAbsError, check->tensors.size());
-      json = json.substr(0, json.find_last_not_of(" \n", end - 1) + 1) + extra + "}\n";
+      json = appendJsonMember(json, "reference_check",
+                              fmt::format("{{\"max_abs_error\": {}, \"tensors\": {}}}",
+                                          check->maxAbsError, check->tensors.size()));
+    }
+    if (serving) {
+      json = appendJsonMember(json, "serving", runtime::renderJson(*serving));
     }
     if (!flags.jsonPath.empty()) {
       if (int rc = emit(json, flags.jsonPath)) {
@@ -182,6 +221,9 @@ int runSimulate(const SimulateFlags &flags) {
                    "(max |reference| = {:.3g})\n",
                    t.name, t.elements, t.maxAbsError, t.maxReference);
       }
+    }
+    if (serving) {
+      fmt::print("\n{}", runtime::renderText(*serving));
     }
   }
   if (check && flags.tolerance && !check->withinTolerance(*flags.tolerance)) {
@@ -233,6 +275,8 @@ int main(int argc, char **argv) {
                       "What to write: sched (default), graph (cv.graph MLIR), chip (scheduled "
                       "cv.chip MLIR)")
       ->check(CLI::IsMember({"sched", "graph", "chip"}));
+  compile->add_option("--dims", compileFlags.dims,
+                      "Sizes for the model's symbolic dimensions, e.g. batch=1,seq=8,past=0");
   compile->add_flag("--stats", compileFlags.stats, "Print the compile summary");
   compile->add_flag("--json", compileFlags.json, "Print the compile summary as JSON");
   compile->add_option("--json-out", compileFlags.jsonPath, "Write the JSON summary to this file");
@@ -254,6 +298,38 @@ int main(int argc, char **argv) {
   simulate->add_flag("--json", simulateFlags.json, "Print the report as JSON");
   simulate->add_option("--json-out", simulateFlags.jsonPath,
                        "Also write the JSON report to this file");
+  simulate->add_option("--trace", simulateFlags.traffic.traceFile,
+                       "Serve the requests of this trace (JSONL or CSV: arrival_s, prompt_tokens, "
+                       "output_tokens) and report TTFT, TPOT, latency percentiles, tokens/s, "
+                       "goodput and J/token");
+  simulate->add_option("--requests", simulateFlags.traffic.requests,
+                       "Serve this many synthetic requests");
+  simulate->add_option("--rate", simulateFlags.traffic.rate,
+                       "Synthetic Poisson arrival rate (requests/s)");
+  simulate->add_option("--arrivals", simulateFlags.traffic.arrivals,
+                       "Synthetic arrival process: poisson:rate=R, gamma:rate=R,cv=C, "
+                       "onoff:rate=R,on_s=A,off_s=B");
+  simulate->add_option("--prompt", simulateFlags.traffic.promptTokens,
+                       "Prompt length: N, uniform:min=A,max=B or lognormal:mean=M,sigma=S")
+      ->capture_default_str();
+  simulate->add_option("--output", simulateFlags.traffic.outputTokens,
+                       "Output length, as --prompt")
+      ->capture_default_str();
+  simulate->add_option("--seed", simulateFlags.traffic.seed, "Seed of the synthetic traffic")
+      ->capture_default_str();
+  simulate->add_option("--max-in-flight", simulateFlags.maxInFlight,
+                       "Sequences the system holds in flight at once")
+      ->capture_default_str();
+  simulate->add_option("--admission", simulateFlags.traffic.admission,
+                       "Admission policy: fcfs[:max_sequences=N] or fcfs-kv:...")
+      ->capture_default_str();
+  simulate->add_option("--slo-ttft", simulateFlags.traffic.slo.ttftSeconds,
+                       "Goodput SLO on time to first token (s)");
+  simulate->add_option("--slo-tpot", simulateFlags.traffic.slo.tpotSeconds,
+                       "Goodput SLO on time per output token (s)");
+  simulate->add_option("--activity-out", simulateFlags.traceOut,
+                       "Write the activity trace (Chrome trace JSON: open it in ui.perfetto.dev "
+                       "or chrome://tracing) to this file");
 
   std::string dumpPath;
   CLI::App *dump = app.add_subcommand("dump", "Print a schedule file as text");

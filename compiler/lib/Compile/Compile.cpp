@@ -166,7 +166,15 @@ Result<CompileSummary> compileModel(const CompileOptions &options) {
   context.loadAllAvailableDialects();
   ErrorCapture errors(context, options.onnxPath);
 
-  OwningOpRef<ModuleOp> module = frontend::importOnnxFile(context, options.onnxPath);
+  frontend::ImportOptions importOptions;
+  if (!options.dimSizes.empty()) {
+    std::string problem = frontend::parseDimSizes(options.dimSizes, importOptions);
+    if (!problem.empty()) {
+      return makeError("--dims: " + problem);
+    }
+  }
+  OwningOpRef<ModuleOp> module =
+      frontend::importOnnxFile(context, options.onnxPath, importOptions);
   if (!module) {
     return errors.take("could not import the ONNX model");
   }

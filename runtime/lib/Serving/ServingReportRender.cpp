@@ -91,7 +91,7 @@ void writeSummary(JsonWriter &json, std::string_view key, const MetricSummary &s
 }
 
 std::string cell(double value, double scale) {
-  return std::isfinite(value) ? fmt::format("{:>10.3f}", value * scale)
+  return std::isfinite(value) ? fmt::format("{:>10.4g}", value * scale)
                               : fmt::format("{:>10}", "-");
 }
 

@@ -18,6 +18,8 @@ enum class EmitKind {
 struct CompileOptions {
   std::string onnxPath, systemPath, outputPath; // outputPath "-" = stdout (text kinds)
   EmitKind emit = EmitKind::Schedule;
+  /// Sizes for the model's symbolic dimensions, "batch=1,seq=8,past=0" (empty: none bound).
+  std::string dimSizes;
 };
 
 struct CompileSummary {

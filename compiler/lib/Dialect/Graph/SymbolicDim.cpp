@@ -3,15 +3,43 @@
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/MathExtras.h"
 
 #include <algorithm>
 #include <cctype>
+#include <limits>
 
 namespace conveyor::graph {
 
+// Coefficients saturate at +-INT64_MAX instead of overflowing: only absurd sizes from a
+// damaged model get there (the importer fuzzer found a Reshape that did), and a saturated
+// size then fails the importer's shape and element-count checks with an error rather than
+// wrapping into a plausible size or being undefined behaviour. INT64_MIN is never stored,
+// so negating, taking magnitudes and dividing coefficients cannot overflow either.
+static int64_t clampCoefficient(int64_t value) {
+  return std::max(value, -std::numeric_limits<int64_t>::max());
+}
+
+static int64_t saturatingAdd(int64_t lhs, int64_t rhs) {
+  int64_t sum = 0;
+  if (llvm::AddOverflow(lhs, rhs, sum)) {
+    return rhs > 0 ? std::numeric_limits<int64_t>::max() : -std::numeric_limits<int64_t>::max();
+  }
+  return clampCoefficient(sum);
+}
+
+static int64_t saturatingMultiply(int64_t lhs, int64_t rhs) {
+  int64_t product = 0;
+  if (llvm::MulOverflow(lhs, rhs, product)) {
+    return (lhs < 0) != (rhs < 0) ? -std::numeric_limits<int64_t>::max()
+                                  : std::numeric_limits<int64_t>::max();
+  }
+  return clampCoefficient(product);
+}
+
 DimExpr::DimExpr(int64_t value) {
   if (value != 0) {
-    terms[{}] = value;
+    terms[{}] = clampCoefficient(value);
   }
 }
 
@@ -23,7 +51,7 @@ DimExpr DimExpr::symbol(llvm::StringRef name) {
 
 void DimExpr::addTerm(const Monomial &monomial, int64_t coefficient) {
   int64_t &slot = terms[monomial];
-  slot += coefficient;
+  slot = saturatingAdd(slot, coefficient);
   if (slot == 0) {
     terms.erase(monomial);
   }
@@ -78,7 +106,7 @@ DimExpr DimExpr::operator*(const DimExpr &other) const {
       Monomial monomial = lhsMonomial;
       llvm::append_range(monomial, rhsMonomial);
       llvm::sort(monomial);
-      product.addTerm(monomial, lhsCoefficient * rhsCoefficient);
+      product.addTerm(monomial, saturatingMultiply(lhsCoefficient, rhsCoefficient));
     }
   }
   return product;
@@ -155,12 +183,12 @@ std::optional<int> DimExpr::compare(const DimExpr &other) const {
     }
     allPositive &= coefficient > 0;
     allNegative &= coefficient < 0;
-    bound += coefficient;
+    bound = saturatingAdd(bound, coefficient);
   }
-  if (allPositive && constant + bound > 0) {
+  if (allPositive && saturatingAdd(constant, bound) > 0) {
     return 1;
   }
-  if (allNegative && constant + bound < 0) {
+  if (allNegative && saturatingAdd(constant, bound) < 0) {
     return -1;
   }
   return std::nullopt;
@@ -175,9 +203,9 @@ std::optional<int64_t> DimExpr::evaluate(const llvm::StringMap<int64_t> &values)
       if (it == values.end()) {
         return std::nullopt;
       }
-      term *= it->second;
+      term = saturatingMultiply(term, it->second);
     }
-    total += term;
+    total = saturatingAdd(total, term);
   }
   return total;
 }

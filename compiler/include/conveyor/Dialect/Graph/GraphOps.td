@@ -458,4 +458,50 @@ def Graph_IotaOp : Graph_Op<"iota", [Pure]> {
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// Transformer-level ops (recognised by conveyor-graph-fuse-transformer)
+//===----------------------------------------------------------------------===//
+
+def Graph_EmbeddingOp : Graph_Op<"embedding", [Pure]> {
+  let summary = "Token embedding lookup: table[ids] (a Gather on axis 0 of a 2-D parameter)";
+  let description = [{
+    `table` is [vocab, hidden] (a cv.graph.weight or constant), `ids` an integer tensor;
+    the result is ids.shape + [hidden] with the table's element type. Parameters:
+    vocab * hidden; FLOPs: none (a row copy per token).
+  }];
+  let arguments = (ins AnyRankedTensor:$table, AnyRankedTensor:$ids);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$table `,` $ids attr-dict `:` `(` type($table) `,` type($ids) `)` `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def Graph_LmHeadOp : Graph_Op<"lm_head", [Pure]> {
+  let summary = "Final projection to vocabulary logits: x @ weight";
+  let description = [{
+    `x` is [..., hidden], `weight` [hidden, vocab]; the result [..., vocab]. It is the
+    matmul whose result the function returns as logits. Parameters: hidden * vocab
+    (shared with the embedding table when `weight` is its transpose); FLOPs: 2 * tokens *
+    hidden * vocab.
+  }];
+  let arguments = (ins AnyRankedTensor:$input, AnyRankedTensor:$weight);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$input `,` $weight attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Graph_GatedMlpOp : Graph_Op<"gated_mlp", [Pure]> {
+  let summary = "Gated feed-forward: (act(x @ w_gate) * (x @ w_up)) @ w_down (SwiGLU / GeGLU)";
+  let description = [{
+    `x` is [..., hidden], `w_gate` and `w_up` [hidden, ffn], `w_down` [ffn, out]; the
+    result is [..., out]. `activation` is "silu" (SwiGLU), "gelu" (GeGLU, erf form) or
+    "gelu_tanh". Parameters: 2 * hidden * ffn + ffn * out; FLOPs: 2 * tokens *
+    (2 * hidden * ffn + ffn * out) plus tokens * ffn activations and products.
+  }];
+  let arguments = (ins AnyRankedTensor:$input, AnyRankedTensor:$w_gate, AnyRankedTensor:$w_up,
+                   AnyRankedTensor:$w_down, StrAttr:$activation);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$input `,` $w_gate `,` $w_up `,` $w_down attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
 #endif // CONVEYOR_DIALECT_GRAPH_GRAPHOPS_TD

@@ -79,4 +79,27 @@ def GraphFuseActivations : Pass<"conveyor-graph-fuse-activations", "mlir::Module
   ];
 }
 
+def GraphFuseTransformer : Pass<"conveyor-graph-fuse-transformer", "mlir::ModuleOp"> {
+  let summary = "Recognise transformer blocks: embedding, gated MLP and LM head";
+  let description = [{
+    Run after conveyor-graph-fuse-norms and conveyor-graph-fuse-activations (it matches
+    their cv.graph.silu / cv.graph.gelu). Replaces
+
+      gather(table [vocab, hidden], ids)   with ids a function argument
+                                                         by cv.graph.embedding
+      matmul(act(matmul(x, Wg)) * matmul(x, Wu), Wd)     by cv.graph.gated_mlp
+                                           (act: silu, gelu or tanh gelu; either order)
+      matmul(x, W [hidden, vocab]) whose only users are the return
+                                                         by cv.graph.lm_head
+
+    Intermediate ops of a chain must have no other users; otherwise the graph is left
+    as it is.
+  }];
+  let statistics = [
+    Statistic<"numEmbeddings", "embeddings", "Number of embedding lookups fused">,
+    Statistic<"numGatedMlps", "gated-mlps", "Number of gated MLPs fused">,
+    Statistic<"numLmHeads", "lm-heads", "Number of LM heads fused">
+  ];
+}
+
 #endif // CONVEYOR_DIALECT_GRAPH_GRAPHPASSES_TD

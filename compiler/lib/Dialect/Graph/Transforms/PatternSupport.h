@@ -41,7 +41,9 @@ inline void eraseDeadChain(mlir::Operation *op, llvm::DenseSet<mlir::Operation *
   llvm::SmallVector<mlir::Operation *> worklist = {op};
   while (!worklist.empty()) {
     mlir::Operation *candidate = worklist.pop_back_val();
-    if (!candidate || !candidate->use_empty() || !mlir::isPure(candidate) ||
+    // An op reached twice (mul(d, d), or two operands of the root) is erased once; the
+    // pointer is compared before it is dereferenced.
+    if (!candidate || erased.contains(candidate) || !candidate->use_empty() || !mlir::isPure(candidate) ||
         !mlir::isa<GraphDialect>(candidate->getDialect())) {
       continue;
     }

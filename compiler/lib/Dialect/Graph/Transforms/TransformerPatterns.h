@@ -1,0 +1,19 @@
+// Matchers used by conveyor-graph-fuse-transformer, one file per pattern family (internal).
+#pragma once
+
+#include "conveyor/Dialect/Graph/GraphOps.h"
+
+#include "llvm/ADT/DenseSet.h"
+
+namespace conveyor::graph::patterns {
+
+/// gather(table, ids) on axis 0 of a 2-D table, ids a function argument -> embedding.
+bool fuseEmbedding(GatherOp gather, llvm::DenseSet<mlir::Operation *> &erased);
+
+/// matmul(x, W) returned as the function's logits -> lm_head.
+bool fuseLmHead(MatMulOp matmul, llvm::DenseSet<mlir::Operation *> &erased);
+
+/// matmul(act(matmul(x, Wg)) * matmul(x, Wu), Wd) -> gated_mlp.
+bool fuseGatedMlp(MatMulOp down, llvm::DenseSet<mlir::Operation *> &erased);
+
+} // namespace conveyor::graph::patterns
