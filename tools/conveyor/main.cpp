@@ -1,5 +1,6 @@
 // `conveyor`: compile an ONNX model to a schedule, simulate a schedule, dump a schedule.
 // Thin by design: every decision lives in a library that tests reach.
+#include "conveyor/Analysis/ModelStats.h"
 #include "conveyor/Compile/Compile.h"
 #include "conveyor/Runtime/LpuServingBackend.h"
 #include "conveyor/Runtime/ReferenceCheck.h"
@@ -255,6 +256,34 @@ int runDump(const std::string &path, bool json) {
   return 0;
 }
 
+struct InspectFlags {
+  std::string model, kvPrecision = "fp16", dims;
+  int64_t context = 4096, prompt = 2048;
+  bool json = false;
+};
+
+int runInspect(const InspectFlags &flags) {
+  using namespace conveyor::analysis;
+  InspectOptions options;
+  options.context = flags.context;
+  options.prompt = flags.prompt;
+  std::optional<Precision> precision = parsePrecision(flags.kvPrecision);
+  if (!precision) {
+    return fail("--kv-precision must be fp32, bf16, fp16, fp8, int8 or int4; got '" +
+                flags.kvPrecision + "'");
+  }
+  options.kvPrecision = *precision;
+  if (conveyor::Status status = parseDimAssignments(flags.dims, options.otherDims); !status) {
+    return fail(status.error());
+  }
+  conveyor::Result<ModelStats> stats = inspectOnnxModel(flags.model, options);
+  if (!stats) {
+    return fail(stats.error());
+  }
+  fmt::print("{}", flags.json ? renderModelStatsJson(*stats) : renderModelStatsText(*stats));
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -331,6 +360,24 @@ int main(int argc, char **argv) {
                        "Write the activity trace (Chrome trace JSON: open it in ui.perfetto.dev "
                        "or chrome://tracing) to this file");
 
+  InspectFlags inspectFlags;
+  CLI::App *inspect = app.add_subcommand(
+      "inspect", "Print an ONNX model's parameter count, weight bytes per precision, FLOPs per "
+                 "token (decode and prefill) and KV-cache bytes per token");
+  inspect->add_option("model", inspectFlags.model, "ONNX model file (shape-only weights are fine)")
+      ->required();
+  inspect->add_option("--context", inspectFlags.context,
+                      "Decode: tokens in the context, the new one included")
+      ->capture_default_str();
+  inspect->add_option("--prompt", inspectFlags.prompt, "Prefill: prompt length in tokens")
+      ->capture_default_str();
+  inspect->add_option("--kv-precision", inspectFlags.kvPrecision,
+                      "KV-cache element precision: fp32, bf16, fp16, fp8, int8")
+      ->capture_default_str();
+  inspect->add_option("--dims", inspectFlags.dims,
+                      "Sizes for symbolic dimensions other than batch, seq and past (name=N,...)");
+  inspect->add_flag("--json", inspectFlags.json, "Print the statistics as JSON");
+
   std::string dumpPath;
   CLI::App *dump = app.add_subcommand("dump", "Print a schedule file as text");
   dump->add_option("schedule", dumpPath, "Schedule file (*.sched)")->required();
@@ -348,6 +395,9 @@ int main(int argc, char **argv) {
   }
   if (simulate->parsed()) {
     return runSimulate(simulateFlags);
+  }
+  if (inspect->parsed()) {
+    return runInspect(inspectFlags);
   }
   if (dump->parsed()) {
     return runDump(dumpPath, dumpJson);
