@@ -5,6 +5,8 @@
 #include "conveyor/Gpu/GpuConfig.h"
 #include "conveyor/Gpu/WorkloadProfile.h"
 
+#include "../system/SystemTestSupport.h"
+
 #include <catch2/catch.hpp>
 
 #include <fstream>
@@ -15,40 +17,11 @@ namespace conveyor::gpu::test {
 
 inline std::string gpuDirectory() { return std::string(CONVEYOR_SOURCE_DIR) + "/systems/gpu"; }
 
-inline std::string readText(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  INFO("reading " << path);
-  REQUIRE(in.good());
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-/// The error of a Result, or "" when it holds a value (for INFO messages).
-template <typename ResultT> std::string errorText(const ResultT &result) {
-  return result.ok() ? std::string() : result.error();
-}
-
-/// Replaces the one occurrence of `from` (the test fails if it is absent or ambiguous).
-inline std::string replaceOnce(std::string text, const std::string &from, const std::string &to) {
-  size_t at = text.find(from);
-  INFO("looking for: " << from);
-  REQUIRE(at != std::string::npos);
-  REQUIRE(text.find(from, at + 1) == std::string::npos);
-  return text.replace(at, from.size(), to);
-}
-
-/// 1-based line on which `needle` first appears, computed independently of yaml-cpp.
-inline int lineOf(const std::string &text, const std::string &needle) {
-  size_t at = text.find(needle);
-  INFO("looking for: " << needle);
-  REQUIRE(at != std::string::npos);
-  int line = 1;
-  for (size_t i = 0; i < at; ++i) {
-    line += text[i] == '\n';
-  }
-  return line;
-}
+// Reading and editing text files: the same helpers the system-description tests use.
+using conveyor::system::test::errorText;
+using conveyor::system::test::lineOf;
+using conveyor::system::test::readText;
+using conveyor::system::test::replaceOnce;
 
 /// A GPU with round numbers: 100 TFLOP/s bf16, 1 TB/s, prefill compute 0.5 / bandwidth 0.5,
 /// decode compute 0.25 / bandwidth 0.8, 8 GPUs on 100 GB/s links with 5 us all-reduces,
