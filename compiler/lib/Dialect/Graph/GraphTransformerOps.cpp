@@ -1,4 +1,4 @@
-// Verifiers of the transformer-level cv.graph ops (embedding, lm_head, gated_mlp) that
+// Verifiers of the transformer-level cv.graph ops (embedding, lm_head, gated_mlp, rotary) that
 // conveyor-graph-fuse-transformer creates: their shapes must be those of the matched chain.
 #include "conveyor/Dialect/Graph/GraphOps.h"
 
@@ -113,4 +113,38 @@ LogicalResult GatedMlpOp::verify() {
                          << " must have the same FFN size";
   }
   return verifyProjectedShape(*this, input, result, down.getDimSize(1), "w_down output");
+}
+
+LogicalResult RotaryOp::verify() {
+  auto input = cast<RankedTensorType>(getInput().getType());
+  auto cos = cast<RankedTensorType>(getCos().getType());
+  auto sin = cast<RankedTensorType>(getSin().getType());
+  if (getType() != input) {
+    return emitOpError() << "result type " << getType() << " must be the input's type " << input;
+  }
+  if (cos != sin) {
+    return emitOpError() << "cos " << cos << " and sin " << sin << " must have one type";
+  }
+  if (!isa<FloatType>(input.getElementType()) || cos.getElementType() != input.getElementType()) {
+    return emitOpError() << "input " << input << " and cos " << cos
+                         << " must have one float element type";
+  }
+  if (input.getRank() < 1 || cos.getRank() < 1 || cos.getRank() > input.getRank()) {
+    return emitOpError() << "cos/sin " << cos << " must have a rank from 1 to the input's "
+                         << input.getRank();
+  }
+  int64_t headDim = input.getDimSize(input.getRank() - 1);
+  if (!ShapedType::isDynamic(headDim) && headDim % 2 != 0) {
+    return emitOpError() << "head dimension " << headDim << " must be even";
+  }
+  // cos and sin broadcast to the input without enlarging it.
+  int64_t offset = input.getRank() - cos.getRank();
+  for (int64_t i = 0; i < cos.getRank(); ++i) {
+    int64_t size = cos.getDimSize(i), target = input.getDimSize(offset + i);
+    if (size != 1 && !sizesAgree(size, target)) {
+      return emitOpError() << "cos/sin dimension " << i << " (" << size
+                           << ") does not broadcast to the input's " << target;
+    }
+  }
+  return success();
 }

@@ -54,3 +54,35 @@ func.func @lm_head_vocab(%x: tensor<2x16xf32>, %w: tensor<16x40xf32>) -> tensor<
   %0 = cv.graph.lm_head %x, %w : (tensor<2x16xf32>, tensor<16x40xf32>) -> tensor<2x41xf32>
   return %0 : tensor<2x41xf32>
 }
+
+// -----
+
+func.func @rotary_odd_head_dim(%x: tensor<2x3x7xf32>, %c: tensor<3x7xf32>) -> tensor<2x3x7xf32> {
+  // expected-error @+1 {{head dimension 7 must be even}}
+  %0 = cv.graph.rotary %x, %c, %c : (tensor<2x3x7xf32>, tensor<3x7xf32>, tensor<3x7xf32>) -> tensor<2x3x7xf32>
+  return %0 : tensor<2x3x7xf32>
+}
+
+// -----
+
+func.func @rotary_result_type(%x: tensor<2x3x8xf32>, %c: tensor<3x8xf32>) -> tensor<3x8xf32> {
+  // expected-error @+1 {{result type 'tensor<3x8xf32>' must be the input's type 'tensor<2x3x8xf32>'}}
+  %0 = cv.graph.rotary %x, %c, %c : (tensor<2x3x8xf32>, tensor<3x8xf32>, tensor<3x8xf32>) -> tensor<3x8xf32>
+  return %0 : tensor<3x8xf32>
+}
+
+// -----
+
+func.func @rotary_cos_sin_differ(%x: tensor<2x3x8xf32>, %c: tensor<3x8xf32>, %s: tensor<1x8xf32>) -> tensor<2x3x8xf32> {
+  // expected-error @+1 {{cos 'tensor<3x8xf32>' and sin 'tensor<1x8xf32>' must have one type}}
+  %0 = cv.graph.rotary %x, %c, %s : (tensor<2x3x8xf32>, tensor<3x8xf32>, tensor<1x8xf32>) -> tensor<2x3x8xf32>
+  return %0 : tensor<2x3x8xf32>
+}
+
+// -----
+
+func.func @rotary_no_broadcast(%x: tensor<2x3x8xf32>, %c: tensor<4x8xf32>) -> tensor<2x3x8xf32> {
+  // expected-error @+1 {{cos/sin dimension 0 (4) does not broadcast to the input's 3}}
+  %0 = cv.graph.rotary %x, %c, %c : (tensor<2x3x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>) -> tensor<2x3x8xf32>
+  return %0 : tensor<2x3x8xf32>
+}

@@ -504,4 +504,19 @@ def Graph_GatedMlpOp : Graph_Op<"gated_mlp", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Graph_RotaryOp : Graph_Op<"rotary", [Pure]> {
+  let summary = "Rotary position embedding, rotate-half form: x * cos + rotate_half(x) * sin";
+  let description = [{
+    `input` is [..., head_dim] with an even head_dim; `cos` and `sin` have one type and
+    broadcast against `input` (numpy rules) without enlarging it.
+    rotate_half(x) = concat(-x[..., head_dim/2:], x[..., :head_dim/2]). The result has
+    the input's type. No parameters; FLOPs: 3 * elements(input) (two products, one sum)
+    plus elements(input) / 2 negations.
+  }];
+  let arguments = (ins AnyRankedTensor:$input, AnyRankedTensor:$cos, AnyRankedTensor:$sin);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$input `,` $cos `,` $sin attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
 #endif // CONVEYOR_DIALECT_GRAPH_GRAPHOPS_TD

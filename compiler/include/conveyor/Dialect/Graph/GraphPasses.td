@@ -91,6 +91,8 @@ def GraphFuseTransformer : Pass<"conveyor-graph-fuse-transformer", "mlir::Module
                                            (act: silu, gelu or tanh gelu; either order)
       matmul(x, W [hidden, vocab]) whose only users are the return
                                                          by cv.graph.lm_head
+      x * cos + concat(-x[..., d/2:], x[..., :d/2]) * sin   by cv.graph.rotary
+                                           (either operand order)
 
     Intermediate ops of a chain must have no other users; otherwise the graph is left
     as it is.
@@ -98,7 +100,8 @@ def GraphFuseTransformer : Pass<"conveyor-graph-fuse-transformer", "mlir::Module
   let statistics = [
     Statistic<"numEmbeddings", "embeddings", "Number of embedding lookups fused">,
     Statistic<"numGatedMlps", "gated-mlps", "Number of gated MLPs fused">,
-    Statistic<"numLmHeads", "lm-heads", "Number of LM heads fused">
+    Statistic<"numLmHeads", "lm-heads", "Number of LM heads fused">,
+    Statistic<"numRotaries", "rotaries", "Number of rotary embeddings fused">
   ];
 }
 

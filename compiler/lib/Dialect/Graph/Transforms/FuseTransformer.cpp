@@ -1,5 +1,5 @@
 // conveyor-graph-fuse-transformer: runs the transformer pattern families (embedding,
-// gated MLP, LM head), each in its own file, over the module.
+// rotary, gated MLP, LM head), each in its own file, over the module.
 #include "conveyor/Dialect/Graph/GraphOps.h"
 #include "conveyor/Dialect/Graph/GraphPasses.h"
 
@@ -27,6 +27,13 @@ struct FuseTransformerPass
     for (GatherOp gather : gathers) {
       if (fuseEmbedding(gather, erased)) {
         ++numEmbeddings;
+      }
+    }
+    SmallVector<AddOp> adds;
+    getOperation().walk([&](AddOp add) { adds.push_back(add); });
+    for (AddOp add : adds) {
+      if (!erased.contains(add.getOperation()) && fuseRotary(add, erased)) {
+        ++numRotaries;
       }
     }
     SmallVector<MatMulOp> matmuls;

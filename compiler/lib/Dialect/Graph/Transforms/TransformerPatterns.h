@@ -16,4 +16,7 @@ bool fuseLmHead(MatMulOp matmul, llvm::DenseSet<mlir::Operation *> &erased);
 /// matmul(act(matmul(x, Wg)) * matmul(x, Wu), Wd) -> gated_mlp.
 bool fuseGatedMlp(MatMulOp down, llvm::DenseSet<mlir::Operation *> &erased);
 
+/// x * cos + concat(-x[..., d/2:], x[..., :d/2]) * sin (rotate-half RoPE) -> rotary.
+bool fuseRotary(AddOp add, llvm::DenseSet<mlir::Operation *> &erased);
+
 } // namespace conveyor::graph::patterns
