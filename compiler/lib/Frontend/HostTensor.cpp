@@ -37,20 +37,23 @@ int64_t saturatingElementCount(ArrayRef<int64_t> shape) {
   return count;
 }
 
-HostTensor HostTensor::fromFloats(Type elementType, ArrayRef<int64_t> shape,
-                                  std::vector<double> values) {
+HostTensor HostTensor::emptyTensor(Type elementType, ArrayRef<int64_t> shape) {
   HostTensor tensor;
   tensor.elementType = elementType;
   tensor.shape.assign(shape.begin(), shape.end());
+  return tensor;
+}
+
+HostTensor HostTensor::fromFloats(Type elementType, ArrayRef<int64_t> shape,
+                                  std::vector<double> values) {
+  HostTensor tensor = emptyTensor(elementType, shape);
   tensor.floats = std::move(values);
   return tensor;
 }
 
 HostTensor HostTensor::fromInts(Type elementType, ArrayRef<int64_t> shape,
                                 std::vector<int64_t> values) {
-  HostTensor tensor;
-  tensor.elementType = elementType;
-  tensor.shape.assign(shape.begin(), shape.end());
+  HostTensor tensor = emptyTensor(elementType, shape);
   tensor.ints = std::move(values);
   return tensor;
 }
@@ -66,9 +69,7 @@ HostTensor HostTensor::fromDims(Type elementType, ArrayRef<int64_t> shape,
     }
     return fromInts(elementType, shape, std::move(ints));
   }
-  HostTensor tensor;
-  tensor.elementType = elementType;
-  tensor.shape.assign(shape.begin(), shape.end());
+  HostTensor tensor = emptyTensor(elementType, shape);
   tensor.dims = std::move(values);
   return tensor;
 }

@@ -59,6 +59,9 @@ public:
   std::string describeSymbolic() const;
 
 private:
+  /// A tensor with its type and shape set and no values yet.
+  static HostTensor emptyTensor(mlir::Type elementType, llvm::ArrayRef<int64_t> shape);
+
   mlir::Type elementType;
   llvm::SmallVector<int64_t> shape;
   std::vector<double> floats;

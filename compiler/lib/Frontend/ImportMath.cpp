@@ -13,14 +13,6 @@ namespace conveyor::frontend::detail {
 
 namespace {
 
-/// Result of the first successful FailureOr<Operation *> as a value.
-FailureOr<Value> firstResult(FailureOr<Operation *> op) {
-  if (failed(op)) {
-    return failure();
-  }
-  return (*op)->getResult(0);
-}
-
 } // namespace
 
 //===----------------------------------------------------------------------===//

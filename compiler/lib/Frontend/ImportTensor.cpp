@@ -19,13 +19,6 @@ namespace conveyor::frontend::detail {
 
 namespace {
 
-FailureOr<Value> firstResult(FailureOr<Operation *> op) {
-  if (failed(op)) {
-    return failure();
-  }
-  return (*op)->getResult(0);
-}
-
 DimExpr productOf(ArrayRef<DimExpr> dims) {
   DimExpr total(1);
   for (const DimExpr &dim : dims) {

@@ -268,4 +268,12 @@ mlir::FailureOr<mlir::Value> OnnxImporter::createTyped(const NodeContext &node, 
   return op->getResult(0);
 }
 
+/// The first result of a created op, or failure if creating it failed.
+inline mlir::FailureOr<mlir::Value> firstResult(mlir::FailureOr<mlir::Operation *> op) {
+  if (mlir::failed(op)) {
+    return mlir::failure();
+  }
+  return (*op)->getResult(0);
+}
+
 } // namespace conveyor::frontend::detail
