@@ -4,6 +4,7 @@
 #include "conveyor/Schedule/ScheduleFormat.h"
 #include "conveyor/Simulator/BufferTable.h"
 #include "conveyor/Simulator/EnergyModel.h"
+#include "conveyor/Simulator/FabricSimulator.h"
 #include "conveyor/Simulator/HardwareModel.h"
 #include "conveyor/Simulator/InstructionCost.h"
 #include "conveyor/Simulator/ScheduleChecker.h"
@@ -243,6 +244,30 @@ void simulateTimingOnly(benchmark::State &state) {
   reportRate(state, count);
 }
 BENCHMARK(simulateTimingOnly)->Arg(10000)->Arg(100000)->Arg(1000000)->Unit(benchmark::kMillisecond);
+
+/// The same programs through the multi-chip engine (simulateFabric: validation, one decode
+/// into a flat program image, the run, no energy), which is the timing-mode path of v2.
+void fabricEngineTimingOnly(benchmark::State &state) {
+  const schedule::Schedule &s = syntheticSchedule(uint64_t(state.range(0)));
+  const uint64_t count = uint64_t(s.programs(0).instructions_size());
+  for (auto _ : state) {
+    Result<sim::FabricReport> report = sim::simulateFabric(s, groq1());
+    if (!report) {
+      state.SkipWithError(report.error().c_str());
+      return;
+    }
+    if (report->endCycle != s.programs(0).compiler_cycles()) {
+      state.SkipWithError("simulated cycles differ from the fixture's schedule");
+      return;
+    }
+  }
+  reportRate(state, count);
+}
+BENCHMARK(fabricEngineTimingOnly)
+    ->Arg(10000)
+    ->Arg(100000)
+    ->Arg(1000000)
+    ->Unit(benchmark::kMillisecond);
 
 /// Stages of simulate(), to see where the time goes.
 void validateStructure(benchmark::State &state) {

@@ -121,6 +121,29 @@ Unit unitOf(Opcode op) {
     return VXM;
   case SXM_TRANSPOSE:
     return SXM;
+  case C2C_SEND:
+  case C2C_RECV:
+    return C2C;
+  case SYNC:
+    return ICU;
+  // --- E: transformer ops ---
+  case MEM_GATHER:
+  case MEM_SLICE:
+  case MEM_CONCAT:
+    return MEM;
+  case SXM_BROADCAST:
+    return SXM;
+  case VXM_REDUCE:
+  case VXM_RMS_NORM:
+  case VXM_LAYER_NORM:
+  case VXM_SELECT:
+  case VXM_TOPK:
+  case VXM_CAST:
+  case VXM_ROTARY:
+    return VXM;
+  case MXM_MATMUL_DQ:
+    return MXM;
+  // --- end E ---
   case OPCODE_UNSPECIFIED:
   case Opcode_INT_MIN_SENTINEL_DO_NOT_USE_:
   case Opcode_INT_MAX_SENTINEL_DO_NOT_USE_:
@@ -144,6 +167,29 @@ std::pair<int, int> arityOf(Opcode op) {
   case MXM_MATMUL:
   case VXM_BINARY:
     return {2, 1};
+  case C2C_SEND:
+    return {1, 0};
+  case C2C_RECV:
+    return {0, 1};
+  case SYNC:
+    return {0, 0};
+  // --- E: transformer ops ---
+  case MEM_SLICE:
+  case SXM_BROADCAST:
+  case VXM_REDUCE:
+  case VXM_TOPK:
+  case VXM_CAST:
+    return {1, 1};
+  case MEM_GATHER:
+  case MEM_CONCAT:
+  case VXM_RMS_NORM:
+    return {2, 1};
+  case VXM_LAYER_NORM:
+  case VXM_SELECT:
+  case VXM_ROTARY:
+  case MXM_MATMUL_DQ:
+    return {3, 1};
+  // --- end E ---
   case OPCODE_UNSPECIFIED:
   case Opcode_INT_MIN_SENTINEL_DO_NOT_USE_:
   case Opcode_INT_MAX_SENTINEL_DO_NOT_USE_:
@@ -153,15 +199,79 @@ std::pair<int, int> arityOf(Opcode op) {
 }
 
 bool isBinaryKind(ElementwiseKind kind) {
-  return kind == ADD || kind == SUB || kind == MUL || kind == DIV;
+  return kind == ADD || kind == SUB || kind == MUL || kind == DIV ||
+         /* --- E --- */ kind == POW || kind == MAX || kind == MIN;
 }
-bool isUnaryKind(ElementwiseKind kind) { return kind == RELU || kind == GELU || kind == GELU_TANH; }
+bool isUnaryKind(ElementwiseKind kind) {
+  return kind == RELU || kind == GELU || kind == GELU_TANH ||
+         /* --- E --- */ (kind >= EXP && kind <= ERF);
+}
 
 std::string bufferLabel(const Buffer &buffer) {
   if (buffer.name().empty()) {
     return fmt::format("buffer {}", buffer.id());
   }
   return fmt::format("buffer {} ('{}')", buffer.id(), buffer.name());
+}
+
+// --- G: v2 structure (repeat blocks, template instances) ---
+
+/// Repeat blocks: in bounds, sorted, disjoint, non-interleaving iterations, and strided
+/// buffers that exist. Messages start with the program label.
+Status validateRepeats(const Program &program, const std::string &programLabel) {
+  uint64_t end = 0; // first instruction index not yet covered by a block
+  for (int r = 0; r < program.repeats_size(); ++r) {
+    const Repeat &block = program.repeats(r);
+    const std::string label =
+        fmt::format("{}, repeat block {} '{}'", programLabel, r, block.name());
+    if (block.count() == 0 || block.iterations() == 0) {
+      return makeError(fmt::format("{}: count and iterations must be >= 1", label));
+    }
+    if (uint64_t(block.first()) + block.count() > uint64_t(program.instructions_size())) {
+      return makeError(fmt::format("{}: instructions [{}, {}) run past the program's {}", label,
+                                   block.first(), uint64_t(block.first()) + block.count(),
+                                   program.instructions_size()));
+    }
+    if (block.first() < end) {
+      return makeError(fmt::format("{}: overlaps the previous block or is out of order (blocks "
+                                   "must be sorted by `first` and must not nest)",
+                                   label));
+    }
+    end = uint64_t(block.first()) + block.count();
+    const uint64_t span = program.instructions(int(end - 1)).issue_cycle() -
+                          std::min(program.instructions(int(end - 1)).issue_cycle(),
+                                   program.instructions(int(block.first())).issue_cycle());
+    if (block.iterations() > 1 && block.period_cycles() <= span) {
+      return makeError(fmt::format("{}: period {} cycles is not longer than the block's {} "
+                                   "cycles of issue: iterations would interleave",
+                                   label, block.period_cycles(), span));
+    }
+    if (block.iterations() > (uint64_t(1) << 40)) {
+      return makeError(fmt::format("{}: {} iterations is beyond 2^40", label, block.iterations()));
+    }
+  }
+  return Status::success();
+}
+
+/// Every buffer id a program's instructions and repeat blocks name.
+std::set<uint32_t> buffersUsedBy(const Program &program) {
+  std::set<uint32_t> used;
+  for (const Instruction &inst : program.instructions()) {
+    used.insert(inst.operands().begin(), inst.operands().end());
+    used.insert(inst.results().begin(), inst.results().end());
+  }
+  for (const Repeat &block : program.repeats()) {
+    for (const BufferStride &stride : block.strides()) {
+      used.insert(stride.buffer());
+      used.insert(stride.per_iteration().begin(), stride.per_iteration().end());
+    }
+  }
+  return used;
+}
+
+bool sameTensorType(const Buffer &a, const Buffer &b) {
+  return a.dtype() == b.dtype() && a.kind() == b.kind() &&
+         std::equal(a.shape().begin(), a.shape().end(), b.shape().begin(), b.shape().end());
 }
 
 /// Buffer id -> position in `schedule.buffers()`. Ids are usually dense (1..n), so a flat
@@ -204,6 +314,64 @@ private:
   std::vector<int> flat;
   std::unordered_map<uint32_t, int> sparse;
 };
+
+// --- G: v2 template instances ---
+/// Instances of a template program: existing, distinct chips; every buffer the template
+/// uses is mapped to a buffer of the instance's chip with the same dtype, shape and kind;
+/// peers map to other chips.
+Status validateInstances(const Schedule &schedule, const Program &program,
+                         const std::string &programLabel, const BufferIndex &byId,
+                         std::set<std::pair<uint32_t, std::string>> &programNames) {
+  if (program.instances().empty()) {
+    return Status::success();
+  }
+  const uint32_t chips = schedule.system().chips();
+  const std::set<uint32_t> used = buffersUsedBy(program);
+  for (int i = 0; i < program.instances_size(); ++i) {
+    const ProgramInstance &instance = program.instances(i);
+    const std::string label =
+        fmt::format("{}, instance {} (chip {})", programLabel, i, instance.chip());
+    if (instance.chip() >= chips) {
+      return makeError(fmt::format("{}: chip does not exist (the schedule has {} chip(s))",
+                                   label, chips));
+    }
+    if (!programNames.emplace(instance.chip(), program.name()).second) {
+      return makeError(fmt::format("{}: the chip already runs a program named '{}'", label,
+                                   program.name()));
+    }
+    for (uint32_t id : used) {
+      auto mapped = instance.buffer_map().find(id);
+      if (mapped == instance.buffer_map().end()) {
+        return makeError(fmt::format("{}: template buffer {} is not in buffer_map; map every "
+                                     "buffer the template uses",
+                                     label, id));
+      }
+      const int from = byId.find(id);
+      const int to = byId.find(mapped->second);
+      if (to == BufferIndex::kMissing) {
+        return makeError(fmt::format("{}: buffer_map sends buffer {} to {}, which is not a buffer",
+                                     label, id, mapped->second));
+      }
+      const Buffer &target = schedule.buffers(to);
+      if (target.chip() != instance.chip()) {
+        return makeError(fmt::format("{}: buffer_map sends buffer {} to {}, which lives on chip {}",
+                                     label, id, mapped->second, target.chip()));
+      }
+      if (from != BufferIndex::kMissing && !sameTensorType(schedule.buffers(from), target)) {
+        return makeError(fmt::format("{}: buffer_map sends buffer {} to {}, which differs in "
+                                     "dtype, shape or kind",
+                                     label, id, mapped->second));
+      }
+    }
+    for (const auto &[from, to] : instance.peer_map()) {
+      if (to >= chips || to == instance.chip()) {
+        return makeError(fmt::format("{}: peer_map sends chip {} to {}, which is not another chip",
+                                     label, from, to));
+      }
+    }
+  }
+  return Status::success();
+}
 
 /// Structural checks shared by the reader and the writer. `where` prefixes every message
 /// (the file name). Returns the first problem found. Messages are formatted only on
@@ -364,13 +532,55 @@ Status validateStructure(const Schedule &schedule, const std::string &where) {
       return fail(fmt::format("{}: kind {} is not forward/prefill/decode", programLabel,
                               int(program.kind())));
     }
+    if (Status status = validateRepeats(program, programLabel); !status) {
+      return fail(status.error());
+    }
+    // --- G: buffers named by repeat strides must be buffers of this program's chip ---
+    for (const Repeat &block : program.repeats()) {
+      auto check = [&](uint32_t id) -> Status {
+        const int position = byId.find(id);
+        if (position == BufferIndex::kMissing || facts[size_t(position)].chip != program.chip()) {
+          return makeError(fmt::format("{}, repeat block '{}': stride buffer {} is not a buffer "
+                                       "of chip {}",
+                                       programLabel, block.name(), id, program.chip()));
+        }
+        return Status::success();
+      };
+      for (const BufferStride &stride : block.strides()) {
+        if (Status status = check(stride.buffer()); !status) {
+          return fail(status.error());
+        }
+        for (uint32_t id : stride.per_iteration()) {
+          if (Status status = check(id); !status) {
+            return fail(status.error());
+          }
+        }
+      }
+    }
+    // The issue cycle the next instruction may not precede; after a repeated block it is
+    // the block's last instruction in its last iteration.
     uint64_t previousCycle = 0;
+    int nextRepeat = 0;
     for (int index = 0; index < program.instructions_size(); ++index) {
       const Instruction &inst = program.instructions(index);
       auto at = [&] {
         return fmt::format("{}, instruction {} ({} '{}' at cycle {})", programLabel, index,
                            opcodeName(inst.opcode()), inst.location(), inst.issue_cycle());
       };
+      if (nextRepeat < program.repeats_size() &&
+          program.repeats(nextRepeat).first() + program.repeats(nextRepeat).count() ==
+              uint32_t(index)) {
+        const Repeat &done = program.repeats(nextRepeat++);
+        const Instruction &last = program.instructions(int(done.first() + done.count() - 1));
+        const unsigned __int128 lastIssue =
+            (unsigned __int128)(done.iterations() - 1) * done.period_cycles() +
+            last.issue_cycle();
+        if (lastIssue > (uint64_t(1) << 62)) {
+          return fail(fmt::format("{}: repeat block '{}' ends beyond cycle 2^62", programLabel,
+                                  done.name()));
+        }
+        previousCycle = std::max(previousCycle, uint64_t(lastIssue));
+      }
       if (!Opcode_IsValid(inst.opcode()) || inst.opcode() == OPCODE_UNSPECIFIED) {
         return fail(
             fmt::format("{}: opcode {} is unknown to this reader", at(), int(inst.opcode())));
@@ -463,15 +673,38 @@ Status validateStructure(const Schedule &schedule, const std::string &where) {
         }
         break;
       }
+      case C2C_SEND:
+      case C2C_RECV: {
+        if (inst.peer_chip() >= chips || inst.peer_chip() == program.chip()) {
+          return fail(fmt::format("{}: peer_chip {} is not another chip of the {}-chip system",
+                                  at(), inst.peer_chip(), chips));
+        }
+        const uint32_t id = inst.opcode() == C2C_SEND ? inst.operands(0) : inst.results(0);
+        const uint64_t bufferBytes = facts[size_t(byId.find(id))].bytes;
+        if (inst.bytes() > bufferBytes) {
+          return fail(fmt::format("{}: moves {} bytes but buffer {} holds {}", at(),
+                                  inst.bytes(), id, bufferBytes));
+        }
+        if (inst.opcode() == C2C_SEND && inst.slot_start_cycle() < inst.issue_cycle()) {
+          return fail(fmt::format("{}: link slot starts at cycle {}, before the send issues",
+                                  at(), inst.slot_start_cycle()));
+        }
+        break;
+      }
       case MEM_WRITE:
       case MEM_READ:
       case MEM_COPY:
       case MXM_MATMUL:
+      case SYNC:
       case OPCODE_UNSPECIFIED:
       case Opcode_INT_MIN_SENTINEL_DO_NOT_USE_:
       case Opcode_INT_MAX_SENTINEL_DO_NOT_USE_:
         break;
       }
+    }
+    if (Status status = validateInstances(schedule, program, programLabel, byId, programNames);
+        !status) {
+      return fail(status.error());
     }
   }
   return Status::success();
@@ -530,10 +763,9 @@ Result<Schedule> parseSchedule(const std::string &bytes, const std::string &sour
     return makeError(badMagic);
   }
   if (schedule.version() != kVersion) {
-    return makeError(fmt::format(
-        "'{}' is schedule format version {}, but this build reads version {}; recompile it "
-        "with this build's `conveyor compile`",
-        sourceName, schedule.version(), kVersion));
+    return makeError(fmt::format("{}: schedule version {}, this build reads version {}: "
+                                 "recompile with conveyor compile",
+                                 sourceName, schedule.version(), kVersion));
   }
   if (Status status = validateStructure(schedule, sourceName); !status) {
     return makeError(status.error());
@@ -637,6 +869,27 @@ const char *opcodeName(Opcode op) {
     return "VXM_SOFTMAX";
   case SXM_TRANSPOSE:
     return "SXM_TRANSPOSE";
+  case C2C_SEND:
+    return "C2C_SEND";
+  case C2C_RECV:
+    return "C2C_RECV";
+  case SYNC:
+    return "SYNC";
+  // --- E: transformer ops (the enum's own names) ---
+  case MEM_GATHER:
+  case MEM_SLICE:
+  case MEM_CONCAT:
+  case SXM_BROADCAST:
+  case VXM_REDUCE:
+  case VXM_RMS_NORM:
+  case VXM_LAYER_NORM:
+  case VXM_SELECT:
+  case VXM_TOPK:
+  case VXM_CAST:
+  case VXM_ROTARY:
+  case MXM_MATMUL_DQ:
+    return Opcode_Name(op).c_str();
+  // --- end E ---
   case OPCODE_UNSPECIFIED:
   case Opcode_INT_MIN_SENTINEL_DO_NOT_USE_:
   case Opcode_INT_MAX_SENTINEL_DO_NOT_USE_:
@@ -657,6 +910,8 @@ const char *unitName(Unit unit) {
     return "SXM";
   case C2C:
     return "C2C";
+  case ICU:
+    return "ICU";
   case UNIT_UNSPECIFIED:
   case Unit_INT_MIN_SENTINEL_DO_NOT_USE_:
   case Unit_INT_MAX_SENTINEL_DO_NOT_USE_:
@@ -681,12 +936,110 @@ const char *elementwiseName(ElementwiseKind kind) {
     return "gelu";
   case GELU_TANH:
     return "gelu_tanh";
+  // --- E: more VXM kinds ---
+  case EXP:
+    return "exp";
+  case LOG:
+    return "log";
+  case SQRT:
+    return "sqrt";
+  case RSQRT:
+    return "rsqrt";
+  case RECIPROCAL:
+    return "reciprocal";
+  case NEG:
+    return "neg";
+  case ABS:
+    return "abs";
+  case SIN:
+    return "sin";
+  case COS:
+    return "cos";
+  case TANH:
+    return "tanh";
+  case SIGMOID:
+    return "sigmoid";
+  case SILU:
+    return "silu";
+  case ERF:
+    return "erf";
+  case POW:
+    return "pow";
+  case MAX:
+    return "max";
+  case MIN:
+    return "min";
+  case REDUCE_SUM:
+    return "sum";
+  case REDUCE_MEAN:
+    return "mean";
+  case REDUCE_MAX:
+    return "max";
+  case REDUCE_MIN:
+    return "min";
+  // --- end E ---
   case ELEMENTWISE_UNSPECIFIED:
   case ElementwiseKind_INT_MIN_SENTINEL_DO_NOT_USE_:
   case ElementwiseKind_INT_MAX_SENTINEL_DO_NOT_USE_:
     break;
   }
   return "none";
+}
+
+// --- G: v2 parts of the text dump ---
+template <typename NameOf, typename Line>
+void dumpProgramV2Header(const Program &program, const NameOf &nameOf, const Line &line) {
+  (void)nameOf;
+  if (program.kv_length() || program.prompt_length() || program.sequences()) {
+    line(fmt::format("  bucket: kv_length {}, prompt_length {}, sequences {}", program.kv_length(),
+                     program.prompt_length(), program.sequences()));
+  }
+  if (program.drift_slack_cycles()) {
+    line(fmt::format("  drift slack: {} cycles", program.drift_slack_cycles()));
+  }
+  if (!program.instances().empty()) {
+    std::string chips;
+    for (int i = 0; i < program.instances_size(); ++i) {
+      if (i == 16) {
+        chips += fmt::format(", ... ({} more)", program.instances_size() - 16);
+        break;
+      }
+      chips += fmt::format("{}{}", i ? ", " : "", program.instances(i).chip());
+    }
+    line(fmt::format("  template: also runs on {} chip(s): {}", program.instances_size(), chips));
+    for (int i = 0; i < std::min(program.instances_size(), 16); ++i) {
+      const ProgramInstance &instance = program.instances(i);
+      line(fmt::format("    chip {}: {} buffer(s), {} peer(s), {} port(s) remapped, transfer ids "
+                       "{:+}",
+                       instance.chip(), instance.buffer_map_size(), instance.peer_map_size(),
+                       instance.link_map_size(), instance.transfer_id_offset()));
+    }
+  }
+}
+
+template <typename NameOf, typename Line>
+void dumpRepeatAt(const Program &program, int index, const NameOf &nameOf, const Line &line) {
+  for (const Repeat &block : program.repeats()) {
+    if (block.first() != uint32_t(index)) {
+      continue;
+    }
+    line(fmt::format("  repeat '{}': instructions [{}, {}) x {} iterations, every {} cycles, "
+                     "transfer ids +{}/iteration",
+                     block.name(), block.first(), uint64_t(block.first()) + block.count(),
+                     block.iterations(), block.period_cycles(), block.transfer_id_stride()));
+    for (const BufferStride &stride : block.strides()) {
+      if (!stride.per_iteration().empty()) {
+        std::string ids;
+        for (uint32_t id : stride.per_iteration()) {
+          ids += (ids.empty() ? "" : ", ") + nameOf(id);
+        }
+        line(fmt::format("    {} -> per iteration [{}]", nameOf(stride.buffer()), ids));
+      } else {
+        line(fmt::format("    {} moves {:+} bytes per iteration", nameOf(stride.buffer()),
+                         stride.address_stride()));
+      }
+    }
+  }
 }
 
 std::string dumpSchedule(const Schedule &schedule) {
@@ -738,8 +1091,10 @@ std::string dumpSchedule(const Schedule &schedule) {
                      program.name(), programKindText(program.kind()), program.chip(),
                      program.instructions_size(), program.tokens_per_step(),
                      program.compiler_cycles()));
+    dumpProgramV2Header(program, nameOf, line); // --- G ---
     for (int index = 0; index < program.instructions_size(); ++index) {
       const Instruction &inst = program.instructions(index);
+      dumpRepeatAt(program, index, nameOf, line); // --- G ---
       std::string args;
       for (uint32_t id : inst.operands()) {
         args += (args.empty() ? "" : ", ") + nameOf(id);
@@ -759,11 +1114,31 @@ std::string dumpSchedule(const Schedule &schedule) {
           extra += fmt::format("{}{}", i ? "," : "", inst.perm(i));
         }
         extra += "]";
+      } else if (inst.opcode() == C2C_SEND) { // --- G ---
+        extra = fmt::format(" to chip {} link {} slot [{}, +{}) bytes {} id {}", inst.peer_chip(),
+                            inst.link(), inst.slot_start_cycle(), inst.slot_cycles(),
+                            inst.bytes(), inst.transfer_id());
+      } else if (inst.opcode() == C2C_RECV) {
+        extra = fmt::format(" from chip {} link {} bytes {} id {}", inst.peer_chip(), inst.link(),
+                            inst.bytes(), inst.transfer_id());
       }
       line(fmt::format("  {:>5} cycle {:>10}  {:<3}.{} {:<13}{} ({}) -> ({})  @ {}", index,
                        inst.issue_cycle(), unitName(inst.unit()), inst.queue(),
                        opcodeName(inst.opcode()), extra, args, results,
                        inst.location().empty() ? "-" : inst.location()));
+    }
+  }
+  // --- G: v2 symbol tables ---
+  if (!schedule.symbols().empty()) {
+    std::map<uint32_t, std::string> files;
+    for (const SourceFile &file : schedule.source_files()) {
+      files[file.id()] = file.path();
+    }
+    line(fmt::format("symbols ({}):", schedule.symbols_size()));
+    for (const Symbol &symbol : schedule.symbols()) {
+      auto file = files.find(symbol.source_file());
+      line(fmt::format("  {:>5} {:<40} {}:{}", symbol.buffer(), symbol.name(),
+                       file == files.end() ? "-" : file->second, symbol.line()));
     }
   }
   return out;

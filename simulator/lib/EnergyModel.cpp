@@ -78,16 +78,36 @@ bool chargeInstruction(const HardwareModel &model, schedule::Opcode opcode,
     return true;
   case schedule::MEM_COPY:
   case schedule::SXM_TRANSPOSE:
+  // --- E: data movement ---
+  case schedule::MEM_GATHER:
+  case schedule::MEM_SLICE:
+  case schedule::MEM_CONCAT:
+  case schedule::SXM_BROADCAST:
     chargeTraffic(model, parts, readBytes, writtenBytes);
     return true;
   case schedule::MXM_MATMUL:
+  case schedule::MXM_MATMUL_DQ: // --- E ---
     charge(parts, EnergyCategory::Mac, double(cost.macs) * macPicojoules);
     chargeTraffic(model, parts, readBytes, writtenBytes);
     return true;
   case schedule::VXM_BINARY:
   case schedule::VXM_UNARY:
   case schedule::VXM_SOFTMAX:
+  // --- E: transformer VXM ops (their vxmOps come from InstructionCost) ---
+  case schedule::VXM_REDUCE:
+  case schedule::VXM_RMS_NORM:
+  case schedule::VXM_LAYER_NORM:
+  case schedule::VXM_SELECT:
+  case schedule::VXM_TOPK:
+  case schedule::VXM_CAST:
+  case schedule::VXM_ROTARY:
     charge(parts, EnergyCategory::Vxm, double(cost.vxmOps) * model.vxmOpPicojoules);
+    chargeTraffic(model, parts, readBytes, writtenBytes);
+    return true;
+  // --- G: multi-chip opcodes: SRAM and stream traffic only (link energy is not modelled) ---
+  case schedule::C2C_SEND:
+  case schedule::C2C_RECV:
+  case schedule::SYNC:
     chargeTraffic(model, parts, readBytes, writtenBytes);
     return true;
   case schedule::OPCODE_UNSPECIFIED:
@@ -104,7 +124,7 @@ Result<EnergyParts> instructionEnergy(const HardwareModel &model, const BufferTa
                                       const schedule::Instruction &inst,
                                       const InstructionCost &cost) {
   double macPicojoules = 0;
-  if (inst.opcode() == schedule::MXM_MATMUL) {
+  if (inst.opcode() == schedule::MXM_MATMUL || inst.opcode() == schedule::MXM_MATMUL_DQ) {
     Result<double> picojoules = matmulPicojoules(model, buffers, inst);
     if (!picojoules) {
       return picojoules.takeError();
@@ -132,7 +152,7 @@ Result<ProgramEnergy> programEnergy(const HardwareModel &model, const BufferTabl
                                    schedule::opcodeName(inst.opcode()), inst.location(), reason));
     };
     double macPicojoules = 0;
-    if (cost.opcode == schedule::MXM_MATMUL) {
+    if (cost.opcode == schedule::MXM_MATMUL || cost.opcode == schedule::MXM_MATMUL_DQ) {
       Result<double> picojoules = matmulPicojoules(model, buffers, program.instructions(index));
       if (!picojoules) {
         return fail(picojoules.error());

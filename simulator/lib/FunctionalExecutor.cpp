@@ -1,9 +1,14 @@
-// Functional numerics with Eigen: numpy-broadcast matmul and binary ops, relu/gelu, softmax,
-// transpose, copies; views share their root's storage.
+// Functional numerics with Eigen: numpy-broadcast matmul and binary ops, elementwise math,
+// softmax, norms, rotary, gather/slice/concat/broadcast, top-k, casts and dequantising
+// matmuls; views share their root's storage. Every buffer is held as f32 values that its
+// dtype can represent: weights are decoded from their bytes, and every instruction result
+// (and every bound input) is rounded to its buffer's dtype, which is how f16/bf16/fp8
+// activations and int weights are emulated (products accumulate in fp32).
 #include "conveyor/Simulator/FunctionalExecutor.h"
 
 #include "conveyor/Schedule/ScheduleFormat.h"
 #include "conveyor/Simulator/HardwareModel.h"
+#include "conveyor/Simulator/Numerics.h"
 
 #include <Eigen/Core>
 #include <fmt/format.h>
@@ -69,6 +74,14 @@ float applyBinary(schedule::ElementwiseKind kind, float a, float b) {
     return a * b;
   case schedule::DIV:
     return a / b;
+  case schedule::POW:
+    return std::pow(a, b);
+  case schedule::MAX:
+    return std::max(a, b);
+  case schedule::MIN:
+    return std::min(a, b);
+  default:
+    break;
   case schedule::RELU:
   case schedule::GELU:
   case schedule::GELU_TANH:
@@ -90,6 +103,34 @@ float applyUnary(schedule::ElementwiseKind kind, float x) {
     const float inner = float(std::sqrt(2.0 / M_PI)) * (x + 0.044715f * x * x * x);
     return 0.5f * x * (1.0f + std::tanh(inner));
   }
+  case schedule::EXP:
+    return std::exp(x);
+  case schedule::LOG:
+    return std::log(x);
+  case schedule::SQRT:
+    return std::sqrt(x);
+  case schedule::RSQRT:
+    return 1.0f / std::sqrt(x);
+  case schedule::RECIPROCAL:
+    return 1.0f / x;
+  case schedule::NEG:
+    return -x;
+  case schedule::ABS:
+    return std::fabs(x);
+  case schedule::SIN:
+    return std::sin(x);
+  case schedule::COS:
+    return std::cos(x);
+  case schedule::TANH:
+    return std::tanh(x);
+  case schedule::SIGMOID:
+    return 1.0f / (1.0f + std::exp(-x));
+  case schedule::SILU:
+    return x / (1.0f + std::exp(-x));
+  case schedule::ERF:
+    return std::erf(x);
+  default:
+    break;
   case schedule::ADD:
   case schedule::SUB:
   case schedule::MUL:
@@ -143,6 +184,8 @@ std::vector<float> binary(schedule::ElementwiseKind kind, const std::vector<floa
     case schedule::DIV:
       c = a / b;
       return out;
+    default: // --- E: pow, max, min take the general path below ---
+      break;
     case schedule::RELU:
     case schedule::GELU:
     case schedule::GELU_TANH:
@@ -210,13 +253,221 @@ std::vector<float> transpose(const std::vector<float> &in, ShapeRef shape,
   return out;
 }
 
+// --- E: transformer ops ---
+
+/// Row-major strides (in elements) of `shape`.
+std::vector<uint64_t> rowMajorStrides(ShapeRef shape) {
+  std::vector<uint64_t> strides(shape.size(), 1);
+  for (size_t i = shape.size(); i-- > 1;) {
+    strides[i - 1] = strides[i] * uint64_t(shape[i]);
+  }
+  return strides;
+}
+
+uint64_t product(ShapeRef shape, size_t begin, size_t end) {
+  uint64_t result = 1;
+  for (size_t i = begin; i < end; ++i) {
+    result *= uint64_t(shape[i]);
+  }
+  return result;
+}
+
+/// `in` broadcast (numpy rules) to `outShape`.
+std::vector<float> broadcastTo(const std::vector<float> &in, ShapeRef inShape, ShapeRef outShape) {
+  std::vector<float> out(elementCount(outShape));
+  const std::vector<uint64_t> strides = broadcastStrides(inShape, outShape);
+  forEachIndex(outShape, strides, strides,
+               [&](uint64_t flat, uint64_t source, uint64_t) { out[flat] = in[source]; });
+  return out;
+}
+
+Result<std::vector<float>> gather(const std::vector<float> &table, ShapeRef tableShape,
+                                  const std::vector<float> &indices, int64_t axis) {
+  const uint64_t outer = product(tableShape, 0, size_t(axis));
+  const auto length = int64_t(tableShape[size_t(axis)]);
+  const uint64_t inner = product(tableShape, size_t(axis) + 1, tableShape.size());
+  std::vector<float> out(outer * indices.size() * inner);
+  for (uint64_t o = 0; o < outer; ++o) {
+    for (size_t i = 0; i < indices.size(); ++i) {
+      auto index = int64_t(indices[i]);
+      if (index < 0) {
+        index += length;
+      }
+      if (index < 0 || index >= length) {
+        return makeError(fmt::format("index {} is outside [0, {}) of the gathered axis",
+                                     int64_t(indices[i]), length));
+      }
+      std::copy_n(table.begin() + int64_t((o * uint64_t(length) + uint64_t(index)) * inner),
+                  inner, out.begin() + int64_t((o * indices.size() + i) * inner));
+    }
+  }
+  return out;
+}
+
+std::vector<float> slice(const std::vector<float> &in, ShapeRef inShape, ShapeRef outShape,
+                         const schedule::Instruction &inst) {
+  const std::vector<uint64_t> strides = rowMajorStrides(inShape);
+  std::vector<uint64_t> walk(inShape.size());
+  uint64_t base = 0;
+  for (size_t axis = 0; axis < inShape.size(); ++axis) {
+    base += uint64_t(inst.starts(int(axis))) * strides[axis];
+    // Negative steps wrap in unsigned arithmetic and still add up to the right offset.
+    walk[axis] = uint64_t(inst.steps(int(axis))) * strides[axis];
+  }
+  std::vector<float> out(elementCount(outShape));
+  forEachIndex(outShape, walk, walk,
+               [&](uint64_t flat, uint64_t offset, uint64_t) { out[flat] = in[base + offset]; });
+  return out;
+}
+
+std::vector<float> concat(const std::vector<float> &lhs, ShapeRef lhsShape,
+                          const std::vector<float> &rhs, ShapeRef rhsShape, int64_t axis) {
+  const uint64_t outer = product(lhsShape, 0, size_t(axis));
+  const uint64_t lhsRow = product(lhsShape, size_t(axis), lhsShape.size());
+  const uint64_t rhsRow = product(rhsShape, size_t(axis), rhsShape.size());
+  std::vector<float> out;
+  out.reserve(lhs.size() + rhs.size());
+  for (uint64_t o = 0; o < outer; ++o) {
+    out.insert(out.end(), lhs.begin() + int64_t(o * lhsRow), lhs.begin() + int64_t((o + 1) * lhsRow));
+    out.insert(out.end(), rhs.begin() + int64_t(o * rhsRow), rhs.begin() + int64_t((o + 1) * rhsRow));
+  }
+  return out;
+}
+
+std::vector<float> reduce(const std::vector<float> &in, ShapeRef inShape, ShapeRef outShape,
+                          schedule::ElementwiseKind kind) {
+  const uint64_t total = elementCount(outShape);
+  const bool isMax = kind == schedule::REDUCE_MAX, isMin = kind == schedule::REDUCE_MIN;
+  std::vector<double> accumulator(total, isMax   ? -INFINITY
+                                         : isMin ? INFINITY
+                                                 : 0.0);
+  // Each input element lands on the output element with its reduced axes set to 0.
+  const std::vector<uint64_t> toOut = broadcastStrides(outShape, inShape);
+  const std::vector<uint64_t> none(inShape.size(), 0);
+  forEachIndex(inShape, toOut, none, [&](uint64_t flat, uint64_t target, uint64_t) {
+    double &slot = accumulator[target];
+    const double value = in[flat];
+    slot = isMax ? std::max(slot, value) : isMin ? std::min(slot, value) : slot + value;
+  });
+  const double count = double(in.size()) / double(std::max<uint64_t>(total, 1));
+  std::vector<float> out(total);
+  for (uint64_t i = 0; i < total; ++i) {
+    out[i] = float(kind == schedule::REDUCE_MEAN ? accumulator[i] / count : accumulator[i]);
+  }
+  return out;
+}
+
+/// RMS norm (no bias) or layer norm over the trailing axes [axis, rank), f32 statistics.
+std::vector<float> normalize(const std::vector<float> &in, ShapeRef shape, int64_t axis,
+                             float epsilon, const std::vector<float> &scale, ShapeRef scaleShape,
+                             const std::vector<float> *bias, ShapeRef biasShape, bool layer) {
+  const ShapeRef trailing = shape.subspan(size_t(axis));
+  const uint64_t length = elementCount(trailing);
+  const uint64_t rows = length == 0 ? 0 : in.size() / length;
+  const std::vector<float> gamma = broadcastTo(scale, scaleShape, trailing);
+  const std::vector<float> beta =
+      bias ? broadcastTo(*bias, biasShape, trailing) : std::vector<float>(length, 0.0f);
+  std::vector<float> out(in.size());
+  for (uint64_t r = 0; r < rows; ++r) {
+    const float *x = in.data() + r * length;
+    float *y = out.data() + r * length;
+    double mean = 0;
+    if (layer) {
+      for (uint64_t i = 0; i < length; ++i) {
+        mean += x[i];
+      }
+      mean /= double(length);
+    }
+    double squares = 0;
+    for (uint64_t i = 0; i < length; ++i) {
+      const double centred = x[i] - mean;
+      squares += centred * centred;
+    }
+    const float inverse = float(1.0 / std::sqrt(squares / double(length) + double(epsilon)));
+    for (uint64_t i = 0; i < length; ++i) {
+      y[i] = float(x[i] - mean) * inverse * gamma[i] + beta[i];
+    }
+  }
+  return out;
+}
+
+std::vector<float> select(const std::vector<float> &condition, ShapeRef conditionShape,
+                          const std::vector<float> &lhs, ShapeRef lhsShape,
+                          const std::vector<float> &rhs, ShapeRef rhsShape, ShapeRef outShape) {
+  const std::vector<float> c = broadcastTo(condition, conditionShape, outShape);
+  const std::vector<float> a = broadcastTo(lhs, lhsShape, outShape);
+  const std::vector<float> b = broadcastTo(rhs, rhsShape, outShape);
+  std::vector<float> out(c.size());
+  for (size_t i = 0; i < c.size(); ++i) {
+    out[i] = c[i] != 0.0f ? a[i] : b[i];
+  }
+  return out;
+}
+
+/// The k largest along `axis` (largest first; ties keep the lower index first), as values or
+/// as indices.
+std::vector<float> topk(const std::vector<float> &in, ShapeRef shape, int64_t axis, int64_t k,
+                        bool indices) {
+  const uint64_t outer = product(shape, 0, size_t(axis));
+  const auto length = uint64_t(shape[size_t(axis)]);
+  const uint64_t inner = product(shape, size_t(axis) + 1, shape.size());
+  std::vector<float> out(outer * uint64_t(k) * inner);
+  std::vector<uint64_t> order(length);
+  for (uint64_t o = 0; o < outer; ++o) {
+    for (uint64_t i = 0; i < inner; ++i) {
+      auto at = [&](uint64_t j) { return in[(o * length + j) * inner + i]; };
+      for (uint64_t j = 0; j < length; ++j) {
+        order[j] = j;
+      }
+      std::stable_sort(order.begin(), order.end(),
+                       [&](uint64_t a, uint64_t b) { return at(a) > at(b); });
+      for (uint64_t j = 0; j < uint64_t(k); ++j) {
+        out[(o * uint64_t(k) + j) * inner + i] = indices ? float(order[j]) : at(order[j]);
+      }
+    }
+  }
+  return out;
+}
+
+std::vector<float> rotary(const std::vector<float> &x, ShapeRef shape,
+                          const std::vector<float> &cos, ShapeRef cosShape,
+                          const std::vector<float> &sin, ShapeRef sinShape) {
+  const std::vector<float> c = broadcastTo(cos, cosShape, shape);
+  const std::vector<float> s = broadcastTo(sin, sinShape, shape);
+  const auto width = uint64_t(shape.back()), half = width / 2;
+  std::vector<float> out(x.size());
+  for (uint64_t row = 0; row < x.size() / width; ++row) {
+    const uint64_t base = row * width;
+    for (uint64_t j = 0; j < width; ++j) {
+      // rotate_half(x) = concat(-x[half:], x[:half]).
+      const float rotated = j < half ? -x[base + j + half] : x[base + j - half];
+      out[base + j] = x[base + j] * c[base + j] + rotated * s[base + j];
+    }
+  }
+  return out;
+}
+
+/// lhs @ weight (already decoded to its integer or fp8 values) in fp32, then column n times
+/// scale[n]: symmetric per-output-channel dequantisation after fp32 accumulation.
+std::vector<float> matmulDequantized(const std::vector<float> &lhs, ShapeRef lhsShape,
+                                     const std::vector<float> &weight, ShapeRef weightShape,
+                                     const std::vector<float> &scale) {
+  std::vector<float> out = matmul(lhs, lhsShape, weight, weightShape);
+  const size_t n = scale.size();
+  for (size_t i = 0; i < out.size(); ++i) {
+    out[i] *= scale[i % n];
+  }
+  return out;
+}
+// --- end E ---
+
 } // namespace
 
 std::string FunctionalExecutor::unsupportedReason(const BufferTable &buffers) {
   for (const BufferInfo &buffer : buffers.all()) {
-    if (buffer.dtype != schedule::F32) {
-      return fmt::format("buffer {} is {}; the functional executor runs f32 models only",
-                         buffer.label(), dtypeName(buffer.dtype));
+    if (dtypeBits(buffer.dtype) == 0) {
+      return fmt::format("buffer {} has no element type the functional executor knows",
+                         buffer.label());
     }
     if (buffer.kind == schedule::WEIGHT && !buffer.isView() && buffer.proto->data().empty() &&
         buffer.elements > 0) {
@@ -233,11 +484,12 @@ FunctionalExecutor::FunctionalExecutor(const BufferTable &buffers) : buffers(buf
     if (buffer.root != index) {
       continue;
     }
-    storage[index].assign(buffer.elements, 0.0f);
     const std::string &data = buffer.proto->data();
-    if (!data.empty()) {
-      // Little-endian f32 (validated: data size == elements * 4); x86 and ARM hosts agree.
-      std::memcpy(storage[index].data(), data.data(), data.size());
+    if (data.empty()) {
+      storage[index].assign(buffer.elements, 0.0f);
+    } else {
+      // Little-endian bytes of the buffer's dtype (validated: size == ceil(elements * bits / 8)).
+      storage[index] = decodeElements(data, buffer.dtype, buffer.elements);
     }
   }
 }
@@ -279,9 +531,10 @@ Status FunctionalExecutor::bindInputs(const std::vector<TensorData> &inputs,
   }
   for (const auto &[name, buffer] : needed) {
     if (!boundInputs.count(name)) {
-      return makeError(fmt::format("model input '{}' (f32 {}) was not given; pass every model "
+      return makeError(fmt::format("model input '{}' ({} {}) was not given; pass every model "
                                    "input for a functional run (inputs: {})",
-                                   name, shapeText(buffer->shape), known));
+                                   name, dtypeName(buffer->dtype), shapeText(buffer->shape),
+                                   known));
     }
   }
   return Status::success();
@@ -300,6 +553,8 @@ Status FunctionalExecutor::run(const schedule::Program &program, std::vector<Ten
         return makeError(fmt::format("model input {} was not bound", target.label()));
       }
       result = bound->second->values;
+      // The host converts to the buffer's dtype as it writes (f16 activations, i32 ids).
+      roundInPlace(result, target.dtype);
       break;
     }
     case schedule::MEM_READ:
@@ -328,15 +583,66 @@ Status FunctionalExecutor::run(const schedule::Program &program, std::vector<Ten
       result =
           transpose(values(0), operand(0).shape, {inst.perm().data(), size_t(inst.perm_size())});
       break;
-    case schedule::OPCODE_UNSPECIFIED:
-    case schedule::Opcode_INT_MIN_SENTINEL_DO_NOT_USE_:
-    case schedule::Opcode_INT_MAX_SENTINEL_DO_NOT_USE_:
+    // --- E: transformer ops ---
+    case schedule::MEM_GATHER: {
+      Result<std::vector<float>> gathered = gather(values(0), operand(0).shape, values(1),
+                                                   inst.axis());
+      if (!gathered) {
+        return makeError(fmt::format("program '{}', MEM_GATHER '{}': {}", program.name(),
+                                     inst.location(), gathered.error()));
+      }
+      result = std::move(*gathered);
+      break;
+    }
+    case schedule::MEM_SLICE:
+      result = slice(values(0), operand(0).shape, buffers.byIdRef(inst.results(0)).shape, inst);
+      break;
+    case schedule::MEM_CONCAT:
+      result = concat(values(0), operand(0).shape, values(1), operand(1).shape, inst.axis());
+      break;
+    case schedule::SXM_BROADCAST:
+      result = broadcastTo(values(0), operand(0).shape, buffers.byIdRef(inst.results(0)).shape);
+      break;
+    case schedule::VXM_REDUCE:
+      result = reduce(values(0), operand(0).shape, buffers.byIdRef(inst.results(0)).shape,
+                      inst.kind());
+      break;
+    case schedule::VXM_RMS_NORM:
+      result = normalize(values(0), operand(0).shape, inst.axis(), inst.epsilon(), values(1),
+                         operand(1).shape, nullptr, {}, false);
+      break;
+    case schedule::VXM_LAYER_NORM:
+      result = normalize(values(0), operand(0).shape, inst.axis(), inst.epsilon(), values(1),
+                         operand(1).shape, &values(2), operand(2).shape, true);
+      break;
+    case schedule::VXM_SELECT:
+      result = select(values(0), operand(0).shape, values(1), operand(1).shape, values(2),
+                      operand(2).shape, buffers.byIdRef(inst.results(0)).shape);
+      break;
+    case schedule::VXM_TOPK:
+      result = topk(values(0), operand(0).shape, inst.axis(), inst.k(), inst.topk_indices());
+      break;
+    case schedule::VXM_CAST:
+      result = values(0); // rounded to the result dtype below
+      break;
+    case schedule::VXM_ROTARY:
+      result = rotary(values(0), operand(0).shape, values(1), operand(1).shape, values(2),
+                      operand(2).shape);
+      break;
+    case schedule::MXM_MATMUL_DQ:
+      result = matmulDequantized(values(0), operand(0).shape, values(1), operand(1).shape,
+                                 values(2));
+      break;
+    // --- end E ---
+    default:
       return makeError(fmt::format("program '{}': opcode {} cannot be executed", program.name(),
                                    int(inst.opcode())));
     }
     // Results are computed into a temporary first, so an instruction may overwrite the
-    // storage it reads.
-    storage[buffers.byIdRef(inst.results(0)).root] = std::move(result);
+    // storage it reads. Each result is stored in its buffer's number format.
+    const BufferInfo &target = buffers.byIdRef(inst.results(0));
+    roundInPlace(result, target.dtype);
+    storage[target.root] = std::move(result);
   }
   return Status::success();
 }

@@ -88,6 +88,37 @@ uint64_t vxmOpsPerElement(schedule::ElementwiseKind kind) {
     return 12;
   case schedule::GELU_TANH:
     return 8;
+  // --- E: math kinds (docs/timing-model.md, "Transformer ops") ---
+  case schedule::NEG:
+  case schedule::ABS:
+  case schedule::MAX:
+  case schedule::MIN:
+    return 1;
+  case schedule::RECIPROCAL:
+    return 2;
+  case schedule::SQRT:
+  case schedule::RSQRT:
+    return 3;
+  case schedule::EXP:
+  case schedule::LOG:
+    return 4;
+  case schedule::SIGMOID:
+    return 5;
+  case schedule::SILU:
+  case schedule::SIN:
+  case schedule::COS:
+  case schedule::TANH:
+    return 6;
+  case schedule::POW:
+    return 9;
+  case schedule::ERF:
+    return 10;
+  case schedule::REDUCE_SUM:
+  case schedule::REDUCE_MEAN:
+  case schedule::REDUCE_MAX:
+  case schedule::REDUCE_MIN:
+    return 1;
+  // --- end E ---
   case schedule::ELEMENTWISE_UNSPECIFIED:
   case schedule::ElementwiseKind_INT_MIN_SENTINEL_DO_NOT_USE_:
   case schedule::ElementwiseKind_INT_MAX_SENTINEL_DO_NOT_USE_:

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -23,6 +24,38 @@ Wide ceilDiv(Wide value, Wide divisor) {
   }
   return (value + divisor - 1) / divisor;
 }
+
+// --- E: transformer VXM bursts ---
+struct VxmBurst {
+  uint64_t occupancy = 0; // cycles
+  uint64_t ops = 0;       // ALU operations, for energy
+};
+
+VxmBurst vxmBurst(const HardwareModel &model, const BufferTable &buffers,
+                  const schedule::Instruction &inst) {
+  const BufferInfo &in = buffers.byIdRef(inst.operands(0));
+  const BufferInfo &out = buffers.byIdRef(inst.results(0));
+  const uint64_t alus = model.alusPerLane;
+  switch (inst.opcode()) {
+  case schedule::VXM_REDUCE: // one pass over the input
+    return {in.vectors, in.elements};
+  case schedule::VXM_RMS_NORM: // sum of squares, then scale: 2 passes, ~4 ops per element
+    return {2 * out.vectors, 4 * out.elements};
+  case schedule::VXM_LAYER_NORM: // mean, variance, normalise: 3 passes, ~6 ops per element
+    return {3 * out.vectors, 6 * out.elements};
+  case schedule::VXM_SELECT:
+    return {out.vectors, out.elements};
+  case schedule::VXM_TOPK: // k max-and-mask passes over the input
+    return {uint64_t(inst.k()) * in.vectors, uint64_t(inst.k()) * in.elements};
+  case schedule::VXM_CAST:
+    return {std::max(in.vectors, out.vectors), out.elements};
+  case schedule::VXM_ROTARY: // 2 products, 1 sum, 1 negation per element
+    return {out.vectors * ((4 + alus - 1) / alus), 4 * out.elements};
+  default:
+    return {};
+  }
+}
+// --- end E ---
 
 } // namespace
 
@@ -111,9 +144,53 @@ Result<InstructionCost> instructionCost(const HardwareModel &model, const Buffer
     cost.vxmOps = result(0).elements * kSoftmaxOpsPerElement;
     return cost;
   case schedule::SXM_TRANSPOSE:
+  case schedule::SXM_BROADCAST: // --- E ---
     cost.occupancy = result(0).vectors;
     cost.duration = model.memLatency + model.sxmLatency + cost.occupancy;
     return cost;
+  // --- E: transformer ops (docs/timing-model.md, "Transformer ops") ---
+  case schedule::MEM_GATHER:
+  case schedule::MEM_SLICE:
+  case schedule::MEM_CONCAT:
+    cost.occupancy = result(0).vectors;
+    cost.duration = model.memLatency + cost.occupancy;
+    return cost;
+  case schedule::VXM_REDUCE:
+  case schedule::VXM_RMS_NORM:
+  case schedule::VXM_LAYER_NORM:
+  case schedule::VXM_SELECT:
+  case schedule::VXM_TOPK:
+  case schedule::VXM_CAST:
+  case schedule::VXM_ROTARY: {
+    const VxmBurst burst = vxmBurst(model, buffers, inst);
+    cost.occupancy = burst.occupancy;
+    cost.vxmOps = burst.ops;
+    cost.duration = model.memLatency + model.vxmLatency + cost.occupancy;
+    return cost;
+  }
+  case schedule::MXM_MATMUL_DQ: {
+    std::optional<MatmulSizes> dims = matmulSizes(operand(0).shape, operand(1).shape);
+    const uint64_t rate = model.macsPerCycle[size_t(operand(0).dtype)];
+    if (!dims || rate == 0) {
+      return makeError(fmt::format("the MXM has no rate for {} activations (chip.mxm."
+                                   "macs_per_cycle of system '{}')",
+                                   dtypeName(operand(0).dtype), model.systemName));
+    }
+    // The narrow weights are what the MXM installs; scales ride on the accumulators.
+    const Wide weightElements = Wide(dims->batch) * dims->k * dims->n;
+    const Wide install = ceilDiv(ceilDiv(weightElements * dtypeBits(operand(1).dtype), 8),
+                                 model.weightLoadBytesPerCycle);
+    const Wide macs = weightElements * dims->m;
+    const Wide compute = ceilDiv(macs, rate);
+    if (install + compute > kMaxCycles) {
+      return makeError("the matmul takes more than 2^62 cycles");
+    }
+    cost.macs = uint64_t(macs);
+    cost.occupancy = uint64_t(install + compute);
+    cost.duration = model.memLatency + model.mxmLatency + cost.occupancy;
+    return cost;
+  }
+  // --- end E ---
   case schedule::OPCODE_UNSPECIFIED:
   case schedule::Opcode_INT_MIN_SENTINEL_DO_NOT_USE_:
   case schedule::Opcode_INT_MAX_SENTINEL_DO_NOT_USE_:
@@ -123,3 +200,179 @@ Result<InstructionCost> instructionCost(const HardwareModel &model, const Buffer
 }
 
 } // namespace conveyor::sim
+
+// --- E: shape rules of the transformer opcodes ---
+namespace conveyor::sim {
+namespace {
+
+std::string shapesText(const BufferInfo &buffer) {
+  return fmt::format("{} {}", buffer.label(), shapeText(buffer.shape));
+}
+
+bool isIndexType(schedule::DType type) {
+  return type == schedule::INT32 || type == schedule::INT8;
+}
+
+/// params broadcast to shape[axis:] without enlarging it.
+bool fitsTrailing(ShapeRef param, ShapeRef shape, int64_t axis) {
+  ShapeRef trailing = shape.subspan(size_t(axis));
+  return isBroadcastResult(param, trailing, trailing);
+}
+
+} // namespace
+
+std::optional<std::string> transformerShapeProblem(const BufferTable &buffers,
+                                                   const schedule::Instruction &inst) {
+  auto operand = [&](int i) -> const BufferInfo & { return buffers.byIdRef(inst.operands(i)); };
+  const BufferInfo &result = buffers.byIdRef(inst.results(0));
+  const ShapeRef in = operand(0).shape;
+  const int64_t rank = int64_t(in.size());
+  auto mustBe = [&](ShapeRef expected) -> std::optional<std::string> {
+    if (!sameShape(result.shape, expected)) {
+      return fmt::format("result {} should have shape {}", shapesText(result),
+                         shapeText(expected));
+    }
+    return std::nullopt;
+  };
+  auto axisProblem = [&](int64_t axis) -> std::optional<std::string> {
+    if (axis < 0 || axis >= rank) {
+      return fmt::format("axis {} is outside [0, {}) of {}", axis, rank, shapesText(operand(0)));
+    }
+    return std::nullopt;
+  };
+  switch (inst.opcode()) {
+  case schedule::MEM_GATHER: {
+    if (auto problem = axisProblem(inst.axis())) {
+      return problem;
+    }
+    if (!isIndexType(operand(1).dtype)) {
+      return fmt::format("indices {} must be INT32 or INT8", shapesText(operand(1)));
+    }
+    Shape expected(in.begin(), in.begin() + inst.axis());
+    expected.insert(expected.end(), operand(1).shape.begin(), operand(1).shape.end());
+    expected.insert(expected.end(), in.begin() + inst.axis() + 1, in.end());
+    return mustBe(expected);
+  }
+  case schedule::MEM_SLICE: {
+    if (inst.starts_size() != rank || inst.steps_size() != rank ||
+        int64_t(result.shape.size()) != rank) {
+      return fmt::format("starts, steps and the result need one entry per axis of {}",
+                         shapesText(operand(0)));
+    }
+    for (int64_t axis = 0; axis < rank; ++axis) {
+      const int64_t start = inst.starts(int(axis)), step = inst.steps(int(axis));
+      const int64_t size = result.shape[size_t(axis)];
+      const int64_t last = start + (size - 1) * step;
+      if (step == 0 || (size > 0 && (start < 0 || start >= in[size_t(axis)] || last < 0 ||
+                                     last >= in[size_t(axis)]))) {
+        return fmt::format("axis {}: {} elements from {} by {} leave {}", axis, size, start, step,
+                           shapesText(operand(0)));
+      }
+    }
+    return std::nullopt;
+  }
+  case schedule::MEM_CONCAT: {
+    if (auto problem = axisProblem(inst.axis())) {
+      return problem;
+    }
+    const ShapeRef other = operand(1).shape;
+    Shape expected(in.begin(), in.end());
+    bool fits = other.size() == in.size();
+    for (size_t i = 0; fits && i < in.size(); ++i) {
+      fits = int64_t(i) == inst.axis() || in[i] == other[i];
+    }
+    if (!fits) {
+      return fmt::format("{} and {} cannot be joined on axis {}", shapesText(operand(0)),
+                         shapesText(operand(1)), inst.axis());
+    }
+    expected[size_t(inst.axis())] += other[size_t(inst.axis())];
+    return mustBe(expected);
+  }
+  case schedule::SXM_BROADCAST:
+    if (!isBroadcastResult(in, result.shape, result.shape)) {
+      return fmt::format("{} does not broadcast to {}", shapesText(operand(0)),
+                         shapesText(result));
+    }
+    return std::nullopt;
+  case schedule::VXM_REDUCE: {
+    if (inst.kind() < schedule::REDUCE_SUM || inst.kind() > schedule::REDUCE_MIN) {
+      return fmt::format("kind {} is not a reduction", int(inst.kind()));
+    }
+    Shape expected(in.begin(), in.end());
+    int64_t previous = -1;
+    for (int64_t axis : inst.axes()) {
+      if (axis <= previous || axis >= rank) {
+        return fmt::format("axes must increase within [0, {})", rank);
+      }
+      expected[size_t(axis)] = 1;
+      previous = axis;
+    }
+    return mustBe(expected);
+  }
+  case schedule::VXM_RMS_NORM:
+  case schedule::VXM_LAYER_NORM: {
+    if (auto problem = axisProblem(inst.axis())) {
+      return problem;
+    }
+    for (int i = 1; i < inst.operands_size(); ++i) {
+      if (!fitsTrailing(operand(i).shape, in, inst.axis())) {
+        return fmt::format("parameter {} does not fit the normalised axes of {}",
+                           shapesText(operand(i)), shapesText(operand(0)));
+      }
+    }
+    return mustBe(in);
+  }
+  case schedule::VXM_SELECT: {
+    std::optional<Shape> shape = broadcastShapes(in, operand(1).shape);
+    if (shape) {
+      shape = broadcastShapes(*shape, operand(2).shape);
+    }
+    if (!shape) {
+      return fmt::format("{}, {} and {} do not broadcast", shapesText(operand(0)),
+                         shapesText(operand(1)), shapesText(operand(2)));
+    }
+    return mustBe(*shape);
+  }
+  case schedule::VXM_TOPK: {
+    if (auto problem = axisProblem(inst.axis())) {
+      return problem;
+    }
+    if (inst.k() < 1 || inst.k() > in[size_t(inst.axis())]) {
+      return fmt::format("k = {} is outside [1, {}]", inst.k(), in[size_t(inst.axis())]);
+    }
+    if (inst.topk_indices() && result.dtype != schedule::INT32) {
+      return fmt::format("indices result {} must be INT32", result.label());
+    }
+    Shape expected(in.begin(), in.end());
+    expected[size_t(inst.axis())] = inst.k();
+    return mustBe(expected);
+  }
+  case schedule::VXM_CAST:
+    return mustBe(in);
+  case schedule::VXM_ROTARY:
+    if (in.empty() || in.back() % 2 != 0 || !isBroadcastResult(in, operand(1).shape, in) ||
+        !isBroadcastResult(in, operand(2).shape, in)) {
+      return fmt::format("rotary needs an even last axis and cos/sin that broadcast to {}",
+                         shapesText(operand(0)));
+    }
+    return mustBe(in);
+  case schedule::MXM_MATMUL_DQ: {
+    std::optional<MatmulDims> dims = matmulDims(in, operand(1).shape);
+    if (!dims || operand(1).shape.size() < 2) {
+      return fmt::format("{} and {} cannot be multiplied", shapesText(operand(0)),
+                         shapesText(operand(1)));
+    }
+    if (operand(2).shape.size() != 1 || uint64_t(operand(2).shape[0]) != dims->n ||
+        operand(2).dtype != schedule::F32) {
+      return fmt::format("scales {} must be F32 [{}]", shapesText(operand(2)), dims->n);
+    }
+    return mustBe(dims->result);
+  }
+  default:
+    break;
+  }
+  return fmt::format("opcode {} has no transformer shape rule", int(inst.opcode()));
+}
+
+} // namespace conveyor::sim
+// --- end E ---

@@ -3,6 +3,7 @@
 #include "conveyor/Simulator/ScheduleChecker.h"
 
 #include "conveyor/Schedule/ScheduleFormat.h"
+#include "conveyor/Simulator/InstructionCost.h" // --- E: transformerShapeProblem ---
 
 #include <fmt/format.h>
 
@@ -105,6 +106,25 @@ std::optional<std::string> shapeProblem(const BufferTable &buffers,
     }
     return resultMustBe(
         transposedShape(operand(0).shape, {inst.perm().data(), size_t(inst.perm_size())}));
+  // --- G: v2 multi-chip opcodes: no shapes to agree (bytes are checked by the reader) ---
+  case schedule::C2C_SEND:
+  case schedule::C2C_RECV:
+  case schedule::SYNC:
+    return std::nullopt;
+  // --- E: transformer ops (rules in InstructionCost.cpp) ---
+  case schedule::MEM_GATHER:
+  case schedule::MEM_SLICE:
+  case schedule::MEM_CONCAT:
+  case schedule::SXM_BROADCAST:
+  case schedule::VXM_REDUCE:
+  case schedule::VXM_RMS_NORM:
+  case schedule::VXM_LAYER_NORM:
+  case schedule::VXM_SELECT:
+  case schedule::VXM_TOPK:
+  case schedule::VXM_CAST:
+  case schedule::VXM_ROTARY:
+  case schedule::MXM_MATMUL_DQ:
+    return transformerShapeProblem(buffers, inst);
   case schedule::OPCODE_UNSPECIFIED:
   case schedule::Opcode_INT_MIN_SENTINEL_DO_NOT_USE_:
   case schedule::Opcode_INT_MAX_SENTINEL_DO_NOT_USE_:
@@ -114,6 +134,11 @@ std::optional<std::string> shapeProblem(const BufferTable &buffers,
 }
 
 } // namespace
+
+std::optional<std::string> instructionShapeProblem(const BufferTable &buffers,
+                                                   const schedule::Instruction &inst) {
+  return shapeProblem(buffers, inst);
+}
 
 size_t unitSlot(schedule::Unit unit) {
   switch (unit) {
@@ -126,6 +151,7 @@ size_t unitSlot(schedule::Unit unit) {
   case schedule::SXM:
     return 3;
   case schedule::C2C:
+  case schedule::ICU:
   case schedule::UNIT_UNSPECIFIED:
   case schedule::Unit_INT_MIN_SENTINEL_DO_NOT_USE_:
   case schedule::Unit_INT_MAX_SENTINEL_DO_NOT_USE_:

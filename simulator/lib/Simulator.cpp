@@ -5,6 +5,7 @@
 #include "conveyor/Schedule/ScheduleFormat.h"
 #include "conveyor/Simulator/BufferTable.h"
 #include "conveyor/Simulator/EnergyModel.h"
+#include "conveyor/Simulator/FabricSimulator.h"
 #include "conveyor/Simulator/FunctionalExecutor.h"
 #include "conveyor/Simulator/HardwareModel.h"
 #include "conveyor/Simulator/ScheduleChecker.h"
@@ -113,12 +114,76 @@ Result<ProgramReport> reportProgram(const HardwareModel &model, const BufferTabl
   return report;
 }
 
+// --- G: multi-chip (v2) schedules ---
+/// Times a schedule that uses repeat blocks, templates or C2C with the fabric engine and
+/// reports one ProgramReport per (program, chip) run. Energy: static only.
+Result<SimulationReport> simulateWithFabric(const schedule::Schedule &schedule,
+                                            const system::SystemConfig &system,
+                                            const SimulationOptions &options) {
+  Result<FabricReport> fabric = simulateFabric(schedule, system);
+  if (!fabric) {
+    return fabric.takeError();
+  }
+  Result<HardwareModel> model = buildHardwareModel(system);
+  if (!model) {
+    return model.takeError();
+  }
+  SimulationReport report;
+  report.modelName = schedule.model_name();
+  report.systemName = system.name;
+  report.chips = model->chips;
+  report.clockHz = model->clockHz;
+  report.sramBytesPerChip = model->sramBytes;
+  report.sramBytesUsedPerChip.assign(model->chips, 0);
+  for (const schedule::Buffer &buffer : schedule.buffers()) {
+    if (buffer.alias_of() == 0) {
+      report.sramBytesUsedPerChip[buffer.chip()] += buffer.size_bytes();
+    }
+  }
+  for (const ChipRun &run : fabric->runs) {
+    const schedule::Program &program = schedule.programs(int(run.programIndex));
+    ProgramReport out;
+    out.name = run.program;
+    out.chip = run.chip;
+    out.cycles = run.endCycle;
+    out.compilerCycles = program.compiler_cycles();
+    out.seconds = double(out.cycles) / model->clockHz;
+    out.tokensPerStep = program.tokens_per_step();
+    out.instructions = run.instructions;
+    for (size_t slot = 0; slot < kReportedUnits.size(); ++slot) {
+      UnitStats &stats = out.units[schedule::unitName(kReportedUnits[slot])];
+      stats.instructions = run.unitInstructions[slot];
+      stats.busyCycles = run.unitBusyCycles[slot];
+    }
+    for (size_t category = 0; category < kEnergyCategories; ++category) {
+      out.energyBreakdown[energyCategoryName(EnergyCategory(category))] = 0;
+    }
+    out.energyBreakdown["static"] = staticEnergy(*model, out.seconds) / double(model->chips);
+    out.energyJoules = out.energyBreakdown["static"];
+    if (out.seconds > 0) {
+      out.tokensPerSecond = double(out.tokensPerStep) / out.seconds;
+    }
+    if (out.tokensPerStep > 0) {
+      out.joulesPerToken = out.energyJoules / double(out.tokensPerStep);
+    }
+    report.programs.push_back(std::move(out));
+  }
+  report.timingOnlyReason = options.functional
+                                ? "multi-chip, repeated or templated programs are simulated "
+                                  "in timing mode only"
+                                : "functional run not requested";
+  return report;
+}
+
 } // namespace
 
 Result<SimulationReport> simulate(const schedule::Schedule &schedule,
                                   const system::SystemConfig &system,
                                   const std::vector<TensorData> &inputs,
                                   const SimulationOptions &options) {
+  if (usesFabricFeatures(schedule)) { // --- G ---
+    return simulateWithFabric(schedule, system, options);
+  }
   const std::string source = fmt::format("schedule of model '{}'", schedule.model_name());
   if (schedule.magic() != schedule::kMagic || schedule.version() != schedule::kVersion) {
     return makeError(fmt::format("{} has magic {:#x} and version {}; expected {:#x} and {}", source,

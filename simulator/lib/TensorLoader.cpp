@@ -28,9 +28,13 @@ Result<TensorData> loadTensorFile(const std::string &path) {
                                  "is not supported; save it inline",
                                  path, proto.name()));
   }
-  if (proto.data_type() != onnx::TensorProto::FLOAT) {
+  // --- E: integer tensors (token ids) load as exact f32 values; the host narrows them to the
+  // INT32 buffer they are written to ---
+  const bool integer = proto.data_type() == onnx::TensorProto::INT64 ||
+                       proto.data_type() == onnx::TensorProto::INT32;
+  if (proto.data_type() != onnx::TensorProto::FLOAT && !integer) {
     return makeError(fmt::format(
-        "'{}': tensor '{}' is {}, but only float32 tensors are "
+        "'{}': tensor '{}' is {}, but only float32, int64 and int32 tensors are "
         "supported",
         path, proto.name(),
         onnx::TensorProto::DataType_Name(onnx::TensorProto::DataType(proto.data_type()))));
@@ -51,6 +55,39 @@ Result<TensorData> loadTensorFile(const std::string &path) {
     elements *= uint64_t(dim);
     tensor.shape.push_back(dim);
   }
+  if (integer) {
+    const bool wide = proto.data_type() == onnx::TensorProto::INT64;
+    const size_t width = wide ? 8 : 4;
+    const std::string &raw = proto.raw_data();
+    const uint64_t count = !raw.empty() ? raw.size() / width
+                           : wide       ? uint64_t(proto.int64_data_size())
+                                        : uint64_t(proto.int32_data_size());
+    if (count != elements || (!raw.empty() && raw.size() % width != 0)) {
+      return makeError(fmt::format("'{}': tensor '{}' has {} values, but its shape holds {}", path,
+                                   proto.name(), count, elements));
+    }
+    tensor.values.resize(elements);
+    for (uint64_t i = 0; i < elements; ++i) {
+      int64_t value = 0;
+      if (!raw.empty() && wide) {
+        std::memcpy(&value, raw.data() + i * 8, 8);
+      } else if (!raw.empty()) {
+        int32_t narrow = 0;
+        std::memcpy(&narrow, raw.data() + i * 4, 4);
+        value = narrow;
+      } else {
+        value = wide ? proto.int64_data(int(i)) : proto.int32_data(int(i));
+      }
+      if (value < -(int64_t(1) << 24) || value > (int64_t(1) << 24)) {
+        return makeError(fmt::format("'{}': tensor '{}' holds {}, beyond the +-2^24 the "
+                                     "simulator represents exactly",
+                                     path, proto.name(), value));
+      }
+      tensor.values[i] = float(value);
+    }
+    return tensor;
+  }
+  // --- end E ---
   if (!proto.raw_data().empty()) {
     if (proto.raw_data().size() != elements * sizeof(float)) {
       return makeError(fmt::format("'{}': tensor '{}' has {} bytes of raw data, but {} float32 "

@@ -194,7 +194,10 @@ yaml::Section systemSchema(SystemConfig &c) {
       .field("chips_per_node", fabric.chipsPerNode, C::Positive)
       .choice("topology", fabric.topology, topologies)
       .field("clock_drift_ppm", fabric.clockDriftPpm, C::NonNegative, kOptional)
-      .field("sync_period_cycles", fabric.syncPeriodCycles, C::NonNegative, kOptional);
+      .field("sync_period_cycles", fabric.syncPeriodCycles, C::NonNegative, kOptional)
+      .field("nodes_per_group", fabric.nodesPerGroup, C::Positive, kOptional)
+      .field("local_links_per_chip", fabric.localLinksPerChip, C::NonNegative, kOptional)
+      .field("global_links_per_chip", fabric.globalLinksPerChip, C::NonNegative, kOptional);
   return root;
 }
 
@@ -262,6 +265,23 @@ void checkConsistency(const SystemConfig &config, const Locator &locate) {
            "a dragonfly joins several nodes, but fabric.chips equals fabric.chips_per_node; "
            "use 'fully_connected' for one node");
   }
+  // Dragonfly structure: links used inside the node plus links leaving it fit the chip.
+  if (fabric.localLinksPerChip != 0 && fabric.localLinksPerChip + 1 < fabric.chipsPerNode) {
+    failAt(locate, "fabric.local_links_per_chip",
+           fmt::format("a node of {} fully connected chips needs {} local links per chip, got {}",
+                       fabric.chipsPerNode, fabric.chipsPerNode - 1, fabric.localLinksPerChip));
+  }
+  if (uint64_t(fabric.effectiveLocalLinks()) + fabric.globalLinksPerChip > chip.c2c.links) {
+    failAt(locate, "fabric.global_links_per_chip",
+           fmt::format("{} local + {} global links exceed the chip's {} (chip.c2c.links)",
+                       fabric.effectiveLocalLinks(), fabric.globalLinksPerChip, chip.c2c.links));
+  }
+  if (fabric.chips > fabric.chipsPerNode && fabric.effectiveGlobalLinks(chip.c2c.links) == 0) {
+    failAt(locate, "fabric.global_links_per_chip",
+           fmt::format("{} nodes need links between nodes, but every chip link is used inside "
+                       "the node; lower fabric.local_links_per_chip",
+                       fabric.nodes()));
+  }
   if (fabric.chips > 1 && fabric.clockDriftPpm > 0 && fabric.syncPeriodCycles == 0) {
     failAt(locate, "fabric.sync_period_cycles",
            "clocks drift (fabric.clock_drift_ppm > 0) so a multi-chip fabric must "
@@ -311,6 +331,41 @@ Result<SystemConfig> loadSystemConfig(const std::string &path) {
 Status validateSystemConfig(const SystemConfig &config) {
   return yaml::checkConfig(config, fmt::format("system '{}': ", config.name), systemSchema,
                            checkConsistency);
+}
+
+// --- C: fabric structure helpers (issue 4) ---
+uint32_t FabricConfig::groups() const {
+  const uint32_t perGroup = nodesPerGroup ? nodesPerGroup : 1;
+  return (nodes() + perGroup - 1) / perGroup;
+}
+
+uint32_t FabricConfig::effectiveLocalLinks() const {
+  if (localLinksPerChip != 0) {
+    return localLinksPerChip;
+  }
+  return chipsPerNode > 0 ? chipsPerNode - 1 : 0;
+}
+
+uint32_t FabricConfig::effectiveGlobalLinks(uint32_t chipLinks) const {
+  if (globalLinksPerChip != 0) {
+    return globalLinksPerChip;
+  }
+  const uint32_t local = effectiveLocalLinks();
+  return chipLinks > local ? chipLinks - local : 0;
+}
+
+uint32_t FabricConfig::hopsBetween(uint32_t chipA, uint32_t chipB) const {
+  if (chipA == chipB) {
+    return 0;
+  }
+  if (chipsPerNode == 0 || nodeOf(chipA) == nodeOf(chipB)) {
+    return 1;
+  }
+  // A fully connected fabric wider than a node has a direct link between any two chips.
+  if (topology == Topology::FullyConnected) {
+    return 1;
+  }
+  return groupOf(chipA) == groupOf(chipB) ? 3 : 5;
 }
 
 std::string canonicalText(const SystemConfig &config) {

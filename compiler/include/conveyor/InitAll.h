@@ -6,6 +6,7 @@
 #include "conveyor/Dialect/Chip/ChipPasses.h"
 #include "conveyor/Dialect/Graph/GraphDialect.h"
 #include "conveyor/Dialect/Graph/GraphPasses.h"
+#include "conveyor/Sharding/ShardingPasses.h" // --- H ---
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinDialect.h"
@@ -34,6 +35,7 @@ inline void registerAllPasses() {
   conveyor::graph::registerGraphPasses();
   conveyor::chip::registerChipPasses();
   conveyor::registerConversionPasses();
+  conveyor::sharding::registerShardingPasses(); // --- H ---
 }
 
 } // namespace conveyor

@@ -80,7 +80,9 @@ bool isDataMovement(Operation *op) {
 /// (conveyor-graph-fuse-transformer's lm_head and gated_mlp), so that the analysis gives
 /// the same numbers before and after fusion.
 bool isMatmul(Operation *op) {
-  return isa<graph::MatMulOp, graph::GemmOp, graph::LmHeadOp, graph::GatedMlpOp>(op);
+  return isa<graph::MatMulOp, graph::GemmOp, graph::LmHeadOp, graph::GatedMlpOp,
+             // --- A: attention and MoE ---
+             graph::AttentionOp, graph::MoeOp>(op);
 }
 
 /// One way a mask hides (query, key) pairs of attention scores.
@@ -108,6 +110,9 @@ struct MatmulInfo {
   uint64_t denseMacs = 0;
   int64_t keys = 0;            // attention: keys per query (K of QK^T, contraction of PV)
   std::optional<MaskSet> mask; // attention: the mask applied to its scores, if any
+  // --- A: attention and MoE ---
+  unsigned products = 1;            // matmuls a fused op stands for (attention: QK and PV)
+  std::optional<MaskCount> builtIn; // cv.graph.attention's causal / window mask, counted
 };
 
 class GraphAnalyzer {
@@ -135,6 +140,7 @@ private:
   std::optional<MaskSet> inheritedMask(Operation *matmul);
   const MaskCount &countMask(const MaskSet &mask);
   bool isVeryNegative(Value value);
+  void classifyFusedOp(Operation *op, bool isStatic, MatmulInfo &info); // --- A ---
   SmallVector<Operation *> sourceParameters(Value value);
   bool reachesReturn(Value value, bool throughBiasAdds);
 
@@ -506,6 +512,74 @@ const MaskCount &GraphAnalyzer::countMask(const MaskSet &mask) {
   return maskCounts[key] = count;
 }
 
+// --- A: attention and MoE ---
+/// cv.graph.attention: QK^T and PV as one attention entry (their mask counted in closed
+/// form for `causal` / `sliding_window`, by the evaluator for a `mask` operand);
+/// cv.graph.moe: the router and top_k experts' matmuls per token, as weight matmuls.
+void GraphAnalyzer::classifyFusedOp(Operation *op, bool isStatic, MatmulInfo &info) {
+  if (auto attention = dyn_cast<graph::AttentionOp>(op)) {
+    info.kind = MatmulKind::Attention;
+    info.products = 2;
+    RankedTensorType query = staticType(attention.getQuery());
+    RankedTensorType key = staticType(attention.getKey());
+    RankedTensorType value = staticType(attention.getValue());
+    if (!isStatic || !query || !key || !value) {
+      return;
+    }
+    uint64_t rows = static_cast<uint64_t>(query.getDimSize(2));
+    int64_t keys = key.getDimSize(2);
+    uint64_t pairs = elementCount(query) / static_cast<uint64_t>(query.getDimSize(3)) *
+                     static_cast<uint64_t>(keys); // b * heads * s * t
+    info.denseMacs =
+        pairs * static_cast<uint64_t>(query.getDimSize(3) + value.getDimSize(3));
+    info.keys = keys;
+    if (attention.getMask()) {
+      info.mask = MaskSet{{attention.getMask(), MaskKind::Additive}};
+      if (attention.getCausal()) {
+        info.builtIn = MaskCount(); // both kinds at once: reported as unresolved
+      }
+      return;
+    }
+    if (!attention.getCausal()) {
+      return;
+    }
+    // Query row i sits at position t - s + i and sees keys (p - window, p].
+    MaskCount count;
+    int64_t window = attention.getSlidingWindow();
+    int64_t firstPosition = keys - static_cast<int64_t>(rows);
+    for (uint64_t i = 0; i < rows; ++i) {
+      int64_t visible = std::max<int64_t>(0, std::min(firstPosition + int64_t(i) + 1, keys));
+      if (window > 0) {
+        visible = std::min(visible, window);
+      }
+      count.allowed += static_cast<uint64_t>(visible);
+      count.maxKeysPerRow = std::max(count.maxKeysPerRow, visible);
+    }
+    count.total = rows * static_cast<uint64_t>(keys);
+    count.keysPerRow = keys;
+    count.resolved = true;
+    info.builtIn = count;
+    return;
+  }
+  auto moe = cast<graph::MoeOp>(op);
+  info.kind = MatmulKind::Weight;
+  info.products = moe.getWUp() ? 4 : 3;
+  RankedTensorType input = staticType(moe.getInput()), router = staticType(moe.getWRouter());
+  RankedTensorType gate = staticType(moe.getWGate()), down = staticType(moe.getWDown());
+  RankedTensorType up = moe.getWUp() ? staticType(moe.getWUp()) : RankedTensorType();
+  if (!isStatic || !input || !router || !gate || !down || (moe.getWUp() && !up)) {
+    return;
+  }
+  uint64_t hidden = static_cast<uint64_t>(router.getDimSize(0));
+  uint64_t experts = static_cast<uint64_t>(router.getDimSize(1));
+  uint64_t tokens = elementCount(input) / hidden;
+  uint64_t perExpert = (elementCount(gate) + (up ? elementCount(up) : 0) + elementCount(down)) /
+                       experts;
+  uint64_t chosen = std::min<uint64_t>(moe.getTopK(), experts);
+  info.denseMacs = tokens * (hidden * experts + chosen * perExpert);
+}
+// --- end A ---
+
 LogicalResult GraphAnalyzer::classifyMatmuls(bool requireStaticShapes) {
   WalkResult walk = main.walk([&](Operation *op) {
     if (!isMatmul(op)) {
@@ -521,6 +595,14 @@ LogicalResult GraphAnalyzer::classifyMatmuls(bool requireStaticShapes) {
       return WalkResult::interrupt();
     }
     MatmulInfo info{op, MatmulKind::Weight};
+    // --- A: attention and MoE ---
+    if (isa<graph::AttentionOp, graph::MoeOp>(op)) {
+      classifyFusedOp(op, isStatic, info);
+      matmulIndex[op] = matmuls.size();
+      matmuls.push_back(std::move(info));
+      return WalkResult::advance();
+    }
+    // --- end A ---
     if (auto mlp = dyn_cast<graph::GatedMlpOp>(op)) {
       // (act(x W_gate) * (x W_up)) W_down: three weight matmuls per token.
       RankedTensorType gate = staticType(mlp.getWGate()), down = staticType(mlp.getWDown());
@@ -558,7 +640,7 @@ LogicalResult GraphAnalyzer::classifyMatmuls(bool requireStaticShapes) {
   }
   // Score matmuls first (their masks follow them), then the P x V ones inherit.
   for (MatmulInfo &info : matmuls) {
-    if (info.kind == MatmulKind::Attention) {
+    if (info.kind == MatmulKind::Attention && !isa<graph::AttentionOp>(info.op)) {
       MaskSet mask = forwardMasks(info.op->getResult(0));
       if (!mask.empty()) {
         info.mask = std::move(mask);
@@ -569,7 +651,7 @@ LogicalResult GraphAnalyzer::classifyMatmuls(bool requireStaticShapes) {
     }
   }
   for (MatmulInfo &info : matmuls) {
-    if (info.kind == MatmulKind::Attention && !info.mask) {
+    if (info.kind == MatmulKind::Attention && !info.mask && !isa<graph::AttentionOp>(info.op)) {
       info.mask = inheritedMask(info.op);
       if (RankedTensorType type = staticType(info.op->getOperand(0))) {
         info.keys = type.getShape().back();
@@ -609,6 +691,22 @@ ParameterStats GraphAnalyzer::parameters() {
   DenseMap<Operation *, uint64_t> activeElements; // routed tables: elements per token
   DenseSet<Operation *> tables;
   main.walk([&](Operation *lookup) {
+    // --- A: a fused MoE's expert tensors are routed tables, top_k of E active ---
+    if (auto moe = dyn_cast<graph::MoeOp>(lookup)) {
+      for (Value weight : {moe.getWGate(), moe.getWUp(), moe.getWDown()}) {
+        int64_t experts = weight ? cast<RankedTensorType>(weight.getType()).getDimSize(0) : 0;
+        if (experts <= 0 || ShapedType::isDynamic(experts)) {
+          continue;
+        }
+        for (Operation *source : sourceParameters(weight)) {
+          uint64_t elements = elementCount(cast<RankedTensorType>(source->getResult(0).getType()));
+          activeElements[source] = elements / static_cast<uint64_t>(experts) *
+                                   static_cast<uint64_t>(std::min<int64_t>(moe.getTopK(), experts));
+        }
+      }
+      return;
+    }
+    // --- end A ---
     Value data, indices;
     int64_t axis = 0;
     if (auto gather = dyn_cast<graph::GatherOp>(lookup)) {
@@ -741,7 +839,7 @@ CallMacs GraphAnalyzer::macs() {
     switch (info.kind) {
     case MatmulKind::Weight:
       macs.weightMatmul += info.denseMacs;
-      ++macs.weightMatmuls;
+      macs.weightMatmuls += info.products;
       break;
     case MatmulKind::ConstantOperands:
       macs.constantOperands += info.denseMacs;
@@ -750,16 +848,16 @@ CallMacs GraphAnalyzer::macs() {
       macs.bufferOperand += info.denseMacs;
       break;
     case MatmulKind::Attention: {
-      ++macs.attentionMatmuls;
+      macs.attentionMatmuls += info.products;
       macs.attentionDense += info.denseMacs;
       uint64_t useful = info.denseMacs;
-      if (info.mask && !info.mask->empty()) {
-        const MaskCount &count = countMask(*info.mask);
+      if (info.builtIn || (info.mask && !info.mask->empty())) {
+        const MaskCount &count = info.builtIn ? *info.builtIn : countMask(*info.mask);
         if (count.resolved && count.total > 0 && info.denseMacs % count.total == 0) {
           useful = info.denseMacs / count.total * count.allowed;
-          ++macs.maskedAttentionMatmuls;
+          macs.maskedAttentionMatmuls += info.products;
         } else {
-          ++macs.unresolvedMasks;
+          macs.unresolvedMasks += info.products;
         }
       }
       macs.attention += useful;
@@ -807,8 +905,9 @@ FailureOr<std::optional<KvCacheStats>> GraphAnalyzer::kvCache() {
             continue;
           }
           const MatmulInfo &info = matmuls[it->second];
-          if (info.kind == MatmulKind::Attention && info.mask && !info.mask->empty()) {
-            const MaskCount &count = countMask(*info.mask);
+          if (info.kind == MatmulKind::Attention &&
+              (info.builtIn || (info.mask && !info.mask->empty()))) {
+            const MaskCount &count = info.builtIn ? *info.builtIn : countMask(*info.mask);
             if (count.resolved && count.keysPerRow == info.keys &&
                 count.maxKeysPerRow < info.keys) {
               window = std::max(window, count.maxKeysPerRow);

@@ -1,6 +1,7 @@
 // compileModel: the whole compiler pipeline behind `conveyor compile`, errors as one line.
 #include "conveyor/Compile/Compile.h"
 #include "conveyor/Conversion/Passes.h"
+#include "conveyor/Conversion/Precision.h"
 #include "conveyor/Dialect/Chip/ChipCostModel.h"
 #include "conveyor/Dialect/Chip/ChipDialect.h"
 #include "conveyor/Dialect/Chip/ChipOps.h"
@@ -10,6 +11,8 @@
 #include "conveyor/Dialect/Graph/GraphPasses.h"
 #include "conveyor/Frontend/OnnxImporter.h"
 #include "conveyor/Schedule/ScheduleFormat.h"
+#include "conveyor/Sharding/ShardingPasses.h" // --- H ---
+#include "MultiChip.h"                         // --- H2 ---
 #include "conveyor/System/SystemConfig.h"
 #include "conveyor/Target/ScheduleWriter.h"
 
@@ -17,6 +20,8 @@
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Transforms/Passes.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <chrono>
@@ -167,8 +172,24 @@ Result<CompileSummary> compileModel(const CompileOptions &options) {
   ErrorCapture errors(context, options.onnxPath);
 
   frontend::ImportOptions importOptions;
-  if (!options.dimSizes.empty()) {
-    std::string problem = frontend::parseDimSizes(options.dimSizes, importOptions);
+  // --- H2: a partitioned schedule is one decode step (seq 1) for one KV-length bucket ---
+  const bool partitionedSchedule = (options.tensorParallel > 0 || options.pipelineStages > 0) &&
+                                   options.emit == EmitKind::Schedule;
+  uint64_t kvLength = options.kvBucket ? options.kvBucket : 4096;
+  std::string dimSizes = options.dimSizes;
+  if (partitionedSchedule && dimSizes.empty()) {
+    dimSizes = "batch=1,seq=1,past=" + std::to_string(kvLength);
+  } else if (partitionedSchedule) {
+    for (StringRef entry : llvm::split(StringRef(dimSizes), ',')) {
+      auto [key, value] = entry.trim().split('=');
+      if (key.trim() == "past") {
+        value.trim().getAsInteger(10, kvLength);
+      }
+    }
+  }
+  // --- end H2 ---
+  if (!dimSizes.empty()) {
+    std::string problem = frontend::parseDimSizes(dimSizes, importOptions);
     if (!problem.empty()) {
       return makeError("--dims: " + problem);
     }
@@ -186,17 +207,116 @@ Result<CompileSummary> compileModel(const CompileOptions &options) {
 
   PassManager pm(&context);
   pm.addPass(graph::createGraphCanonicalizeShapes());
-  if (options.emit != EmitKind::Graph) {
+  if (options.emit != EmitKind::Graph && !partitionedSchedule) { // --- H2: not partitioned ---
+    // --- E: bind named dims, fuse transformer patterns, then lower everything ---
+    std::vector<std::string> dimBindings;
+    for (StringRef entry : llvm::split(StringRef(options.dimSizes), ',')) {
+      if (!entry.trim().empty()) {
+        dimBindings.push_back(entry.trim().str());
+      }
+    }
+    if (!dimBindings.empty()) {
+      pm.addPass(graph::createGraphSpecializeDims(graph::GraphSpecializeDimsOptions{dimBindings}));
+    }
+    pm.addPass(graph::createGraphFuseNorms());
+    pm.addPass(graph::createGraphFuseActivations());
+    pm.addPass(graph::createGraphFuseTransformer());
+    pm.addPass(createCanonicalizerPass());
+    pm.addPass(createCSEPass());
+    // --- end E ---
     pm.addPass(createConvertGraphToChip());
+    // --- E: quantise weights, round activations and the KV cache ---
+    if (!options.weightPrecision.empty() || !options.activationPrecision.empty() ||
+        !options.kvPrecision.empty()) {
+      PrecisionOptions precision{options.weightPrecision, options.activationPrecision,
+                                 options.kvPrecision};
+      if (std::string problem = checkPrecisionOptions(precision); !problem.empty()) {
+        return makeError("error: " + problem);
+      }
+      pm.addPass(createApplyPrecisionPass(precision));
+    }
+    // --- end E ---
     pm.addPass(chip::createAllocateSram(chip::AllocateSramOptions{options.systemPath}));
     pm.addPass(
         chip::createScheduleInstructions(chip::ScheduleInstructionsOptions{options.systemPath}));
   }
+  // --- H: tensor/pipeline partition: one cv.graph function per chip role + decode bound ---
+  const bool partitioned = options.tensorParallel > 0 || options.pipelineStages > 0;
+  if (partitioned) {
+    if (options.emit == EmitKind::Chip) { // --- H2: schedules are built below ---
+      return makeError("error: a partitioned compile (tensor parallel x pipeline stages) writes "
+                       "cv.graph text only until multi-chip lowering is wired in; pass --emit graph");
+    }
+    if (options.systemPath.empty()) {
+      return makeError("error: a partitioned compile needs --system systems/<name>.yaml for "
+                       "routing and the decode bound");
+    }
+    pm.addPass(graph::createGraphFuseNorms());
+    pm.addPass(graph::createGraphFuseActivations());
+    pm.addPass(graph::createGraphFuseTransformer());
+    sharding::PartitionGraphOptions partition;
+    partition.tp = std::max<uint32_t>(1, options.tensorParallel);
+    partition.stages = std::max<uint32_t>(1, options.pipelineStages);
+    pm.addPass(sharding::createPartitionGraph(partition));
+    // The bound counts weights at the stored precision (fp16, the zoo's, when not given).
+    auto dtypeName = [](const std::string &name, const char *fallback) {
+      return name.empty() ? std::string(fallback) : name == "fp32" ? std::string("f32") : name;
+    };
+    sharding::PartitionBoundOptions bound;
+    bound.systemPath = options.systemPath;
+    bound.weightType = dtypeName(options.weightPrecision, "fp16");
+    bound.activationType = dtypeName(options.activationPrecision, "fp16");
+    pm.addPass(sharding::createPartitionBound(bound));
+    // --- H2: collectives -> C2C for the multi-chip schedule ---
+    if (partitionedSchedule) {
+      sharding::LowerCollectivesOptions collectives;
+      collectives.systemPath = options.systemPath;
+      collectives.activationType = bound.activationType;
+      pm.addPass(sharding::createLowerCollectives(collectives));
+    }
+    // --- end H2 ---
+  }
+  // --- end H ---
   if (failed(pm.run(*module))) {
     return errors.take("compilation failed");
   }
+  // --- H: read the partition and its bound off the module ---
+  if (partitioned) {
+    auto integer = [&](StringRef name) -> uint64_t {
+      auto attr = (*module)->getAttrOfType<IntegerAttr>(name);
+      return attr ? attr.getValue().getZExtValue() : 0;
+    };
+    summary.tensorParallel = integer("cv.partition.tp");
+    summary.pipelineStages = integer("cv.partition.stages");
+    summary.layers = integer("cv.partition.layers");
+    summary.decodeBoundCycles = integer("cv.partition.decode_bound_cycles");
+    if (auto rate = (*module)->getAttrOfType<FloatAttr>("cv.partition.decode_bound_tokens_per_s")) {
+      summary.decodeBoundTokensPerSecond = rate.getValueAsDouble();
+    }
+    for (auto func : module->getOps<func::FuncOp>()) {
+      summary.partitionTemplates += func->hasAttr("cv.partition.role") ? 1 : 0;
+    }
+  }
+  // --- end H ---
 
   Status written;
+  // --- H2: partitioned: lower each template and write the multi-chip decode schedule ---
+  if (partitionedSchedule) {
+    summary.kvLength = kvLength;
+    FailureOr<schedule::Schedule> built =
+        buildMultiChipSchedule(*module, config, options, kvLength, summary);
+    if (failed(built)) {
+      return errors.take("could not build the multi-chip schedule");
+    }
+    written = schedule::writeScheduleFile(*built, options.outputPath);
+    if (!written) {
+      return makeError(written.error());
+    }
+    summary.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return summary;
+  }
+  // --- end H2 ---
   if (options.emit == EmitKind::Graph) {
     written = writeText(options.outputPath, printModule(*module));
   } else {

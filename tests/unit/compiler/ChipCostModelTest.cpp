@@ -123,7 +123,12 @@ TEST_CASE("VXM and SXM", "[cost]") {
   CHECK(vxmOpsPerElement("relu") == 1u);
   CHECK(vxmOpsPerElement("gelu") == 12u);
   CHECK(vxmOpsPerElement("gelu_tanh") == 8u);
-  CHECK_FALSE(vxmOpsPerElement("pow"));
+  // --- E: math kinds (docs/timing-model.md, "Transformer ops") ---
+  CHECK(vxmOpsPerElement("pow") == 9u);
+  CHECK(vxmOpsPerElement("exp") == 4u);
+  CHECK(vxmOpsPerElement("silu") == 6u);
+  CHECK(vxmOpsPerElement("erf") == 10u);
+  CHECK_FALSE(vxmOpsPerElement("floor"));
 
   // 640 B = 2 vectors; 12 ops on 4 ALUs per lane = 3 passes.
   InstructionCost gelu = model.vxmElementwise(640, 12);

@@ -1,6 +1,7 @@
 // Model statistics: every zoo graph against models/zoo/expected.json, hand-computed
 // cv.graph cases (one matmul, masks, MoE, ties, KV windows) and the torch-exported tiny LMs.
 #include "CompilerTestSupport.h"
+#include "ModelStatsTestSupport.h"
 
 #include "conveyor/Analysis/ModelStats.h"
 #include "conveyor/Analysis/ModelStatsAnalysis.h"
@@ -16,25 +17,20 @@
 
 using namespace conveyor;
 using namespace conveyor::analysis;
+using compiler::test::analyzeStats;
 using compiler::test::DiagnosticLog;
+using compiler::test::importBound;
 using compiler::test::makeContext;
+using compiler::test::runGraphFusions;
 using compiler::test::parse;
 using compiler::test::sourcePath;
 
 namespace {
 
-GraphStats analyze(mlir::ModuleOp module) {
-  DiagnosticLog log(*module.getContext());
-  mlir::FailureOr<GraphStats> stats = analyzeGraph(module);
-  INFO(log.all());
-  REQUIRE(mlir::succeeded(stats));
-  return *stats;
-}
-
 GraphStats analyzeText(const std::string &text) {
   auto context = makeContext();
   auto module = parse(*context, text);
-  return analyze(*module);
+  return analyzeStats(*module);
 }
 
 /// The zoo's expected.json, parsed once.
@@ -64,20 +60,6 @@ double number(const llvm::json::Object &object, llvm::StringRef key) {
   INFO("expected.json key " << key.str());
   REQUIRE(value);
   return *value;
-}
-
-/// Imports `path` with batch = 1, seq and past bound.
-mlir::OwningOpRef<mlir::ModuleOp> importBound(mlir::MLIRContext &context, const std::string &path,
-                                              int64_t seq, int64_t past) {
-  frontend::ImportOptions options;
-  options.dimSizes["batch"] = 1;
-  options.dimSizes["seq"] = seq;
-  options.dimSizes["past"] = past;
-  DiagnosticLog log(context);
-  auto module = frontend::importOnnxFile(context, path, options);
-  INFO(path << ": " << log.all());
-  REQUIRE(module);
-  return module;
 }
 
 /// expected.json's decode FLOPs at `context`; contexts it does not list are derived for
@@ -197,7 +179,7 @@ TEST_CASE("decode and prefill FLOPs per token match expected.json for every zoo 
            {int64_t{1}, int64_t{128}, longest(name, 2048), longest(name, 32768)}) {
         INFO("decode at context " << contextLength);
         auto module = importBound(*context, path, 1, contextLength - 1);
-        GraphStats stats = analyze(*module);
+        GraphStats stats = analyzeStats(*module);
         CHECK(stats.macs.countedFlops() == expectedDecode(model, contextLength));
       }
       // Prefill counts only unmasked pairs: S(S+1)/2 causal, fewer in sliding windows;
@@ -205,7 +187,7 @@ TEST_CASE("decode and prefill FLOPs per token match expected.json for every zoo 
       for (int64_t prompt : {int64_t{128}, longest(name, 2048)}) {
         INFO("prefill of " << prompt);
         auto module = importBound(*context, path, prompt, 0);
-        GraphStats stats = analyze(*module);
+        GraphStats stats = analyzeStats(*module);
         double perToken = double(stats.macs.countedFlops()) / double(prompt);
         CHECK(perToken == Approx(expectedPrefill(model, prompt)).epsilon(1e-12));
         CHECK(stats.macs.attention < stats.macs.attentionDense); // the mask was read
@@ -226,7 +208,7 @@ TEST_CASE("prefill of 4096 tokens reads masks too big for the importer to fold",
       auto context = makeContext();
       auto module = importBound(
           *context, sourcePath("models/zoo/onnx/" + std::string(name) + ".onnx"), 4096, 0);
-      GraphStats stats = analyze(*module);
+      GraphStats stats = analyzeStats(*module);
       CHECK(double(stats.macs.countedFlops()) / 4096.0 ==
             Approx(number(*flops.getObject("prefill"), "4096")).epsilon(1e-12));
       CHECK(stats.macs.unresolvedMasks == 0);
@@ -237,23 +219,13 @@ TEST_CASE("prefill of 4096 tokens reads masks too big for the importer to fold",
 TEST_CASE("the numbers do not change when the fusion passes have run", "[model-stats][zoo]") {
   // conveyor-graph-fuse-transformer turns the embedding gather, every SwiGLU MLP and the
   // LM head into cv.graph.embedding / gated_mlp / lm_head; the analysis counts those too.
-  static const bool registered = [] {
-    graph::registerGraphPasses();
-    return true;
-  }();
-  (void)registered;
   for (const char *name : {"llama2-7b", "mixtral-8x7b", "qwen3-0.6b"}) {
     DYNAMIC_SECTION(name) {
       auto context = makeContext();
       std::string path = sourcePath("models/zoo/onnx/" + std::string(name) + ".onnx");
       auto raw = importBound(*context, path, 1, 1023);
       auto fused = importBound(*context, path, 1, 1023);
-      mlir::PassManager pm(context.get(), mlir::ModuleOp::getOperationName());
-      REQUIRE(mlir::succeeded(
-          mlir::parsePassPipeline("conveyor-graph-fuse-norms,conveyor-graph-fuse-activations,"
-                                  "conveyor-graph-fuse-transformer",
-                                  pm)));
-      REQUIRE(mlir::succeeded(pm.run(*fused)));
+      runGraphFusions(*fused);
       unsigned lmHeads = 0, embeddings = 0;
       fused->walk([&](mlir::Operation *op) {
         lmHeads += isa<graph::LmHeadOp>(op);
@@ -262,7 +234,7 @@ TEST_CASE("the numbers do not change when the fusion passes have run", "[model-s
       CHECK(lmHeads == 1);
       CHECK(embeddings == 1);
 
-      GraphStats before = analyze(*raw), after = analyze(*fused);
+      GraphStats before = analyzeStats(*raw), after = analyzeStats(*fused);
       CHECK(after.params.total == before.params.total);
       CHECK(after.params.embedding == before.params.embedding);
       CHECK(after.params.lmHead == before.params.lmHead);

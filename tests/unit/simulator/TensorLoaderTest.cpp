@@ -72,15 +72,32 @@ TEST_CASE("tensor loading errors name the file", "[tensors]") {
     CHECK_THAT(sim::loadTensorDir(dir.path.string(), "input_").error(),
                Catch::Contains("input_0.pb' is not an ONNX TensorProto file"));
   }
-  SECTION("not float32") {
+  SECTION("not float32, int64 or int32") {
+    onnx::TensorProto tensor;
+    tensor.set_name("ids");
+    tensor.set_data_type(onnx::TensorProto::DOUBLE);
+    tensor.add_dims(1);
+    tensor.add_double_data(3);
+    writeTensor(dir.file("input_0.pb"), tensor);
+    CHECK_THAT(sim::loadTensorDir(dir.path.string(), "input_").error(),
+               Catch::Contains("input_0.pb': tensor 'ids' is DOUBLE, but only float32, int64 and int32"));
+  }
+  // --- E: integer token ids load as exact values; beyond 2^24 they would not be exact ---
+  SECTION("int64 ids") {
     onnx::TensorProto tensor;
     tensor.set_name("ids");
     tensor.set_data_type(onnx::TensorProto::INT64);
-    tensor.add_dims(1);
+    tensor.add_dims(2);
     tensor.add_int64_data(3);
+    tensor.add_int64_data(-7);
+    writeTensor(dir.file("input_0.pb"), tensor);
+    auto loaded = sim::loadTensorDir(dir.path.string(), "input_");
+    REQUIRE(loaded.ok());
+    CHECK(loaded->at(0).values == std::vector<float>{3, -7});
+    tensor.set_int64_data(1, int64_t(1) << 30);
     writeTensor(dir.file("input_0.pb"), tensor);
     CHECK_THAT(sim::loadTensorDir(dir.path.string(), "input_").error(),
-               Catch::Contains("input_0.pb': tensor 'ids' is INT64, but only float32"));
+               Catch::Contains("beyond the +-2^24"));
   }
   SECTION("raw data of the wrong size") {
     onnx::TensorProto tensor = floatTensor("x", {2, 2}, {1, 2, 3}, true);

@@ -1,5 +1,6 @@
 // convert-graph-to-chip: lowers tensor-level cv.graph ops to cv.chip instructions.
 #include "conveyor/Conversion/Passes.h"
+#include "LoweringSupport.h"
 #include "conveyor/Dialect/Chip/ChipOps.h"
 #include "conveyor/Dialect/Graph/GraphOps.h"
 
@@ -18,48 +19,9 @@ namespace conveyor {
 using namespace mlir;
 namespace graph = conveyor::graph;
 namespace chip = conveyor::chip;
+using namespace conveyor::lowering;
 
 namespace {
-
-/// Hands out weight names that no other weight in the module uses, so that every
-/// buffer of the schedule can be told apart in messages.
-class NameTable {
-public:
-  void reserve(StringRef name) { used.insert(name); }
-  std::string unique(StringRef base) {
-    if (used.insert(base).second) {
-      return base.str();
-    }
-    for (unsigned suffix = 1;; ++suffix) {
-      std::string candidate = (base + "_" + Twine(suffix)).str();
-      if (used.insert(candidate).second) {
-        return candidate;
-      }
-    }
-  }
-
-private:
-  llvm::StringSet<> used;
-};
-
-/// State the patterns share with the pass.
-struct LoweringState {
-  NameTable names;
-  uint64_t foldedWeights = 0;
-};
-
-/// Builds a cv.chip instruction without placement: the allocator and the scheduler set
-/// `sram_addr` and `issue` later.
-template <typename OpTy, typename... Args>
-OpTy createInstruction(OpBuilder &builder, Location loc, Args &&...args) {
-  return builder.create<OpTy>(loc, std::forward<Args>(args)..., IntegerAttr(), IntegerAttr(),
-                              IntegerAttr());
-}
-
-chip::WeightOp createWeight(OpBuilder &builder, Location loc, ElementsAttr value, StringRef name) {
-  return createInstruction<chip::WeightOp>(builder, loc, value.getType(), value,
-                                           builder.getStringAttr(name));
-}
 
 //===----------------------------------------------------------------------===//
 // Compile-time folding of constant data (gemm transposes and scales)
@@ -183,21 +145,27 @@ struct GemmOperand {
 // Patterns
 //===----------------------------------------------------------------------===//
 
-template <typename SourceOp> class LoweringPattern : public OpConversionPattern<SourceOp> {
-public:
-  LoweringPattern(MLIRContext *context, LoweringState &state)
-      : OpConversionPattern<SourceOp>(context), state(state) {}
-
-protected:
-  LoweringState &state;
-};
-
 struct ConstantLowering : LoweringPattern<graph::ConstantOp> {
   using LoweringPattern::LoweringPattern;
   LogicalResult matchAndRewrite(graph::ConstantOp op, OpAdaptor,
                                 ConversionPatternRewriter &rewriter) const override {
     std::string name = op.getName() ? op.getName()->str() : state.names.unique("const");
-    rewriter.replaceOp(op, createWeight(rewriter, op.getLoc(), op.getValue(), name));
+    ElementsAttr value = op.getValue();
+    RankedTensorType type = chipType(value.getType());
+    if (type != value.getType()) {
+      // i64 indices -> i32, i1 masks -> i8: the chip has no wider or bit-sized integers.
+      auto dense = dyn_cast_or_null<DenseIntElementsAttr>(chip::getDenseElements(value));
+      if (!dense) {
+        return op.emitOpError() << "integer constant of type " << value.getType()
+                                << " has no data to convert to " << type;
+      }
+      unsigned bits = type.getElementTypeBitWidth();
+      bool isBool = dense.getElementType().isInteger(1);
+      value = dense.mapValues(type.getElementType(), [&](const APInt &element) {
+        return isBool ? element.zext(bits) : element.sextOrTrunc(bits);
+      });
+    }
+    rewriter.replaceOp(op, createWeight(rewriter, op.getLoc(), value, name));
     return success();
   }
 };
@@ -356,6 +324,23 @@ struct TransposeLowering : LoweringPattern<graph::TransposeOp> {
 // Function boundary: host transfers
 //===----------------------------------------------------------------------===//
 
+/// Gives integer arguments their chip element type (i64 token ids -> i32, the host narrows
+/// them when it writes) and makes the function type follow its block arguments and returns.
+void updateFunctionType(func::FuncOp func, bool convertArguments) {
+  Block &entry = func.getBody().front();
+  if (convertArguments) {
+    for (BlockArgument arg : entry.getArguments()) {
+      if (isa<RankedTensorType>(arg.getType())) {
+        arg.setType(chipType(arg.getType()));
+      }
+    }
+  }
+  SmallVector<Type> results(func.getResultTypes());
+  func.walk([&](func::ReturnOp ret) { results.assign(ret.getOperandTypes().begin(),
+                                                     ret.getOperandTypes().end()); });
+  func.setType(FunctionType::get(func.getContext(), entry.getArgumentTypes(), results));
+}
+
 /// Loads every tensor argument into SRAM with a mem_write named by its `cv.name`.
 LogicalResult insertHostWrites(func::FuncOp func) {
   Block &entry = func.getBody().front();
@@ -456,6 +441,7 @@ struct ConvertGraphToChipPass
       }
     }
     for (func::FuncOp func : funcs) {
+      updateFunctionType(func, /*convertArguments=*/true);
       if (failed(insertHostWrites(func))) {
         return signalPassFailure();
       }
@@ -464,6 +450,13 @@ struct ConvertGraphToChipPass
     ConversionTarget target(*context);
     target.addIllegalDialect<graph::GraphDialect>();
     target.addLegalDialect<chip::ChipDialect, func::FuncDialect>();
+    // A returned i64 / i1 tensor becomes i32 / i8 on the chip: the return is rebuilt on the
+    // converted values (the function type follows in updateFunctionType).
+    target.addDynamicallyLegalOp<func::ReturnOp>([](func::ReturnOp ret) {
+      return llvm::all_of(ret.getOperandTypes(), [](Type type) {
+        return !isa<RankedTensorType>(type) || chipType(type) == type;
+      });
+    });
     RewritePatternSet patterns(context);
     patterns.add<ConstantLowering, MatMulLowering, GemmLowering, ReluLowering, GeluLowering,
                  SoftmaxLowering, ReshapeLowering, TransposeLowering>(context, state);
@@ -471,12 +464,14 @@ struct ConvertGraphToChipPass
     patterns.add<BinaryLowering<graph::SubOp>>(context, state, "sub");
     patterns.add<BinaryLowering<graph::MulOp>>(context, state, "mul");
     patterns.add<BinaryLowering<graph::DivOp>>(context, state, "div");
+    populateTransformerLoweringPatterns(patterns, state);
     if (failed(applyPartialConversion(module, target, std::move(patterns)))) {
       return signalPassFailure();
     }
 
     for (func::FuncOp func : funcs) {
       insertHostReads(func);
+      updateFunctionType(func, /*convertArguments=*/false);
     }
     eraseDeadWeights(module);
     numFoldedWeights += state.foldedWeights;

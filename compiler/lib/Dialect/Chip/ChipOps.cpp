@@ -182,8 +182,11 @@ LogicalResult BinaryOp::verify() {
     return failure();
   }
   StringRef kind = getKind();
-  if (kind != "add" && kind != "sub" && kind != "mul" && kind != "div") {
-    return emitOpError() << "unknown kind '" << kind << "'; expected one of add, sub, mul, div";
+  // --- E: pow, max, min ---
+  if (kind != "add" && kind != "sub" && kind != "mul" && kind != "div" && kind != "pow" &&
+      kind != "max" && kind != "min") {
+    return emitOpError() << "unknown kind '" << kind
+                         << "'; expected one of add, sub, mul, div, pow, max, min";
   }
   auto lhsType = cast<RankedTensorType>(getLhs().getType());
   auto rhsType = cast<RankedTensorType>(getRhs().getType());
@@ -210,8 +213,11 @@ LogicalResult UnaryOp::verify() {
     return failure();
   }
   StringRef kind = getKind();
-  if (kind != "relu" && kind != "gelu" && kind != "gelu_tanh") {
-    return emitOpError() << "unknown kind '" << kind << "'; expected one of relu, gelu, gelu_tanh";
+  // --- E: math kinds (conveyor::chip::isUnaryKind) ---
+  if (!isUnaryKind(kind)) {
+    return emitOpError() << "unknown kind '" << kind
+                         << "'; expected one of relu, gelu, gelu_tanh, exp, log, sqrt, rsqrt, "
+                            "reciprocal, neg, abs, sin, cos, tanh, sigmoid, silu, erf";
   }
   return success();
 }
@@ -290,6 +296,22 @@ FailureOr<std::string> WeightOp::getDataBytes() {
   }
   auto type = cast<RankedTensorType>(getResult().getType());
   unsigned bits = type.getElementTypeBitWidth();
+  // --- E: int4 weights pack two two's-complement nibbles per byte, the even element low ---
+  if (bits == 4 && type.getElementType().isInteger(4)) {
+    DenseElementsAttr dense = getDenseElements(getValue());
+    if (!dense) {
+      return std::string();
+    }
+    std::string bytes(size_t((type.getNumElements() + 1) / 2), '\0');
+    int64_t index = 0;
+    for (const APInt &element : dense.getValues<APInt>()) {
+      auto nibble = static_cast<unsigned char>(element.getZExtValue() & 0xf);
+      bytes[size_t(index / 2)] |= static_cast<char>(index % 2 == 0 ? nibble : nibble << 4);
+      ++index;
+    }
+    return bytes;
+  }
+  // --- end E ---
   if (bits == 0 || bits % 8 != 0) {
     return emitOpError() << "cannot store " << type.getElementType()
                          << " weights: only whole-byte element types have a data layout yet";

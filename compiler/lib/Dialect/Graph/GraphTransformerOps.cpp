@@ -1,5 +1,6 @@
-// Verifiers of the transformer-level cv.graph ops (embedding, lm_head, gated_mlp, rotary) that
-// conveyor-graph-fuse-transformer creates: their shapes must be those of the matched chain.
+// Verifiers of the transformer-level cv.graph ops (embedding, lm_head, gated_mlp, rotary,
+// attention, moe) that conveyor-graph-fuse-transformer creates: their shapes must be those
+// of the matched chain.
 #include "conveyor/Dialect/Graph/GraphOps.h"
 
 using namespace mlir;
@@ -145,6 +146,154 @@ LogicalResult RotaryOp::verify() {
       return emitOpError() << "cos/sin dimension " << i << " (" << size
                            << ") does not broadcast to the input's " << target;
     }
+  }
+  return success();
+}
+
+// --- A: attention and MoE ---
+
+LogicalResult AttentionOp::verify() {
+  auto query = cast<RankedTensorType>(getQuery().getType());
+  auto key = cast<RankedTensorType>(getKey().getType());
+  auto value = cast<RankedTensorType>(getValue().getType());
+  auto result = cast<RankedTensorType>(getType());
+  for (auto [name, type] : {std::pair<StringRef, RankedTensorType>{"query", query},
+                            {"key", key}, {"value", value}, {"result", result}}) {
+    if (type.getRank() != 4 || !isa<FloatType>(type.getElementType())) {
+      return emitOpError() << name << " " << type << " must be a 4-D float tensor "
+                           << "[batch, heads, positions, head_dim]";
+    }
+  }
+  if (key.getElementType() != query.getElementType() ||
+      value.getElementType() != query.getElementType() ||
+      result.getElementType() != query.getElementType()) {
+    return emitOpError() << "query, key, value and result must have one element type";
+  }
+  if (!sizesAgree(key.getDimSize(0), query.getDimSize(0)) ||
+      !sizesAgree(value.getDimSize(0), query.getDimSize(0))) {
+    return emitOpError() << "query, key and value must have one batch size";
+  }
+  if (!sizesAgree(key.getDimSize(1), value.getDimSize(1)) ||
+      !sizesAgree(key.getDimSize(2), value.getDimSize(2))) {
+    return emitOpError() << "key " << key << " and value " << value
+                         << " must have the same KV heads and positions";
+  }
+  if (!sizesAgree(key.getDimSize(3), query.getDimSize(3))) {
+    return emitOpError() << "key head_dim " << key.getDimSize(3) << " must equal the query's "
+                         << query.getDimSize(3);
+  }
+  int64_t heads = query.getDimSize(1), kvHeads = key.getDimSize(1);
+  if (!ShapedType::isDynamic(heads) && !ShapedType::isDynamic(kvHeads) &&
+      (kvHeads == 0 || heads % kvHeads != 0)) {
+    return emitOpError() << "query heads " << heads << " must be a multiple of the KV heads "
+                         << kvHeads;
+  }
+  if (!sizesAgree(result.getDimSize(0), query.getDimSize(0)) ||
+      !sizesAgree(result.getDimSize(1), heads) ||
+      !sizesAgree(result.getDimSize(2), query.getDimSize(2)) ||
+      !sizesAgree(result.getDimSize(3), value.getDimSize(3))) {
+    return emitOpError() << "result type " << result
+                         << " must be [batch, heads, query positions, value head_dim]";
+  }
+  if (!(getScale().convertToDouble() > 0.0)) {
+    return emitOpError() << "scale " << getScale().convertToDouble() << " must be positive";
+  }
+  if (getSlidingWindow() < 0 || (getSlidingWindow() > 0 && !getCausal())) {
+    return emitOpError() << "sliding_window " << getSlidingWindow()
+                         << " must be 0, or positive together with causal";
+  }
+  if (Value mask = getMask()) {
+    auto maskType = cast<RankedTensorType>(mask.getType());
+    if (maskType.getElementType() != query.getElementType() || maskType.getRank() > 4) {
+      return emitOpError() << "mask " << maskType << " must be a float tensor of the query's "
+                           << "element type with rank <= 4";
+    }
+    // The mask broadcasts to [batch, heads, s, t] (numpy rules, aligned from the right).
+    int64_t target[4] = {query.getDimSize(0), heads, query.getDimSize(2), key.getDimSize(2)};
+    int64_t offset = 4 - maskType.getRank();
+    for (int64_t i = 0; i < maskType.getRank(); ++i) {
+      int64_t size = maskType.getDimSize(i);
+      if (size != 1 && !sizesAgree(size, target[offset + i])) {
+        return emitOpError() << "mask dimension " << i << " (" << size
+                             << ") does not broadcast to the scores' " << target[offset + i];
+      }
+    }
+  }
+  if (Value sinks = getSinks()) {
+    auto sinkType = cast<RankedTensorType>(sinks.getType());
+    if (sinkType.getRank() != 1 || sinkType.getElementType() != query.getElementType() ||
+        !sizesAgree(sinkType.getDimSize(0), heads)) {
+      return emitOpError() << "sinks " << sinkType << " must be [heads] (" << heads << ") of "
+                           << query.getElementType();
+    }
+  }
+  return success();
+}
+
+LogicalResult MoeOp::verify() {
+  StringRef activation = getActivation();
+  if (activation != "silu" && activation != "gelu" && activation != "gelu_tanh") {
+    return emitOpError() << "activation \"" << activation
+                         << "\" must be one of silu, gelu, gelu_tanh";
+  }
+  auto input = cast<RankedTensorType>(getInput().getType());
+  auto router = cast<RankedTensorType>(getWRouter().getType());
+  auto gate = cast<RankedTensorType>(getWGate().getType());
+  auto down = cast<RankedTensorType>(getWDown().getType());
+  if (getType() != input) {
+    return emitOpError() << "result type " << getType() << " must be the input's type " << input;
+  }
+  if (input.getRank() < 1 || !isa<FloatType>(input.getElementType())) {
+    return emitOpError() << "input " << input << " must be a float tensor [..., hidden]";
+  }
+  int64_t hidden = input.getDimSize(input.getRank() - 1);
+  if (failed(verifyMatrix(*this, router, "w_router", hidden))) {
+    return failure();
+  }
+  int64_t experts = router.getDimSize(1);
+  auto verifyExperts = [&](RankedTensorType weight, StringRef name,
+                           int64_t rows) -> LogicalResult {
+    if (weight.getRank() != 3 || !isa<FloatType>(weight.getElementType())) {
+      return emitOpError() << name << " " << weight
+                           << " must be a 3-D float tensor [experts, in, out]";
+    }
+    if (!sizesAgree(weight.getDimSize(0), experts)) {
+      return emitOpError() << name << " has " << weight.getDimSize(0)
+                           << " experts; the router has " << experts;
+    }
+    if (!sizesAgree(weight.getDimSize(1), rows)) {
+      return emitOpError() << name << " has input size " << weight.getDimSize(1) << "; expected "
+                           << rows;
+    }
+    return success();
+  };
+  if (failed(verifyExperts(gate, "w_gate", hidden))) {
+    return failure();
+  }
+  if (Value up = getWUp()) {
+    auto upType = cast<RankedTensorType>(up.getType());
+    if (failed(verifyExperts(upType, "w_up", hidden))) {
+      return failure();
+    }
+    if (!sizesAgree(upType.getDimSize(2), gate.getDimSize(2))) {
+      return emitOpError() << "w_gate " << gate << " and w_up " << upType
+                           << " must have the same FFN size";
+    }
+  }
+  if (failed(verifyExperts(down, "w_down", gate.getDimSize(2)))) {
+    return failure();
+  }
+  if (!sizesAgree(down.getDimSize(2), hidden)) {
+    return emitOpError() << "w_down " << down << " must project back to the hidden size "
+                         << hidden;
+  }
+  int64_t topK = getTopK();
+  if (topK < 1 || (!ShapedType::isDynamic(experts) && topK > experts)) {
+    return emitOpError() << "top_k " << topK << " must be in [1, experts = " << experts << "]";
+  }
+  if (getSoftmaxAfterTopk() && getNormalizeWeights()) {
+    return emitOpError() << "normalize_weights is meaningless with softmax_after_topk "
+                         << "(the weights already sum to 1); unset it";
   }
   return success();
 }

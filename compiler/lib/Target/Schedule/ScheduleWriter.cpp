@@ -86,6 +86,24 @@ pb::ElementwiseKind elementwiseKind(StringRef kind) {
       .Case("relu", pb::RELU)
       .Case("gelu", pb::GELU)
       .Case("gelu_tanh", pb::GELU_TANH)
+      // --- E: more VXM kinds ---
+      .Case("exp", pb::EXP)
+      .Case("log", pb::LOG)
+      .Case("sqrt", pb::SQRT)
+      .Case("rsqrt", pb::RSQRT)
+      .Case("reciprocal", pb::RECIPROCAL)
+      .Case("neg", pb::NEG)
+      .Case("abs", pb::ABS)
+      .Case("sin", pb::SIN)
+      .Case("cos", pb::COS)
+      .Case("tanh", pb::TANH)
+      .Case("sigmoid", pb::SIGMOID)
+      .Case("silu", pb::SILU)
+      .Case("erf", pb::ERF)
+      .Case("pow", pb::POW)
+      .Case("max", pb::MAX)
+      .Case("min", pb::MIN)
+      // --- end E ---
       .Default(pb::ELEMENTWISE_UNSPECIFIED);
 }
 
@@ -113,8 +131,62 @@ pb::Opcode opcodeOf(Operation *op) {
       .Case<chip::UnaryOp>([](auto) { return pb::VXM_UNARY; })
       .Case<chip::SoftmaxOp>([](auto) { return pb::VXM_SOFTMAX; })
       .Case<chip::TransposeOp>([](auto) { return pb::SXM_TRANSPOSE; })
+      // --- E: transformer ops ---
+      .Case<chip::GatherOp>([](auto) { return pb::MEM_GATHER; })
+      .Case<chip::SliceOp>([](auto) { return pb::MEM_SLICE; })
+      .Case<chip::ConcatOp>([](auto) { return pb::MEM_CONCAT; })
+      .Case<chip::BroadcastOp>([](auto) { return pb::SXM_BROADCAST; })
+      .Case<chip::ReduceOp>([](auto) { return pb::VXM_REDUCE; })
+      .Case<chip::RmsNormOp>([](auto) { return pb::VXM_RMS_NORM; })
+      .Case<chip::LayerNormOp>([](auto) { return pb::VXM_LAYER_NORM; })
+      .Case<chip::SelectOp>([](auto) { return pb::VXM_SELECT; })
+      .Case<chip::TopKOp>([](auto) { return pb::VXM_TOPK; })
+      .Case<chip::CastOp>([](auto) { return pb::VXM_CAST; })
+      .Case<chip::RotaryOp>([](auto) { return pb::VXM_ROTARY; })
+      .Case<chip::MatMulDqOp>([](auto) { return pb::MXM_MATMUL_DQ; })
+      // --- end E ---
       .Default([](Operation *) { return pb::OPCODE_UNSPECIFIED; });
 }
+
+// --- E: fields of the transformer ops ---
+pb::ElementwiseKind reduceKind(StringRef kind) {
+  return llvm::StringSwitch<pb::ElementwiseKind>(kind)
+      .Case("sum", pb::REDUCE_SUM)
+      .Case("mean", pb::REDUCE_MEAN)
+      .Case("max", pb::REDUCE_MAX)
+      .Case("min", pb::REDUCE_MIN)
+      .Default(pb::ELEMENTWISE_UNSPECIFIED);
+}
+
+void writeTransformerFields(Operation *op, pb::Instruction &instruction) {
+  llvm::TypeSwitch<Operation *>(op)
+      .Case<chip::GatherOp, chip::ConcatOp>([&](auto gather) { instruction.set_axis(gather.getAxis()); })
+      .Case<chip::SliceOp>([&](chip::SliceOp slice) {
+        for (int64_t start : slice.getStarts()) {
+          instruction.add_starts(start);
+        }
+        for (int64_t step : slice.getSteps()) {
+          instruction.add_steps(step);
+        }
+      })
+      .Case<chip::ReduceOp>([&](chip::ReduceOp reduce) {
+        instruction.set_kind(reduceKind(reduce.getKind()));
+        for (int64_t axis : reduce.getAxes()) {
+          instruction.add_axes(axis);
+        }
+      })
+      .Case<chip::RmsNormOp, chip::LayerNormOp>([&](auto norm) {
+        instruction.set_axis(norm.getAxis());
+        instruction.set_epsilon(norm.getEpsilon().convertToFloat());
+      })
+      .Case<chip::TopKOp>([&](chip::TopKOp topk) {
+        instruction.set_axis(topk.getAxis());
+        instruction.set_k(topk.getK());
+        instruction.set_topk_indices(topk.getIndices());
+      })
+      .Default([](Operation *) {});
+}
+// --- end E ---
 
 /// Builds the buffer table and the instruction list of one function.
 class ProgramWriter {
@@ -123,7 +195,10 @@ public:
       : func(func), config(config), schedule(schedule) {}
 
   LogicalResult writeBuffers();
-  LogicalResult writeProgram(const chip::ChipSchedulingProblem &problem);
+  /// Writes the program; when `costs` is given, fills it with each written instruction's
+  /// cost from the compiler's model, in the program's (sorted) order.
+  LogicalResult writeProgram(const chip::ChipSchedulingProblem &problem,
+                             std::vector<chip::InstructionCost> *costs);
 
 private:
   LogicalResult addBuffer(Operation *op);
@@ -256,7 +331,8 @@ LogicalResult ProgramWriter::writeBuffers() {
   return success();
 }
 
-LogicalResult ProgramWriter::writeProgram(const chip::ChipSchedulingProblem &problem) {
+LogicalResult ProgramWriter::writeProgram(const chip::ChipSchedulingProblem &problem,
+                                          std::vector<chip::InstructionCost> *costs) {
   auto endCycle = func->getAttrOfType<IntegerAttr>(chip::kEndCycleAttr);
   if (!endCycle) {
     return func.emitOpError() << "has no '" << chip::kEndCycleAttr
@@ -278,6 +354,10 @@ LogicalResult ProgramWriter::writeProgram(const chip::ChipSchedulingProblem &pro
     }
     uint64_t last = input.shape().empty() ? 1 : static_cast<uint64_t>(input.shape().rbegin()[0]);
     tokens = last == 0 ? 0 : elements / last;
+    // --- E: integer inputs are token ids [batch, seq]: one token per element ---
+    if (input.dtype() == pb::INT32) {
+      tokens = elements;
+    }
   }
   program->set_tokens_per_step(tokens);
 
@@ -285,6 +365,7 @@ LogicalResult ProgramWriter::writeProgram(const chip::ChipSchedulingProblem &pro
     uint64_t issue;
     size_t order;
     pb::Instruction instruction;
+    chip::InstructionCost cost;
   };
   std::vector<Placed> placed;
   for (auto [order, op] : llvm::enumerate(problem.getInstructions())) {
@@ -315,14 +396,22 @@ LogicalResult ProgramWriter::writeProgram(const chip::ChipSchedulingProblem &pro
       for (int64_t dim : transpose.getPerm()) {
         instruction.add_perm(dim);
       }
+    } else {
+      writeTransformerFields(op, instruction); // --- E ---
     }
     instruction.set_location(locationText(op->getLoc()));
-    placed.push_back({*issue, order, std::move(instruction)});
+    placed.push_back({*issue, order, std::move(instruction), problem.getCost(op)});
   }
   std::stable_sort(placed.begin(), placed.end(),
                    [](const Placed &a, const Placed &b) { return a.issue < b.issue; });
+  if (costs) {
+    costs->clear();
+  }
   for (Placed &entry : placed) {
     *program->add_instructions() = std::move(entry.instruction);
+    if (costs) {
+      costs->push_back(entry.cost);
+    }
   }
   return success();
 }
@@ -340,7 +429,8 @@ std::string sourcePath(ModuleOp module) {
 
 } // namespace
 
-FailureOr<pb::Schedule> buildSchedule(ModuleOp module, const system::SystemConfig &config) {
+FailureOr<pb::Schedule> buildSchedule(ModuleOp module, const system::SystemConfig &config,
+                                      std::vector<chip::InstructionCost> *costs) {
   auto func = module.lookupSymbol<func::FuncOp>("main");
   if (!func || func.isExternal()) {
     return module.emitError("has no func.func @main with a body to write as the 'forward' "
@@ -367,7 +457,7 @@ FailureOr<pb::Schedule> buildSchedule(ModuleOp module, const system::SystemConfi
   schedule.set_source_path(sourcePath(module));
 
   ProgramWriter writer(func, config, schedule);
-  if (failed(writer.writeBuffers()) || failed(writer.writeProgram(problem))) {
+  if (failed(writer.writeBuffers()) || failed(writer.writeProgram(problem, costs))) {
     return failure();
   }
   return schedule;

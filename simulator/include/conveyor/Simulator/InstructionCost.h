@@ -7,6 +7,8 @@
 #include "conveyor/Support/Result.h"
 
 #include <cstdint>
+#include <optional>
+#include <string>
 
 namespace conveyor::sim {
 
@@ -31,5 +33,13 @@ uint64_t hostTransferCycles(const HardwareModel &model, uint64_t bytes);
 /// context, e.g. when the MXM has no rate for the activation dtype.
 Result<InstructionCost> instructionCost(const HardwareModel &model, const BufferTable &buffers,
                                         const schedule::Instruction &inst);
+
+// --- E ---
+/// Operand/result shape, dtype and field consistency of the transformer opcodes (MEM_GATHER
+/// .. MXM_MATMUL_DQ, schedule.proto section E): the reason, or nullopt. ScheduleChecker calls
+/// it before instructionCost.
+std::optional<std::string> transformerShapeProblem(const BufferTable &buffers,
+                                                   const schedule::Instruction &inst);
+// --- end E ---
 
 } // namespace conveyor::sim

@@ -9,6 +9,8 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <vector>
 
 namespace conveyor::sim {
@@ -37,5 +39,10 @@ Status checkSram(const HardwareModel &model, const BufferTable &buffers);
 /// chip, program, instruction index, opcode, location, issue cycle and the reason.
 Result<ProgramTiming> checkProgram(const HardwareModel &model, const BufferTable &buffers,
                                    const schedule::Program &program);
+
+/// Per-opcode shape and buffer-kind consistency of one instruction (the first check of
+/// checkProgram): the reason, or nullopt. C2C and SYNC instructions have no shape rule.
+std::optional<std::string> instructionShapeProblem(const BufferTable &buffers,
+                                                   const schedule::Instruction &inst);
 
 } // namespace conveyor::sim

@@ -111,6 +111,25 @@ struct FabricConfig {
   Topology topology = Topology::Single;
   double clockDriftPpm = 0;
   uint32_t syncPeriodCycles = 0;
+
+  // Dragonfly structure (issue 4). Inside a node every chip has a direct link to every other;
+  // nodes form groups (a GroqRack: 9 nodes) joined by global links; groups are joined by
+  // global links too. The last group may be partly filled (1,024 chips = 14 racks + 2 nodes).
+  uint32_t nodesPerGroup = 1;
+  /// Links per chip to the other chips of its node; 0 = chipsPerNode - 1 (the minimum).
+  uint32_t localLinksPerChip = 0;
+  /// Links per chip that leave the node (TSP: 4); 0 = the chip's links not used locally.
+  uint32_t globalLinksPerChip = 0;
+
+  uint32_t nodes() const { return chipsPerNode ? (chips + chipsPerNode - 1) / chipsPerNode : 0; }
+  uint32_t groups() const;
+  uint32_t effectiveLocalLinks() const;
+  uint32_t effectiveGlobalLinks(uint32_t chipLinks) const;
+  uint32_t nodeOf(uint32_t chip) const { return chip / chipsPerNode; }
+  uint32_t groupOf(uint32_t chip) const { return nodeOf(chip) / nodesPerGroup; }
+  /// C2C hops on a minimal route: 0 (same chip), 1 (same node), 3 (same group: local,
+  /// global, local) or 5 (other group: local, global, local, global, local; P22's "<= 5").
+  uint32_t hopsBetween(uint32_t chipA, uint32_t chipB) const;
 };
 
 struct SystemConfig {

@@ -126,8 +126,8 @@ func.func @matmul_accumulator(%a: tensor<2x3xf16>, %b: tensor<3x5xf16>) {
 
 func.func @binary_kind(%a: tensor<4xf32>) {
   %x = cv.chip.mem_write %a, "a" : tensor<4xf32>
-  // expected-error @+1 {{'cv.chip.vxm_binary' op unknown kind 'pow'; expected one of add, sub, mul, div}}
-  %y = cv.chip.vxm_binary "pow" %x, %x : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+  // expected-error @+1 {{'cv.chip.vxm_binary' op unknown kind 'xor'; expected one of add, sub, mul, div, pow, max, min}}
+  %y = cv.chip.vxm_binary "xor" %x, %x : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
   return
 }
 
@@ -165,8 +165,8 @@ func.func @binary_types(%a: tensor<4xf32>, %b: tensor<4xf16>) {
 
 func.func @unary_kind(%a: tensor<4xf32>) {
   %x = cv.chip.mem_write %a, "a" : tensor<4xf32>
-  // expected-error @+1 {{'cv.chip.vxm_unary' op unknown kind 'tanh'; expected one of relu, gelu, gelu_tanh}}
-  %y = cv.chip.vxm_unary "tanh" %x : tensor<4xf32>
+  // expected-error @+1 {{'cv.chip.vxm_unary' op unknown kind 'floor'; expected one of relu, gelu, gelu_tanh, exp, log, sqrt, rsqrt, reciprocal, neg, abs, sin, cos, tanh, sigmoid, silu, erf}}
+  %y = cv.chip.vxm_unary "floor" %x : tensor<4xf32>
   return
 }
 

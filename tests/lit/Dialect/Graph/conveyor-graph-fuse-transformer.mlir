@@ -7,7 +7,7 @@
 // RUN: conveyor-translate --import-onnx %S/../../Frontend/Inputs/torch_llama.onnx | conveyor-opt -conveyor-graph-fuse-norms -conveyor-graph-fuse-activations -conveyor-graph-fuse-transformer | FileCheck %s --check-prefix=LLAMA --implicit-check-not=cv.graph.silu --implicit-check-not=cv.graph.gather
 // LLAMA: func.func @main(%[[IDS:[^:]*]]: tensor<1x5xi64>
 // LLAMA: %[[EMB:.*]] = cv.graph.embedding %{{.*}}, %[[IDS]] : (tensor<40x16xf32>, tensor<1x5xi64>) -> tensor<1x5x16xf32>
-// LLAMA: cv.graph.softmax
+// LLAMA: cv.graph.attention {{.*}}causal = true
 // LLAMA: %[[NORM:.*]] = cv.graph.rms_norm
 // LLAMA-NEXT: %[[MLP:.*]] = cv.graph.gated_mlp %[[NORM]], %{{.*}}, %{{.*}}, %{{.*}} {activation = "silu"} : (tensor<1x5x16xf32>, tensor<16x32xf32>, tensor<16x32xf32>, tensor<32x16xf32>) -> tensor<1x5x16xf32>
 // LLAMA: %[[LOGITS:.*]] = cv.graph.lm_head %{{.*}}, %{{.*}} : (tensor<1x5x16xf32>, tensor<16x40xf32>) -> tensor<1x5x40xf32>

@@ -17,4 +17,9 @@ namespace conveyor::chip {
 /// the blob for a dense resource; null when the data is not available (an elided or
 /// missing resource, or another kind of ElementsAttr).
 mlir::DenseElementsAttr getDenseElements(mlir::ElementsAttr value);
+
+// --- E ---
+/// True for the `kind`s cv.chip.vxm_unary accepts.
+bool isUnaryKind(llvm::StringRef kind);
+// --- end E ---
 } // namespace conveyor::chip

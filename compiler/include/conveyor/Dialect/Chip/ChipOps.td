@@ -120,4 +120,163 @@ def Chip_TransposeOp : Chip_Op<"sxm_transpose", [Pure]> {
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// --- E: transformer ops (one burst instruction of one functional unit each) ---
+//===----------------------------------------------------------------------===//
+
+def Chip_GatherOp : Chip_Op<"mem_gather", [Pure]> {
+  let summary = "MEM: take slices of `table` along `axis` at integer `indices`";
+  let description = [{
+    Embedding rows and MoE expert weights: the result is table[:axis] + indices +
+    table[axis+1:]. Index-addressed SRAM reads; indices are i32 (a negative index counts
+    from the end).
+  }];
+  let arguments = !con((ins AnyRankedTensor:$table, AnyRankedTensor:$indices, I64Attr:$axis),
+                       ChipPlacement);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$table `,` $indices attr-dict `:` `(` type($table) `,` type($indices) `)` `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def Chip_SliceOp : Chip_Op<"mem_slice", [Pure]> {
+  let summary = "MEM: strided copy, result[i] = input[starts + i * steps] on every axis";
+  let arguments = !con((ins AnyRankedTensor:$input, DenseI64ArrayAttr:$starts,
+                            DenseI64ArrayAttr:$steps), ChipPlacement);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$input `,` $starts `,` $steps attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def Chip_ConcatOp : Chip_Op<"mem_concat", [Pure]> {
+  let summary = "MEM: join two tensors along `axis` (KV cache append)";
+  let arguments = !con((ins AnyRankedTensor:$lhs, AnyRankedTensor:$rhs, I64Attr:$axis),
+                       ChipPlacement);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` `(` type($lhs) `,` type($rhs) `)` `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def Chip_BroadcastOp : Chip_Op<"sxm_broadcast", [Pure]> {
+  let summary = "SXM: replicate a tensor to a larger shape (numpy broadcasting)";
+  let arguments = !con((ins AnyRankedTensor:$input), ChipPlacement);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def Chip_ReduceOp : Chip_Op<"vxm_reduce", [Pure]> {
+  let summary = "VXM: reduce over `axes` (kept as size 1); `kind` is sum, mean, max or min";
+  let arguments = !con((ins AnyRankedTensor:$input, StrAttr:$kind, DenseI64ArrayAttr:$axes),
+                       ChipPlacement);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$kind $input `,` $axes attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def Chip_RmsNormOp : Chip_Op<"vxm_rms_norm", [Pure]> {
+  let summary = "VXM: x / sqrt(mean(x^2 over [axis, rank)) + epsilon) * scale";
+  let arguments = !con((ins AnyRankedTensor:$input, AnyRankedTensor:$scale, I64Attr:$axis,
+                            F32Attr:$epsilon), ChipPlacement);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$input `,` $scale attr-dict `:` `(` type($input) `,` type($scale) `)` `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def Chip_LayerNormOp : Chip_Op<"vxm_layer_norm", [Pure]> {
+  let summary = "VXM: (x - mean) / sqrt(var + epsilon) * scale + bias over [axis, rank)";
+  let arguments = !con((ins AnyRankedTensor:$input, AnyRankedTensor:$scale,
+                            AnyRankedTensor:$bias, I64Attr:$axis, F32Attr:$epsilon),
+                       ChipPlacement);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$input `,` $scale `,` $bias attr-dict `:` `(` type($input) `,` type($scale) `,` type($bias) `)` `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def Chip_SelectOp : Chip_Op<"vxm_select", [Pure]> {
+  let summary = "VXM: condition (i8, non-zero = true) ? lhs : rhs, numpy broadcasting";
+  let arguments = !con((ins AnyRankedTensor:$condition, AnyRankedTensor:$lhs,
+                            AnyRankedTensor:$rhs), ChipPlacement);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$condition `,` $lhs `,` $rhs attr-dict `:` `(` type($condition) `,` type($lhs) `,` type($rhs) `)` `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def Chip_TopKOp : Chip_Op<"vxm_topk", [Pure]> {
+  let summary = "VXM: the k largest entries along `axis`, largest first (ties: lower index)";
+  let description = [{
+    The result holds the values, or with `indices` their positions as i32. A top-k
+    with both results lowers to two of these.
+  }];
+  let arguments = !con((ins AnyRankedTensor:$input, I64Attr:$k, I64Attr:$axis,
+                            BoolAttr:$indices), ChipPlacement);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def Chip_CastOp : Chip_Op<"vxm_cast", [Pure]> {
+  let summary = "VXM: convert the element type (round to nearest even; float->int truncates)";
+  let arguments = !con((ins AnyRankedTensor:$input), ChipPlacement);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def Chip_RotaryOp : Chip_Op<"vxm_rotary", [Pure]> {
+  let summary = "VXM: x * cos + rotate_half(x) * sin (rotary position embedding)";
+  let arguments = !con((ins AnyRankedTensor:$input, AnyRankedTensor:$cos, AnyRankedTensor:$sin),
+                       ChipPlacement);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$input `,` $cos `,` $sin attr-dict `:` `(` type($input) `,` type($cos) `,` type($sin) `)` `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def Chip_MatMulDqOp : Chip_Op<"mxm_matmul_dq", [Pure]> {
+  let summary = "MXM: lhs @ dequant(weight) * scale[n], low-precision weights, fp32 accumulation";
+  let description = [{
+    `weight` [.., K, N] is int8, int4 (symmetric), fp8 e4m3, f16 or bf16; `scale` [N] is
+    the per-output-channel f32 scale (ones for f16/bf16). The result has lhs's element type.
+  }];
+  let arguments = !con((ins AnyRankedTensor:$lhs, AnyRankedTensor:$weight,
+                            AnyRankedTensor:$scale), ChipPlacement);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$lhs `,` $weight `,` $scale attr-dict `:` `(` type($lhs) `,` type($weight) `,` type($scale) `)` `->` type($result)";
+  let hasVerifier = 1;
+}
+// --- end E ---
+
+//===----------------------------------------------------------------------===//
+// --- H: chip-to-chip transfers (lowered collectives and stage sends) ---
+//===----------------------------------------------------------------------===//
+
+def Chip_C2CSendOp : Chip_Op<"c2c_send"> {
+  let summary = "C2C: send a tensor to a peer chip in a reserved link slot";
+  let description = [{
+    The peer is relative, so one template serves every chip that runs it: in `group`
+    "tp" it is tensor-parallel rank (rank + peer_offset) mod tp of the same stage, in
+    "pipeline" the same rank of stage + peer_offset. `link` is the port the message
+    leaves on for the template's first chip (ProgramInstance.link_map rewrites it for
+    the others), `hops` the C2C hops of the route (the most over the chips that run the
+    template), `slot_cycles` how long the port is reserved (bytes / link rate, rounded
+    up). `tag` pairs it with the cv.chip.c2c_recv on the peer.
+  }];
+  let arguments = !con((ins AnyRankedTensor:$input, StrAttr:$group, I64Attr:$peer_offset,
+                            I64Attr:$tag, I64Attr:$link, I64Attr:$hops, I64Attr:$slot_cycles),
+                       ChipPlacement);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+def Chip_C2CRecvOp : Chip_Op<"c2c_recv"> {
+  let summary = "C2C: receive the tensor a peer chip sent with the same tag";
+  let description = [{
+    `peer_offset` is the sender's position relative to this chip (tp: rank offset mod
+    tp; pipeline: stage offset); `link` the port it arrives on, `hops` the route length.
+  }];
+  let arguments = !con((ins StrAttr:$group, I64Attr:$peer_offset, I64Attr:$tag, I64Attr:$link,
+                            I64Attr:$hops), ChipPlacement);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "attr-dict `:` type($result)";
+}
+// --- end H ---
+
 #endif // CONVEYOR_DIALECT_CHIP_CHIPOPS_TD

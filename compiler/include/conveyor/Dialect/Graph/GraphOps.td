@@ -519,4 +519,155 @@ def Graph_RotaryOp : Graph_Op<"rotary", [Pure]> {
   let hasVerifier = 1;
 }
 
+// --- A: attention and MoE ---
+
+def Graph_AttentionOp : Graph_Op<"attention", [Pure, AttrSizedOperandSegments]> {
+  let summary = "Scaled dot-product attention core: softmax(q k^T * scale + mask) v";
+  let description = [{
+    `query` is [b, heads, s, d], `key` [b, kv_heads, t, d], `value` [b, kv_heads, t, dv]:
+    the full caches after the KV concat (t = past + s), which stays a separate
+    cv.graph.concat whose result is also the present.* output. `heads` is a multiple of
+    `kv_heads` (grouped-query attention): query head h reads KV head h / (heads / kv_heads),
+    as transformers' repeat_kv lays them out. The result is [b, heads, s, dv]; head
+    split/merge transposes and reshapes stay outside the op.
+
+    scores[b, h, i, j] = scale * sum_c q[b, h, i, c] * k[b, h / rep, j, c], then:
+    - `causal`: query i sits at absolute position p_i = t - s + i (the cache is in front of
+      it); key j is masked out when j > p_i;
+    - `sliding_window` W > 0 (needs `causal`): key j is also masked when j <= p_i - W;
+    - the optional `mask` (float, broadcasting to [b, heads, s, t]) is added to the scores,
+      for masks that are not plain causal or sliding-window ones;
+    - the optional `sinks` ([heads], gpt-oss) is one extra logit per head that joins every
+      softmax row's denominator and receives no value.
+    Masked keys get probability zero; a row with every key masked is undefined (never
+    produced by causal masks). Softmax over j, then the product with `value`.
+    Parameters: none (sinks: heads). FLOPs: 2 * b * heads * (d + dv) * (attended pairs),
+    where attended pairs is s * t unmasked, fewer under `causal` / `sliding_window`.
+  }];
+  let arguments = (ins AnyRankedTensor:$query, AnyRankedTensor:$key, AnyRankedTensor:$value,
+                   Optional<AnyRankedTensor>:$mask, Optional<AnyRankedTensor>:$sinks,
+                   F64Attr:$scale, DefaultValuedAttr<BoolAttr, "false">:$causal,
+                   DefaultValuedAttr<I64Attr, "0">:$sliding_window);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value (`mask` `(` $mask^ `)`)? (`sinks` `(` $sinks^ `)`)?
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Graph_MoeOp : Graph_Op<"moe", [Pure]> {
+  let summary = "Mixture of experts: router, top-k selection and the chosen experts' MLPs";
+  let description = [{
+    `input` is [..., hidden]; each token (row) is routed independently. `w_router` is
+    [hidden, E]: logits = x @ w_router. Routing:
+    - `softmax_after_topk` false (Mixtral, Qwen3-MoE): p = softmax(logits); the top_k
+      largest p are the chosen experts and their weights; with `normalize_weights` the
+      weights are divided by their sum;
+    - `softmax_after_topk` true (gpt-oss): the top_k largest logits are chosen and the
+      weights are softmax over those k logits (`normalize_weights` must be false).
+    Expert e is act(x @ w_gate[e]) * (x @ w_up[e]) @ w_down[e] (gated), or
+    act(x @ w_gate[e]) @ w_down[e] when `w_up` is absent; w_gate and w_up are
+    [E, hidden, ffn], w_down [E, ffn, hidden]. `activation` is "silu", "gelu" (erf) or
+    "gelu_tanh". The result, with the input's type, is sum over the chosen experts of
+    weight * expert(x); the residual add stays outside. Ties in top-k pick the lower index.
+    Parameters: hidden * E + E * (per-expert matrices); active per token: the router and
+    top_k experts. FLOPs per token: 2 * hidden * E + top_k * 2 * (matrix elements of one
+    expert), plus activations and the weighted sum.
+  }];
+  let arguments = (ins AnyRankedTensor:$input, AnyRankedTensor:$w_router,
+                   AnyRankedTensor:$w_gate, Optional<AnyRankedTensor>:$w_up,
+                   AnyRankedTensor:$w_down, I64Attr:$top_k, StrAttr:$activation,
+                   DefaultValuedAttr<BoolAttr, "false">:$normalize_weights,
+                   DefaultValuedAttr<BoolAttr, "false">:$softmax_after_topk);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = [{
+    $input `router` `(` $w_router `)` `gate` `(` $w_gate `)` (`up` `(` $w_up^ `)`)?
+    `down` `(` $w_down `)` attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+// --- H: collectives, pipeline transfers and layer repetition (conveyor-partition) ---
+
+def Graph_AllReduceOp : Graph_Op<"all_reduce", [SameOperandsAndResultType]> {
+  let summary = "Reduce a tensor elementwise over the chips of a tensor-parallel group";
+  let description = [{
+    Every one of the `group_size` chips of the group that runs this op holds a partial
+    value of the same shape; afterwards every chip holds the `reduction` ("sum", "max"
+    or "min") of all of them. Inserted by conveyor-partition after row-split matmuls
+    (Megatron's o-projection and MLP down-projection), vocabulary-split embeddings and
+    ffn-split experts.
+  }];
+  let arguments = (ins AnyRankedTensor:$input, I64Attr:$group_size,
+                   DefaultValuedAttr<StrAttr, "\"sum\"">:$reduction);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+  let hasVerifier = 1;
+}
+
+def Graph_AllGatherOp : Graph_Op<"all_gather"> {
+  let summary = "Concatenate the shards of a tensor held by the chips of a group";
+  let description = [{
+    The group's `group_size` chips hold `parts` distinct shards (parts divides
+    group_size; with fewer parts than chips, group_size / parts consecutive chips hold
+    the same shard). The result concatenates them along `axis` in chip order: its
+    dimension `axis` is `parts` times the input's, the others are the input's.
+  }];
+  let arguments = (ins AnyRankedTensor:$input, I64Attr:$axis, I64Attr:$group_size,
+                   I64Attr:$parts);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def Graph_SendOp : Graph_Op<"send"> {
+  let summary = "Send a tensor to the same tensor-parallel rank of another pipeline stage";
+  let description = [{
+    `stage_offset` is relative (+1: the next stage), so one template serves every stage
+    that runs it; `tag` pairs the send with its cv.graph.recv.
+  }];
+  let arguments = (ins AnyRankedTensor:$input, I64Attr:$stage_offset, I64Attr:$tag);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+  let hasVerifier = 1;
+}
+
+def Graph_RecvOp : Graph_Op<"recv"> {
+  let summary = "Receive a tensor from the same tensor-parallel rank of another stage";
+  let description = [{
+    `stage_offset` is relative (-1: the previous stage); `tag` names the matching
+    cv.graph.send.
+  }];
+  let arguments = (ins I64Attr:$stage_offset, I64Attr:$tag);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+def Graph_RepeatOp : Graph_Op<"repeat", [RecursiveMemoryEffects]> {
+  let summary = "Run one layer body `count` times (layer repetition, not unrolled)";
+  let description = [{
+    The body's block arguments are the carried values (the residual stream), initialised
+    from `inits`. The body ends with cv.graph.yield of the next carried values followed
+    by per-iteration outputs (a layer's present K/V). The results are the final carried
+    values followed by the per-iteration outputs, each typed as one iteration's value:
+    iteration i binds them (and the function arguments marked cv.partition.per_layer)
+    to layer first_layer + i's buffers. Weights in the body marked
+    cv.partition.per_layer name layer i's parameter.
+  }];
+  let arguments = (ins Variadic<AnyRankedTensor>:$inits, I64Attr:$count);
+  let results = (outs Variadic<AnyRankedTensor>:$results);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = "$count `(` $inits `)` attr-dict `:` functional-type($inits, $results) $body";
+  let hasVerifier = 1;
+}
+
+def Graph_YieldOp : Graph_Op<"yield", [Pure, Terminator, HasParent<"RepeatOp">]> {
+  let summary = "End of a cv.graph.repeat body: next carried values, then per-iteration outputs";
+  let arguments = (ins Variadic<AnyRankedTensor>:$values);
+  let assemblyFormat = "attr-dict ($values^ `:` type($values))?";
+}
+
+// --- end H ---
+
 #endif // CONVEYOR_DIALECT_GRAPH_GRAPHOPS_TD

@@ -80,7 +80,7 @@ def GraphFuseActivations : Pass<"conveyor-graph-fuse-activations", "mlir::Module
 }
 
 def GraphFuseTransformer : Pass<"conveyor-graph-fuse-transformer", "mlir::ModuleOp"> {
-  let summary = "Recognise transformer blocks: embedding, gated MLP and LM head";
+  let summary = "Recognise transformer blocks: embedding, rotary, attention, MoE, gated MLP and LM head";
   let description = [{
     Run after conveyor-graph-fuse-norms and conveyor-graph-fuse-activations (it matches
     their cv.graph.silu / cv.graph.gelu). Replaces
@@ -93,6 +93,20 @@ def GraphFuseTransformer : Pass<"conveyor-graph-fuse-transformer", "mlir::Module
                                                          by cv.graph.lm_head
       x * cos + concat(-x[..., d/2:], x[..., :d/2]) * sin   by cv.graph.rotary
                                            (either operand order)
+      softmax(mask(matmul(q, transpose(k)) * c)) @ v      by cv.graph.attention
+                                           (c: a scalar multiplier or divisor; k and v
+                                           may go through the GQA repeat, which is
+                                           absorbed; mask: where(m, fill, s),
+                                           where(m, s, fill) or s + m. A mask computed
+                                           only from sizes is evaluated for a few size
+                                           bindings: a causal or sliding-window one
+                                           becomes `causal` / `sliding_window`; another
+                                           additive one stays the `mask` operand; a
+                                           boolean one that is not causal is not fused)
+      sum_k(w_k * expert(x @ gather(W, topk(softmax(x @ Wr))))) by cv.graph.moe
+                                           (gather-dispatched experts, gpt-fast style;
+                                           gated or not; weights renormalised or not, or
+                                           softmax over the top-k logits)
 
     Intermediate ops of a chain must have no other users; otherwise the graph is left
     as it is.
@@ -101,7 +115,10 @@ def GraphFuseTransformer : Pass<"conveyor-graph-fuse-transformer", "mlir::Module
     Statistic<"numEmbeddings", "embeddings", "Number of embedding lookups fused">,
     Statistic<"numGatedMlps", "gated-mlps", "Number of gated MLPs fused">,
     Statistic<"numLmHeads", "lm-heads", "Number of LM heads fused">,
-    Statistic<"numRotaries", "rotaries", "Number of rotary embeddings fused">
+    Statistic<"numRotaries", "rotaries", "Number of rotary embeddings fused">,
+    // --- A: attention and MoE ---
+    Statistic<"numAttentions", "attentions", "Number of attention cores fused">,
+    Statistic<"numMoes", "moes", "Number of mixture-of-experts blocks fused">
   ];
 }
 

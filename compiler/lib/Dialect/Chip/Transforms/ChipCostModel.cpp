@@ -6,6 +6,7 @@
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <algorithm>
 #include <cmath>
 
 using namespace mlir;
@@ -88,12 +89,24 @@ std::optional<uint64_t> vxmOpsPerElement(llvm::StringRef kind) {
       .Case("relu", 1)
       .Case("gelu", 12)
       .Case("gelu_tanh", 8)
+      // --- E: math kinds (docs/timing-model.md, "Transformer ops") ---
+      .Cases("neg", "abs", "max", "min", 1)
+      .Case("reciprocal", 2)
+      .Cases("sqrt", "rsqrt", 3)
+      .Cases("exp", "log", 4)
+      .Case("sigmoid", 5)
+      .Cases("silu", "sin", "cos", "tanh", 6)
+      .Case("pow", 9)
+      .Case("erf", 10)
       .Default(std::nullopt);
 }
 
 bool isInstruction(Operation *op) {
   return isa<MemWriteOp, MemReadOp, MemCopyOp, MatMulOp, BinaryOp, UnaryOp, SoftmaxOp, TransposeOp>(
-      op);
+             op) ||
+         // --- E ---
+         isa<GatherOp, SliceOp, ConcatOp, BroadcastOp, ReduceOp, RmsNormOp, LayerNormOp, SelectOp,
+             TopKOp, CastOp, RotaryOp, MatMulDqOp>(op);
 }
 
 uint64_t ChipCostModel::vectors(uint64_t bytes) const { return ceilDiv(bytes, config.vectorBytes); }
@@ -159,6 +172,37 @@ InstructionCost ChipCostModel::sxmTranspose(uint64_t resultBytes) const {
           uint64_t(config.mem.latencyCycles) + config.sxm.latencyCycles + occupancy};
 }
 
+namespace {
+/// The MXM cost of `product`: `lhs` [..., M, K] x `rhs` [..., K, N] -> `result` [batch..., M, N].
+/// An error on `product` when the chip has no MXM rate for the operand types.
+FailureOr<InstructionCost> mxmProductCost(const ChipCostModel &model, Operation *product,
+                                          Value lhs, Value rhs, Value result) {
+  auto lhsType = cast<RankedTensorType>(lhs.getType());
+  auto rhsType = cast<RankedTensorType>(rhs.getType());
+  auto resultType = cast<RankedTensorType>(result.getType());
+  uint64_t batch = 1;
+  for (int64_t dim : resultType.getShape().drop_back(2)) {
+    batch *= static_cast<uint64_t>(dim);
+  }
+  uint64_t m = lhsType.getDimSize(lhsType.getRank() - 2);
+  uint64_t k = lhsType.getDimSize(lhsType.getRank() - 1);
+  uint64_t n = rhsType.getDimSize(rhsType.getRank() - 1);
+  auto activation = toSystemDType(lhsType.getElementType());
+  auto weight = toSystemDType(rhsType.getElementType());
+  std::optional<InstructionCost> cost;
+  if (activation && weight) {
+    cost = model.matmul(batch, m, k, n, *activation, *weight);
+  }
+  if (!cost) {
+    return product->emitOpError()
+           << "cannot be timed: chip '" << model.chip().name << "' has no MXM rate for "
+           << lhsType.getElementType()
+           << " (chip.mxm.macs_per_cycle); use a system that supports it";
+  }
+  return *cost;
+}
+} // namespace
+
 FailureOr<InstructionCost> ChipCostModel::costOf(Operation *op) const {
   if (!isInstruction(op)) {
     return op->emitOpError("is not a functional-unit instruction and has no cost");
@@ -180,30 +224,9 @@ FailureOr<InstructionCost> ChipCostModel::costOf(Operation *op) const {
       .Case<MemWriteOp>([&](auto) { return memWrite(*bytes); })
       .Case<MemReadOp>([&](auto) { return memRead(*bytes); })
       .Case<MemCopyOp>([&](auto) { return memCopy(*bytes); })
-      .Case<MatMulOp>([&](MatMulOp product) -> FailureOr<InstructionCost> {
-        auto lhsType = cast<RankedTensorType>(product.getLhs().getType());
-        auto rhsType = cast<RankedTensorType>(product.getRhs().getType());
-        auto resultType = cast<RankedTensorType>(product.getResult().getType());
-        uint64_t batch = 1;
-        for (int64_t dim : resultType.getShape().drop_back(2)) {
-          batch *= static_cast<uint64_t>(dim);
-        }
-        int64_t rank = lhsType.getRank();
-        uint64_t m = lhsType.getDimSize(rank - 2), k = lhsType.getDimSize(rank - 1);
-        uint64_t n = rhsType.getDimSize(rhsType.getRank() - 1);
-        auto activation = toSystemDType(lhsType.getElementType());
-        auto weight = toSystemDType(rhsType.getElementType());
-        std::optional<InstructionCost> cost;
-        if (activation && weight) {
-          cost = matmul(batch, m, k, n, *activation, *weight);
-        }
-        if (!cost) {
-          return product.emitOpError()
-                 << "cannot be timed: chip '" << config.name << "' has no MXM rate for "
-                 << lhsType.getElementType()
-                 << " (chip.mxm.macs_per_cycle); use a system that supports it";
-        }
-        return *cost;
+      .Case<MatMulOp>([&](MatMulOp product) {
+        return mxmProductCost(*this, product, product.getLhs(), product.getRhs(),
+                              product.getResult());
       })
       .Case<BinaryOp, UnaryOp>([&](auto elementwise) -> FailureOr<InstructionCost> {
         std::optional<uint64_t> ops = vxmOpsPerElement(elementwise.getKind());
@@ -216,8 +239,62 @@ FailureOr<InstructionCost> ChipCostModel::costOf(Operation *op) const {
       .Case<SoftmaxOp>([&](auto) { return vxmSoftmax(*bytes); })
       .Case<TransposeOp>([&](auto) { return sxmTranspose(*bytes); })
       .Default([&](Operation *other) -> FailureOr<InstructionCost> {
+        return transformerOpCost(other, *bytes); // --- E ---
+      });
+}
+
+// --- E: transformer ops (docs/timing-model.md, "Transformer ops") ---
+
+namespace {
+/// Fixed latency + occupancy of one streaming burst on `unit`.
+InstructionCost burst(const system::ChipConfig &config, Unit unit, uint64_t occupancy) {
+  uint64_t latency = config.mem.latencyCycles;
+  if (unit == Unit::Vxm) {
+    latency += config.vxm.latencyCycles;
+  } else if (unit == Unit::Sxm) {
+    latency += config.sxm.latencyCycles;
+  } else if (unit == Unit::Mxm) {
+    latency += config.mxm.latencyCycles;
+  }
+  return {unit, occupancy, latency + occupancy};
+}
+} // namespace
+
+FailureOr<InstructionCost> ChipCostModel::transformerOpCost(Operation *op,
+                                                            uint64_t resultBytes) const {
+  uint64_t resultVectors = vectors(resultBytes);
+  auto operandVectors = [&](unsigned index) {
+    return vectors(tensorBytes(op->getOperand(index).getType()).value_or(0));
+  };
+  auto aluPasses = [&](uint64_t ops) { return ceilDiv(ops, config.vxm.alusPerLane); };
+  return llvm::TypeSwitch<Operation *, FailureOr<InstructionCost>>(op)
+      .Case<GatherOp, SliceOp, ConcatOp>(
+          [&](auto) { return burst(config, Unit::Mem, resultVectors); })
+      .Case<BroadcastOp>([&](auto) { return burst(config, Unit::Sxm, resultVectors); })
+      // One pass over the input, whatever the reduced shape.
+      .Case<ReduceOp>([&](auto) { return burst(config, Unit::Vxm, operandVectors(0)); })
+      // Statistics pass + normalise pass (RMS); mean, variance, normalise (layer norm).
+      .Case<RmsNormOp>([&](auto) { return burst(config, Unit::Vxm, 2 * resultVectors); })
+      .Case<LayerNormOp>([&](auto) { return burst(config, Unit::Vxm, 3 * resultVectors); })
+      .Case<SelectOp>([&](auto) { return burst(config, Unit::Vxm, resultVectors); })
+      // k max-and-mask passes over the input.
+      .Case<TopKOp>([&](TopKOp topk) {
+        return burst(config, Unit::Vxm, uint64_t(topk.getK()) * operandVectors(0));
+      })
+      .Case<CastOp>([&](auto) {
+        return burst(config, Unit::Vxm, std::max(resultVectors, operandVectors(0)));
+      })
+      // Two products and a sum per element plus the half-rotation's negation.
+      .Case<RotaryOp>([&](auto) { return burst(config, Unit::Vxm, resultVectors * aluPasses(4)); })
+      // Installs the narrow weights; the per-channel scale rides on the accumulator.
+      .Case<MatMulDqOp>([&](MatMulDqOp product) {
+        return mxmProductCost(*this, product, product.getLhs(), product.getWeight(),
+                              product.getResult());
+      })
+      .Default([&](Operation *other) -> FailureOr<InstructionCost> {
         return other->emitOpError("has no cost model");
       });
 }
+// --- end E ---
 
 } // namespace conveyor::chip

@@ -1,5 +1,5 @@
 // conveyor-graph-fuse-transformer: runs the transformer pattern families (embedding,
-// rotary, gated MLP, LM head), each in its own file, over the module.
+// rotary, attention, MoE, gated MLP, LM head), each in its own file, over the module.
 #include "conveyor/Dialect/Graph/GraphOps.h"
 #include "conveyor/Dialect/Graph/GraphPasses.h"
 
@@ -36,6 +36,17 @@ struct FuseTransformerPass
         ++numRotaries;
       }
     }
+    // --- A: attention and MoE (before the matmul families: MoE experts and attention
+    // products are matmuls too) ---
+    numAttentions += fuseAttentions(getOperation(), erased);
+    SmallVector<ReduceSumOp> sums;
+    getOperation().walk([&](ReduceSumOp sum) { sums.push_back(sum); });
+    for (ReduceSumOp sum : sums) {
+      if (!erased.contains(sum.getOperation()) && fuseMoe(sum, erased)) {
+        ++numMoes;
+      }
+    }
+    // --- end A ---
     SmallVector<MatMulOp> matmuls;
     getOperation().walk([&](MatMulOp matmul) { matmuls.push_back(matmul); });
     for (MatMulOp matmul : matmuls) {

@@ -19,4 +19,14 @@ bool fuseGatedMlp(MatMulOp down, llvm::DenseSet<mlir::Operation *> &erased);
 /// x * cos + concat(-x[..., d/2:], x[..., :d/2]) * sin (rotate-half RoPE) -> rotary.
 bool fuseRotary(AddOp add, llvm::DenseSet<mlir::Operation *> &erased);
 
+// --- A: attention and MoE ---
+
+/// softmax(mask(scale * q @ k^T)) @ v (GQA repeat absorbed, causal / sliding-window masks
+/// recognised) -> attention, for every such core under `scope`. Returns how many.
+unsigned fuseAttentions(mlir::Operation *scope, llvm::DenseSet<mlir::Operation *> &erased);
+
+/// Router softmax + top-k + gather-dispatched expert MLPs + weighted sum -> moe, rooted at
+/// the weighted sum's reduce_sum.
+bool fuseMoe(ReduceSumOp sum, llvm::DenseSet<mlir::Operation *> &erased);
+
 } // namespace conveyor::graph::patterns

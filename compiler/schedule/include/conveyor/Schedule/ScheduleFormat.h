@@ -11,7 +11,7 @@
 namespace conveyor::schedule {
 
 inline constexpr uint32_t kMagic = 0x4C535643; // "CVSL"
-inline constexpr uint32_t kVersion = 1;
+inline constexpr uint32_t kVersion = 2;
 
 /// Parses a schedule file; rejects files that are not schedules, other versions, and
 /// schedules whose buffers/instructions are structurally inconsistent (dangling ids,
@@ -35,6 +35,16 @@ Status writeFileAtomically(const std::string &path, const std::string &bytes);
 std::string dumpSchedule(const Schedule &schedule);
 /// The whole schedule as JSON (protobuf's canonical JSON mapping; weight data base64).
 Result<std::string> dumpScheduleJson(const Schedule &schedule);
+
+// --- G: v2 port convention (docs/schedule-format.md "Ports") ---
+/// The port chip `from` uses to reach chip `to` of the same node (chips c*n .. c*n+n-1 for
+/// `chipsPerNode` n): the rank of `to` among the node's other chips. The receiver's port
+/// from `from` is nodeLocalPort(to, from, n). The simulator derives the same rule
+/// independently from the system description and rejects a C2C instruction that breaks it.
+inline uint32_t nodeLocalPort(uint32_t from, uint32_t to, uint32_t chipsPerNode) {
+  const uint32_t fromRank = from % chipsPerNode, toRank = to % chipsPerNode;
+  return toRank < fromRank ? toRank : toRank - 1;
+}
 
 const char *opcodeName(Opcode op);
 const char *unitName(Unit unit);

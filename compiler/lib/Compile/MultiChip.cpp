@@ -1,0 +1,1062 @@
+// Multi-chip compile (helper H2): lowers each partition template, times it with link slots
+// and writes the DECODE programs of every stage into one v2 schedule.
+//
+// Each @stage<k> template is flattened for the single-chip lowering: the cv.graph.repeat body
+// is inlined once with its ops located "L|<node>", per-layer KV inputs become resident
+// shape-only weights (the decode KV cache lives in SRAM), C2C receives become named inputs
+// and C2C sends named outputs. After convert-graph-to-chip / precision / allocation the
+// single-chip schedule of the template is rewritten here, MLIR-free: host I/O of C2C values
+// back into C2C_SEND / C2C_RECV, a fresh list schedule in three phases (before the layers,
+// one layer as a repetition block, after the layers) with link slots and arrivals, strided
+// SRAM for the per-layer weights, then one program per stage (a stage's tensor-parallel
+// ranks are instances of it), shifted to start when the previous stage's activation lands.
+//
+// Every cycle here comes from the compiler's own models: instruction costs from
+// chip::ChipCostModel (recorded by the schedule writer), C2C serialisation, flight and drift
+// window from sharding/LinkTiming, ports from the system fabric. The simulator re-derives
+// all of it independently; this file must never use simulator code.
+#include "MultiChip.h"
+
+#include "conveyor/Conversion/Passes.h"
+#include "conveyor/Conversion/Precision.h"
+#include "conveyor/Dialect/Chip/ChipCostModel.h"
+#include "conveyor/Dialect/Chip/ChipOps.h"
+#include "conveyor/Dialect/Chip/ChipPasses.h"
+#include "conveyor/Dialect/Graph/GraphOps.h"
+#include "conveyor/Schedule/ScheduleFormat.h"
+#include "conveyor/Sharding/LinkTiming.h"
+#include "conveyor/Target/ScheduleWriter.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinDialect.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/ADT/BitVector.h"
+#include "llvm/ADT/StringExtras.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+using namespace mlir;
+namespace pb = conveyor::schedule;
+namespace graph = conveyor::graph;
+namespace chip = conveyor::chip;
+
+namespace conveyor::compile {
+
+namespace {
+
+constexpr llvm::StringLiteral kBodyPrefix = "L|";
+constexpr llvm::StringLiteral kRecvPrefix = "c2c_recv|";
+constexpr llvm::StringLiteral kSendPrefix = "c2c_send|";
+/// Clock error (cycles) each transfer leaves room for; receives wait this long past arrival.
+constexpr uint64_t kDriftSlackCycles = 32;
+/// Body transfer ids are offset so they never meet the ids of the phases around the body.
+constexpr uint64_t kBodyTransferBase = 1000;
+
+std::string nodeNameOf(Location loc) {
+  std::string name;
+  loc->walk([&](Location inner) {
+    if (auto named = dyn_cast<NameLoc>(inner)) {
+      name = named.getName().str();
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
+  return name.empty() ? std::string("op") : name;
+}
+
+/// A stage template and where it runs.
+struct TemplateInfo {
+  std::string name, role;
+  std::vector<int64_t> stages;
+  uint64_t repeat = 0;
+  pb::Schedule lowered; // the flattened template as a single-chip schedule (chip 0)
+  std::vector<chip::InstructionCost> costs; // ChipCostModel cost per lowered instruction
+};
+
+/// "c2c_send|body|group|peer_offset|tag|link|hops|slot" (slot for sends only).
+std::string transferName(StringRef prefix, bool body, Operation *op) {
+  auto integer = [&](StringRef attr) {
+    auto value = op->getAttrOfType<IntegerAttr>(attr);
+    return value ? std::to_string(value.getInt()) : std::string("0");
+  };
+  std::string group = op->getAttrOfType<StringAttr>("group").str();
+  std::string name = (prefix + (body ? "body|" : "outer|") + group + "|" +
+                      integer("peer_offset") + "|" + integer("tag") + "|" + integer("link") + "|" +
+                      integer("hops"))
+                         .str();
+  if (op->hasAttr("slot_cycles")) {
+    name += "|" + integer("slot_cycles");
+  }
+  return name;
+}
+
+/// Clones `stage` into a module of its own as a flat @main the single-chip lowering accepts.
+FailureOr<OwningOpRef<ModuleOp>> flattenTemplate(func::FuncOp stage, ModuleOp parent,
+                                                 uint64_t &repeatCount) {
+  MLIRContext *context = stage.getContext();
+  OpBuilder builder(context);
+  OwningOpRef<ModuleOp> module = ModuleOp::create(stage.getLoc());
+  for (NamedAttribute attr : parent->getAttrs()) {
+    (*module)->setAttr(attr.getName(), attr.getValue());
+  }
+  auto func = cast<func::FuncOp>(stage->clone());
+  func.setSymName("main");
+  module->push_back(func);
+  Block &entry = func.getBody().front();
+  auto ret = cast<func::ReturnOp>(entry.getTerminator());
+
+  // Per-layer KV inputs: resident in SRAM, one per layer (strided later by name "{layer}").
+  builder.setInsertionPointToStart(&entry);
+  llvm::BitVector perLayerArgs(func.getNumArguments());
+  for (BlockArgument arg : entry.getArguments()) {
+    unsigned index = arg.getArgNumber();
+    if (!func.getArgAttr(index, "cv.partition.per_layer")) {
+      continue;
+    }
+    auto name = func.getArgAttrOfType<StringAttr>(index, "cv.name");
+    auto weight = builder.create<graph::WeightOp>(arg.getLoc(), arg.getType(),
+                                                  builder.getStringAttr(name ? name.str() : "kv"));
+    arg.replaceAllUsesWith(weight.getResult());
+    perLayerArgs.set(index);
+  }
+  func.eraseArguments(perLayerArgs);
+  // Per-layer outputs (present K/V) stay in SRAM: the decode step returns none of them.
+  llvm::BitVector perLayerResults(func.getNumResults());
+  for (unsigned i = 0; i < func.getNumResults(); ++i) {
+    if (func.getResultAttr(i, "cv.partition.per_layer")) {
+      perLayerResults.set(i);
+    }
+  }
+  ret->eraseOperands(perLayerResults);
+  func.eraseResults(perLayerResults);
+
+  // The layer body, once, in place of the repeat.
+  SmallVector<graph::RepeatOp> repeats;
+  func.walk([&](graph::RepeatOp repeat) { repeats.push_back(repeat); });
+  if (repeats.size() != 1) {
+    return func.emitError() << "partition template '" << stage.getSymName() << "' has "
+                            << repeats.size() << " cv.graph.repeat ops; the multi-chip compile "
+                            << "needs exactly one layer repetition per template";
+  }
+  graph::RepeatOp repeat = repeats.front();
+  repeatCount = static_cast<uint64_t>(repeat.getCount());
+  Block &body = repeat.getBody().front();
+  if (body.getNumArguments() != 1) {
+    return repeat.emitError() << "carries " << body.getNumArguments()
+                              << " values; the multi-chip compile supports one (the residual)";
+  }
+  IRMapping mapping;
+  for (auto [arg, init] : llvm::zip(body.getArguments(), repeat.getInits())) {
+    mapping.map(arg, init);
+  }
+  builder.setInsertionPoint(repeat);
+  for (Operation &op : body.without_terminator()) {
+    Operation *copy = builder.clone(op, mapping);
+    copy->setLoc(NameLoc::get(builder.getStringAttr(kBodyPrefix + nodeNameOf(op.getLoc())),
+                              op.getLoc()));
+    if (isa<chip::C2CSendOp, chip::C2CRecvOp>(copy)) {
+      copy->setAttr("cv.h2.body", builder.getUnitAttr());
+    }
+  }
+  Operation *yield = body.getTerminator();
+  for (auto [result, value] : llvm::zip(repeat.getResults(), yield->getOperands())) {
+    result.replaceAllUsesWith(mapping.lookupOrDefault(value));
+  }
+  repeat.erase();
+
+  // Gathered logits: each rank returns its own slice; the host concatenates them.
+  SmallVector<graph::AllGatherOp> gathers;
+  func.walk([&](graph::AllGatherOp gather) { gathers.push_back(gather); });
+  for (graph::AllGatherOp gather : gathers) {
+    for (OpOperand &use : llvm::make_early_inc_range(gather.getResult().getUses())) {
+      if (!isa<func::ReturnOp>(use.getOwner())) {
+        return gather.emitError("all_gather feeds a computation; only gathered outputs (the "
+                                "logits) are supported by the multi-chip compile");
+      }
+      use.set(gather.getInput());
+    }
+    gather.erase();
+  }
+
+  // C2C: receives become inputs, sends outputs, named with their routing.
+  SmallVector<Operation *> transfers;
+  func.walk([&](Operation *op) {
+    if (isa<chip::C2CSendOp, chip::C2CRecvOp>(op)) {
+      transfers.push_back(op);
+    }
+  });
+  for (Operation *op : transfers) {
+    bool inBody = op->hasAttr("cv.h2.body");
+    if (auto recv = dyn_cast<chip::C2CRecvOp>(op)) {
+      unsigned index = func.getNumArguments();
+      NamedAttrList attrs;
+      attrs.set("cv.name", builder.getStringAttr(transferName(kRecvPrefix, inBody, op)));
+      func.insertArgument(index, recv.getType(), builder.getDictionaryAttr(attrs), op->getLoc());
+      recv.getResult().replaceAllUsesWith(entry.getArgument(index));
+    } else {
+      unsigned index = func.getNumResults();
+      NamedAttrList attrs;
+      attrs.set("cv.name", builder.getStringAttr(transferName(kSendPrefix, inBody, op)));
+      func.insertResult(index, op->getOperand(0).getType(), builder.getDictionaryAttr(attrs));
+      ret->insertOperands(ret->getNumOperands(), op->getOperand(0));
+    }
+    op->erase();
+  }
+  func.setType(FunctionType::get(context, entry.getArgumentTypes(), ret.getOperandTypes()));
+
+  // Shape-only weights -> constants with an elided resource: SRAM without data (timing only).
+  auto &resources = DenseResourceElementsHandle::getManagerInterface(context);
+  SmallVector<graph::WeightOp> weights;
+  func.walk([&](graph::WeightOp weight) { weights.push_back(weight); });
+  for (graph::WeightOp weight : weights) {
+    builder.setInsertionPoint(weight);
+    auto type = cast<RankedTensorType>(weight.getType());
+    DenseResourceElementsHandle handle = resources.insert("shape_only");
+    auto value = DenseResourceElementsAttr::get(type, handle);
+    auto constant = builder.create<graph::ConstantOp>(weight.getLoc(), type, value,
+                                                      weight.getNameAttr());
+    weight.getResult().replaceAllUsesWith(constant.getResult());
+    weight.erase();
+  }
+  return module;
+}
+
+/// The element type of a precision flag (fp32 when empty or unknown).
+Type precisionType(MLIRContext *context, const std::string &name) {
+  Builder builder(context);
+  if (name == "fp16") {
+    return builder.getF16Type();
+  }
+  if (name == "bf16") {
+    return builder.getBF16Type();
+  }
+  if (name == "fp8") {
+    return builder.getFloat8E4M3FNType();
+  }
+  if (name == "int8") {
+    return builder.getIntegerType(8);
+  }
+  if (name == "int4") {
+    return builder.getIntegerType(4);
+  }
+  return builder.getF32Type();
+}
+
+/// A shape-only value of `type`: an elided resource (SRAM without data).
+ElementsAttr shapeOnly(MLIRContext *context, RankedTensorType type) {
+  auto &resources = DenseResourceElementsHandle::getManagerInterface(context);
+  return DenseResourceElementsAttr::get(type, resources.insert("shape_only"));
+}
+
+template <typename OpTy, typename... Args>
+OpTy createPlaced(OpBuilder &builder, Location loc, Args &&...args) {
+  return builder.create<OpTy>(loc, std::forward<Args>(args)..., IntegerAttr(), IntegerAttr(),
+                              IntegerAttr());
+}
+
+/// The precision step for shape-only weights (apply-precision needs weight data to quantise):
+/// MXM weights become `--weights` with per-channel f32 scales (matmul_dq), every other f32
+/// tensor the activation type. Same types as apply-precision gives real weights.
+void applyShapeOnlyPrecision(func::FuncOp func, const CompileOptions &options) {
+  MLIRContext *context = func.getContext();
+  Type weightType = precisionType(context, options.weightPrecision);
+  Type activationType = precisionType(context, options.activationPrecision);
+  llvm::DenseSet<Operation *> keep;
+  if (!weightType.isF32()) {
+    SmallVector<chip::MatMulOp> products;
+    func.walk([&](chip::MatMulOp product) { products.push_back(product); });
+    for (chip::MatMulOp product : products) {
+      auto weight = product.getRhs().getDefiningOp<chip::WeightOp>();
+      auto type = cast<RankedTensorType>(product.getRhs().getType());
+      if (!weight || type.getRank() != 2 || chip::getDenseElements(weight.getValue())) {
+        continue;
+      }
+      OpBuilder builder(product);
+      Location loc = product.getLoc();
+      auto narrow = RankedTensorType::get(type.getShape(), weightType);
+      auto scaleType = RankedTensorType::get({type.getDimSize(1)}, builder.getF32Type());
+      auto q = createPlaced<chip::WeightOp>(
+          builder, loc, narrow, shapeOnly(context, narrow),
+          builder.getStringAttr(weight.getName().str() + "." + options.weightPrecision));
+      auto scale = createPlaced<chip::WeightOp>(
+          builder, loc, scaleType, shapeOnly(context, scaleType),
+          builder.getStringAttr(weight.getName().str() + ".scale"));
+      keep.insert(q);
+      keep.insert(scale);
+      auto dq = createPlaced<chip::MatMulDqOp>(builder, loc, product.getType(), product.getLhs(),
+                                               q.getResult(), scale.getResult());
+      keep.insert(dq); // narrowed below with the other activations
+      product.replaceAllUsesWith(dq.getResult());
+      product.erase();
+      if (weight->use_empty()) {
+        weight->erase();
+      }
+    }
+  }
+  if (!weightType.isF32()) {
+    // MoE experts: matmul rhs = gather(table [E, K, N], expert ids): gather the narrow table
+    // and its per-(expert, channel) scales, dequantise on the VXM (as apply-precision does).
+    SmallVector<chip::GatherOp> gathers;
+    func.walk([&](chip::GatherOp gather) {
+      auto table = gather.getTable().getDefiningOp<chip::WeightOp>();
+      auto type = cast<RankedTensorType>(gather.getTable().getType());
+      bool feedsMatmul = llvm::any_of(gather->getUsers(), [&](Operation *user) {
+        auto product = dyn_cast<chip::MatMulOp>(user);
+        return product && product.getRhs() == gather.getResult();
+      });
+      if (table && feedsMatmul && type.getRank() == 3 && gather.getAxis() == 0 &&
+          !chip::getDenseElements(table.getValue())) {
+        gathers.push_back(gather);
+      }
+    });
+    for (chip::GatherOp gather : gathers) {
+      auto table = gather.getTable().getDefiningOp<chip::WeightOp>();
+      auto type = cast<RankedTensorType>(table.getType());
+      OpBuilder builder(gather);
+      Location loc = gather.getLoc();
+      auto narrow = RankedTensorType::get(type.getShape(), weightType);
+      auto scaleTableType =
+          RankedTensorType::get({type.getDimSize(0), 1, type.getDimSize(2)}, builder.getF32Type());
+      auto q = createPlaced<chip::WeightOp>(
+          builder, loc, narrow, shapeOnly(context, narrow),
+          builder.getStringAttr(table.getName().str() + "." + options.weightPrecision));
+      auto scales = createPlaced<chip::WeightOp>(
+          builder, loc, scaleTableType, shapeOnly(context, scaleTableType),
+          builder.getStringAttr(table.getName().str() + ".scale"));
+      keep.insert(q);
+      auto gatheredType = cast<RankedTensorType>(gather.getType());
+      SmallVector<int64_t> scaleShape(gatheredType.getShape());
+      scaleShape[scaleShape.size() - 2] = 1;
+      Value gatheredQ = createPlaced<chip::GatherOp>(
+          builder, loc, RankedTensorType::get(gatheredType.getShape(), weightType), q.getResult(),
+          gather.getIndices(), gather.getAxisAttr());
+      Value gatheredScales = createPlaced<chip::GatherOp>(
+          builder, loc, RankedTensorType::get(scaleShape, builder.getF32Type()), scales.getResult(),
+          gather.getIndices(), gather.getAxisAttr());
+      Value widened = createPlaced<chip::CastOp>(builder, loc, gatheredType, gatheredQ);
+      Value dequantized = createPlaced<chip::BinaryOp>(builder, loc, gatheredType, widened,
+                                                      gatheredScales, builder.getStringAttr("mul"));
+      keep.insert(gatheredQ.getDefiningOp());
+      gather.replaceAllUsesWith(dequantized);
+      gather.erase();
+      if (table->use_empty()) {
+        table->erase();
+      }
+    }
+  }
+  if (activationType.isF32()) {
+    return;
+  }
+  auto narrowed = [&](Type original) -> Type {
+    auto tensor = dyn_cast<RankedTensorType>(original);
+    if (!tensor || !tensor.getElementType().isF32()) {
+      return original;
+    }
+    return RankedTensorType::get(tensor.getShape(), activationType);
+  };
+  for (BlockArgument arg : func.getBody().front().getArguments()) {
+    arg.setType(narrowed(arg.getType()));
+  }
+  func.walk([&](Operation *op) {
+    if (op->getNumResults() == 0 || isa<func::FuncOp>(op) ||
+        (keep.contains(op) && !isa<chip::MatMulDqOp>(op))) {
+      return;
+    }
+    if (auto weight = dyn_cast<chip::WeightOp>(op)) {
+      auto type = cast<RankedTensorType>(weight.getType());
+      if (!type.getElementType().isF32()) {
+        return;
+      }
+      auto narrow = cast<RankedTensorType>(narrowed(type));
+      if (DenseElementsAttr dense = chip::getDenseElements(weight.getValue())) {
+        // Real data (rotary tables, scalars): rounded to the activation type, nearest even.
+        auto floatType = cast<FloatType>(activationType);
+        weight.setValueAttr(cast<DenseFPElementsAttr>(dense).mapValues(
+            floatType, [&](const APFloat &value) {
+              APFloat rounded = value;
+              bool losesInfo = false;
+              rounded.convert(floatType.getFloatSemantics(), APFloat::rmNearestTiesToEven,
+                              &losesInfo);
+              return rounded.bitcastToAPInt();
+            }));
+      } else {
+        weight.setValueAttr(shapeOnly(context, narrow));
+      }
+    }
+    for (Value result : op->getResults()) {
+      result.setType(narrowed(result.getType()));
+    }
+  });
+  SmallVector<Type> results;
+  func.walk([&](func::ReturnOp ret) {
+    results.assign(ret.getOperandTypes().begin(), ret.getOperandTypes().end());
+  });
+  func.setType(
+      FunctionType::get(context, func.getBody().front().getArgumentTypes(), results));
+}
+
+//===----------------------------------------------------------------------===//
+// MLIR-free assembly of the v2 schedule
+//===----------------------------------------------------------------------===//
+
+struct TransferRoute {
+  bool send = false, body = false;
+  std::string group;
+  int64_t peerOffset = 0, tag = 0, link = 0, hops = 0, slotCycles = 0;
+};
+
+bool parseTransfer(const std::string &name, TransferRoute &route) {
+  StringRef text(name);
+  route.send = text.starts_with(kSendPrefix);
+  if (!route.send && !text.starts_with(kRecvPrefix)) {
+    return false;
+  }
+  SmallVector<StringRef> parts;
+  text.split(parts, '|');
+  if (parts.size() < 7) {
+    return false;
+  }
+  route.body = parts[1] == "body";
+  route.group = parts[2].str();
+  auto number = [](StringRef field) {
+    int64_t value = 0;
+    field.getAsInteger(10, value);
+    return value;
+  };
+  route.peerOffset = number(parts[3]);
+  route.tag = number(parts[4]);
+  route.link = number(parts[5]);
+  route.hops = number(parts[6]);
+  route.slotCycles = parts.size() > 7 ? number(parts[7]) : 0;
+  return true;
+}
+
+enum class Phase { Before, Body, After };
+
+/// One template after retiming, on its own clock (cycle 0 = program start).
+struct TimedTemplate {
+  std::vector<pb::Instruction> instructions; // sorted by issue, SYNCs included
+  uint32_t bodyFirst = 0, bodyCount = 0;
+  uint64_t period = 0, end = 0;
+  uint64_t pipelineRecvIssue = UINT64_MAX;  // local issue of the stage's receive
+  uint64_t pipelineSendSlot = UINT64_MAX;   // local slot start of the stage's send
+  uint64_t pipelineSendSerial = 0, pipelineSendHops = 0;
+  uint32_t carriedIn = 0, carriedOut = 0;   // per-iteration buffer pair
+  std::vector<TransferRoute> routes;        // by instruction index (C2C only)
+  std::vector<bool> isTransfer;
+  uint64_t transferStride = 0;
+};
+
+class Assembler {
+public:
+  Assembler(const system::SystemConfig &config, uint32_t tp)
+      : config(config), costModel(config.chip), tp(tp) {}
+
+  /// Re-times `lowered` (its instructions' costs in `costs`, same order) as a decode step.
+  Result<TimedTemplate> retime(pb::Schedule &lowered,
+                               const std::vector<chip::InstructionCost> &costs,
+                               uint64_t iterations);
+
+private:
+  const system::SystemConfig &config;
+  chip::ChipCostModel costModel;
+  uint32_t tp;
+};
+
+uint32_t rootOf(const pb::Schedule &schedule, uint32_t id) {
+  const pb::Buffer &buffer = schedule.buffers(int(id) - 1);
+  return buffer.alias_of() ? buffer.alias_of() : id;
+}
+
+Result<TimedTemplate> Assembler::retime(pb::Schedule &lowered,
+                                        const std::vector<chip::InstructionCost> &costs,
+                                        uint64_t iterations) {
+  TimedTemplate out;
+  const pb::Program &program = lowered.programs(0);
+  const int n = program.instructions_size();
+  if (costs.size() != size_t(n)) {
+    return makeError(fmt::format("the schedule writer gave {} instruction costs for {} "
+                                 "instructions; the cost table must follow the program",
+                                 costs.size(), n));
+  }
+  std::vector<pb::Instruction> instructions(program.instructions().begin(),
+                                            program.instructions().end());
+  std::vector<TransferRoute> routes(static_cast<size_t>(n));
+  std::vector<bool> transfer(size_t(n), false);
+  std::vector<Phase> phase(size_t(n), Phase::Before);
+  std::map<uint32_t, int> producer; // root buffer -> producing instruction
+
+  // Host I/O of C2C values -> transfers; buffers they touch become activations.
+  for (int i = 0; i < n; ++i) {
+    pb::Instruction &inst = instructions[size_t(i)];
+    if (inst.opcode() == pb::MEM_WRITE && inst.results_size() == 1) {
+      pb::Buffer *buffer = lowered.mutable_buffers(int(inst.results(0)) - 1);
+      if (parseTransfer(buffer->name(), routes[size_t(i)])) {
+        transfer[size_t(i)] = true;
+        buffer->set_kind(pb::ACTIVATION);
+        inst.clear_operands();
+        inst.set_opcode(pb::C2C_RECV);
+        inst.set_unit(pb::C2C);
+      }
+    } else if (inst.opcode() == pb::MEM_READ && inst.operands_size() == 1) {
+      pb::Buffer *buffer = lowered.mutable_buffers(int(inst.operands(0)) - 1);
+      if (parseTransfer(buffer->name(), routes[size_t(i)])) {
+        transfer[size_t(i)] = true;
+        buffer->set_kind(pb::ACTIVATION);
+        inst.clear_results();
+        inst.set_opcode(pb::C2C_SEND);
+        inst.set_unit(pb::C2C);
+      }
+    }
+    if (transfer[size_t(i)]) {
+      inst.set_queue(uint32_t(routes[size_t(i)].link));
+      inst.set_link(uint32_t(routes[size_t(i)].link));
+      if (routes[size_t(i)].body) {
+        phase[size_t(i)] = Phase::Body;
+      }
+    } else if (StringRef(inst.location()).starts_with(kBodyPrefix)) {
+      phase[size_t(i)] = Phase::Body;
+    }
+    for (uint32_t id : inst.results()) {
+      producer[rootOf(lowered, id)] = i;
+    }
+  }
+  // A copy that feeds a body send and reads body values belongs to the body.
+  for (int i = 0; i < n; ++i) {
+    if (!transfer[size_t(i)] || !routes[size_t(i)].send || !routes[size_t(i)].body) {
+      continue;
+    }
+    auto it = producer.find(rootOf(lowered, instructions[size_t(i)].operands(0)));
+    if (it != producer.end()) {
+      phase[size_t(it->second)] = Phase::Body;
+    }
+  }
+  // After = depends (transitively) on a body result and is not in the body.
+  std::vector<bool> fromBody(size_t(n), false);
+  for (int i = 0; i < n; ++i) {
+    for (uint32_t id : instructions[size_t(i)].operands()) {
+      auto it = producer.find(rootOf(lowered, id));
+      if (it != producer.end() && (phase[size_t(it->second)] == Phase::Body ||
+                                   fromBody[size_t(it->second)])) {
+        fromBody[size_t(i)] = true;
+      }
+    }
+    if (phase[size_t(i)] != Phase::Body && fromBody[size_t(i)]) {
+      phase[size_t(i)] = Phase::After;
+    }
+  }
+  // The carried pair: what the body reads from before it, and what after reads from it.
+  std::set<uint32_t> carriedIn, carriedOut;
+  for (int i = 0; i < n; ++i) {
+    for (uint32_t id : instructions[size_t(i)].operands()) {
+      uint32_t root = rootOf(lowered, id);
+      auto it = producer.find(root);
+      if (it == producer.end()) {
+        continue; // weights
+      }
+      Phase from = phase[size_t(it->second)];
+      if (phase[size_t(i)] == Phase::Body && from == Phase::Before) {
+        carriedIn.insert(root);
+      } else if (phase[size_t(i)] == Phase::After && from == Phase::Body) {
+        carriedOut.insert(root);
+      }
+    }
+  }
+  if (carriedIn.size() != 1 || carriedOut.size() != 1) {
+    return makeError(fmt::format("the layer body reads {} value(s) from before it and leaves {} "
+                                 "to what follows; the repetition needs exactly one carried "
+                                 "value (the residual stream)",
+                                 carriedIn.size(), carriedOut.size()));
+  }
+  out.carriedIn = *carriedIn.begin();
+  out.carriedOut = *carriedOut.begin();
+  if (lowered.buffers(int(out.carriedIn) - 1).size_bytes() !=
+      lowered.buffers(int(out.carriedOut) - 1).size_bytes()) {
+    return makeError("the layer body's input and output residual differ in size");
+  }
+
+  // Costs of non-transfers: the compiler's ChipCostModel, recorded by the schedule writer.
+  // Transfers (host I/O rewritten to C2C) are timed below from LinkTiming instead.
+  auto bufferBytes = [&](uint32_t id) { return lowered.buffers(int(id) - 1).size_bytes(); };
+
+  // List schedule, phase by phase, in the lowering's order.
+  std::map<uint32_t, uint64_t> ready;                  // root buffer -> readable cycle
+  std::map<int, uint64_t> unitLastIssue, unitFreeAt;   // unit -> ...
+  std::map<int64_t, uint64_t> portFree, portLastIssue; // send port -> ...
+  std::map<int64_t, uint64_t> sendArrival;             // tp tag -> local arrival
+  std::vector<uint64_t> issue(size_t(n), 0);
+  uint64_t phaseStart = 1; // cycle 0 holds the program's SYNC
+  uint64_t phaseEnd = phaseStart;
+  std::vector<std::vector<int>> phases(3);
+  for (int i = 0; i < n; ++i) {
+    phases[size_t(phase[size_t(i)])].push_back(i);
+  }
+  uint64_t bodyStart = 0;
+  for (size_t p = 0; p < 3; ++p) {
+    if (p == size_t(Phase::Body)) {
+      bodyStart = phaseStart;
+      phaseStart += 1; // the iteration's SYNC
+    }
+    // Dependency order: operands' producers first, and a tp receive after its own send
+    // (every rank runs this template, so the peer's matching send leaves at the same cycle).
+    std::vector<int> pending = phases[p], ordered;
+    std::set<int> done;
+    std::map<int64_t, int> tpSendOfTag;
+    for (int i : pending) {
+      if (transfer[size_t(i)] && routes[size_t(i)].send && routes[size_t(i)].group == "tp") {
+        tpSendOfTag[routes[size_t(i)].tag] = i;
+      }
+    }
+    auto isReady = [&](int i) {
+      for (uint32_t id : instructions[size_t(i)].operands()) {
+        auto it = producer.find(rootOf(lowered, id));
+        if (it != producer.end() && it->second != i && phase[size_t(it->second)] == Phase(p) &&
+            !done.count(it->second)) {
+          return false;
+        }
+      }
+      if (transfer[size_t(i)] && !routes[size_t(i)].send && routes[size_t(i)].group == "tp") {
+        auto send = tpSendOfTag.find(routes[size_t(i)].tag);
+        return send == tpSendOfTag.end() || done.count(send->second);
+      }
+      return true;
+    };
+    while (!pending.empty()) {
+      auto next = std::find_if(pending.begin(), pending.end(), isReady);
+      if (next == pending.end()) {
+        return makeError("the template's instructions form a dependency cycle");
+      }
+      ordered.push_back(*next);
+      done.insert(*next);
+      pending.erase(next);
+    }
+    for (int i : ordered) {
+      pb::Instruction &inst = instructions[size_t(i)];
+      uint64_t at = phaseStart;
+      for (uint32_t id : inst.operands()) {
+        auto it = ready.find(rootOf(lowered, id));
+        if (it != ready.end()) {
+          at = std::max(at, it->second);
+        }
+      }
+      uint64_t end;
+      if (transfer[size_t(i)]) {
+        TransferRoute &route = routes[size_t(i)];
+        const uint64_t bytes = bufferBytes(route.send ? inst.operands(0) : inst.results(0));
+        const uint64_t serial = sharding::linkSerialisationCycles(config.chip, bytes);
+        if (route.send) {
+          // Each port carries exactly one peer (portTowards), so the peer names the port.
+          const int64_t port = route.group == "tp" ? route.peerOffset : (1 << 20) + route.peerOffset;
+          at = std::max(at, portLastIssue[port]);
+          uint64_t slot = std::max(at, portFree[port]);
+          uint64_t slotCycles = std::max<uint64_t>(serial, uint64_t(route.slotCycles));
+          inst.set_slot_start_cycle(slot);
+          inst.set_slot_cycles(slotCycles);
+          portFree[port] = slot + slotCycles;
+          portLastIssue[port] = at;
+          end = slot + slotCycles;
+          if (route.group == "tp") {
+            sendArrival[route.tag] =
+                slot + serial + sharding::linkFlightCycles(config.chip, uint64_t(route.hops));
+          } else {
+            out.pipelineSendSlot = slot;
+            out.pipelineSendSerial = serial;
+            out.pipelineSendHops = uint64_t(route.hops);
+          }
+        } else {
+          if (route.group == "tp") {
+            auto arrival = sendArrival.find(route.tag);
+            if (arrival == sendArrival.end()) {
+              return makeError(fmt::format("receive of tp transfer tag {} comes before its send "
+                                           "in the template",
+                                           route.tag));
+            }
+            at = std::max(at, arrival->second + kDriftSlackCycles);
+          } else {
+            out.pipelineRecvIssue = at;
+          }
+          // The payload lands in SRAM like a copy of it (docs/timing-model.md MEM_COPY).
+          end = at + costModel.memCopy(bytes).duration;
+        }
+        inst.set_bytes(0);
+        inst.set_transfer_id(uint64_t(route.tag) + 1 + (route.body ? kBodyTransferBase : 0));
+        out.transferStride = std::max(out.transferStride, uint64_t(route.tag) + 2);
+      } else {
+        const chip::InstructionCost &cost = costs[size_t(i)];
+        int unit = int(cost.unit) * 64 + int(inst.queue());
+        at = std::max(at, unitLastIssue[unit]);
+        at = std::max(at, unitFreeAt[unit]);
+        unitLastIssue[unit] = at;
+        unitFreeAt[unit] = at + cost.occupancy;
+        end = at + cost.duration;
+      }
+      issue[size_t(i)] = at;
+      inst.set_issue_cycle(at);
+      for (uint32_t id : inst.results()) {
+        ready[rootOf(lowered, id)] = end;
+      }
+      phaseEnd = std::max(phaseEnd, end);
+    }
+    if (p == size_t(Phase::Body)) {
+      out.period = phaseEnd - bodyStart;
+      phaseEnd = bodyStart + out.period * iterations;
+    }
+    phaseStart = phaseEnd;
+  }
+  out.end = phaseEnd;
+  // SYNCs sit at the program start and at every iteration start: no transfer may run longer
+  // after one than the drift slack allows (the simulator would reject the program).
+  const uint64_t maxRun = sharding::cyclesWithinDriftSlack(config.fabric, kDriftSlackCycles);
+  const uint64_t lastIteration = bodyStart + (iterations - 1) * out.period;
+  if (bodyStart > maxRun || out.period > maxRun || out.end - lastIteration > maxRun) {
+    return makeError(fmt::format("a phase of the step runs longer than {} cycles between SYNCs "
+                                 "(clock drift {} ppb, slack {} cycles); SYNCs inside a layer are "
+                                 "not placed yet: use a shorter --max-context",
+                                 maxRun, sharding::driftPartsPerBillion(config.fabric),
+                                 kDriftSlackCycles));
+  }
+
+  // Sorted stream: SYNC, before, SYNC + body, after (each phase sorted by issue).
+  auto syncAt = [](uint64_t cycle) {
+    pb::Instruction sync;
+    sync.set_opcode(pb::SYNC);
+    sync.set_unit(pb::ICU);
+    sync.set_issue_cycle(cycle);
+    sync.set_location("sync");
+    return sync;
+  };
+  out.instructions.push_back(syncAt(0));
+  out.routes.push_back({});
+  out.isTransfer.push_back(false);
+  for (size_t p = 0; p < 3; ++p) {
+    std::vector<int> order = phases[p];
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int a, int b) { return issue[size_t(a)] < issue[size_t(b)]; });
+    if (p == size_t(Phase::Body)) {
+      out.bodyFirst = uint32_t(out.instructions.size());
+      out.instructions.push_back(syncAt(bodyStart));
+      out.routes.push_back({});
+      out.isTransfer.push_back(false);
+    }
+    for (int i : order) {
+      out.instructions.push_back(instructions[size_t(i)]);
+      out.routes.push_back(routes[size_t(i)]);
+      out.isTransfer.push_back(transfer[size_t(i)]);
+    }
+    if (p == size_t(Phase::Body)) {
+      out.bodyCount = uint32_t(out.instructions.size()) - out.bodyFirst;
+    }
+  }
+  // After an even number of iterations the residual is back in the input buffer.
+  if (iterations % 2 == 0) {
+    for (size_t i = out.bodyFirst + out.bodyCount; i < out.instructions.size(); ++i) {
+      for (uint32_t &id : *out.instructions[i].mutable_operands()) {
+        if (rootOf(lowered, id) == out.carriedOut) {
+          id = out.carriedIn;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/// The port chip `from` uses towards (and hears from) `to`: the node-local rule inside a
+/// node; a tensor-parallel peer in another node gets port (chipsPerNode - 1) + its rank in
+/// its node, so each port carries one peer on every rank and one template serves them all;
+/// the pipeline neighbour in another node gets the last port. A fully connected fabric
+/// (every chip one link from every other) numbers ports as one node of all chips.
+uint32_t portTowards(const system::SystemConfig &config, uint32_t from, uint32_t to,
+                     bool pipeline) {
+  const system::FabricConfig &fabric = config.fabric;
+  const uint32_t chipsPerNode = std::max<uint32_t>(1, fabric.chipsPerNode);
+  if (fabric.topology == system::Topology::FullyConnected &&
+      fabric.chips <= config.chip.c2c.links + 1) {
+    return pb::nodeLocalPort(from, to, fabric.chips);
+  }
+  if (from / chipsPerNode == to / chipsPerNode) {
+    return pb::nodeLocalPort(from, to, chipsPerNode);
+  }
+  if (pipeline) {
+    return config.chip.c2c.links - 1;
+  }
+  return (chipsPerNode - 1) + to % chipsPerNode;
+}
+
+} // namespace
+
+FailureOr<pb::Schedule> buildMultiChipSchedule(ModuleOp module, const system::SystemConfig &config,
+                                               const CompileOptions &options, uint64_t kvLength,
+                                               CompileSummary &summary) {
+  const system::C2CConfig &c2c = config.chip.c2c;
+  if (config.fabric.chips > 1 && (c2c.links == 0 || c2c.lanesPerLink == 0 ||
+                                  !(c2c.gbpsPerLane > 0) || !(config.chip.clockHz > 0))) {
+    return module.emitError() << "system '" << config.name
+                              << "': chip.c2c links, lanes_per_link and gbps_per_lane must be "
+                                 "positive for a multi-chip fabric; fix the system description";
+  }
+  auto moduleInt = [&](StringRef name) -> uint64_t {
+    auto attr = module->getAttrOfType<IntegerAttr>(name);
+    return attr ? attr.getValue().getZExtValue() : 0;
+  };
+  const uint32_t tp = uint32_t(std::max<uint64_t>(1, moduleInt("cv.partition.tp")));
+  const uint32_t stageCount = uint32_t(std::max<uint64_t>(1, moduleInt("cv.partition.stages")));
+
+  // Lower every template as a single-chip function.
+  std::vector<TemplateInfo> templates;
+  for (auto stage : module.getOps<func::FuncOp>()) {
+    auto role = stage->getAttrOfType<StringAttr>("cv.partition.role");
+    if (!role) {
+      continue;
+    }
+    TemplateInfo info;
+    info.name = stage.getSymName().str();
+    info.role = role.str();
+    if (auto stages = stage->getAttrOfType<DenseI64ArrayAttr>("cv.partition.stages")) {
+      info.stages.assign(stages.asArrayRef().begin(), stages.asArrayRef().end());
+    } else {
+      info.stages.push_back(0);
+    }
+    FailureOr<OwningOpRef<ModuleOp>> flat = flattenTemplate(stage, module, info.repeat);
+    if (failed(flat)) {
+      return failure();
+    }
+    PassManager lower(module.getContext());
+    lower.addPass(createConvertGraphToChip());
+    if (failed(lower.run(**flat))) {
+      return failure();
+    }
+    applyShapeOnlyPrecision((*flat)->lookupSymbol<func::FuncOp>("main"), options);
+    PassManager pm(module.getContext());
+    pm.addPass(chip::createAllocateSram(chip::AllocateSramOptions{options.systemPath}));
+    pm.addPass(
+        chip::createScheduleInstructions(chip::ScheduleInstructionsOptions{options.systemPath}));
+    if (failed(pm.run(**flat))) {
+      return failure();
+    }
+    FailureOr<pb::Schedule> lowered = target::buildSchedule(**flat, config, &info.costs);
+    if (failed(lowered)) {
+      return failure();
+    }
+    info.lowered = std::move(*lowered);
+    templates.push_back(std::move(info));
+  }
+  if (templates.empty()) {
+    return module.emitError("has no partition templates (@stage<k> with cv.partition.role); "
+                            "run conveyor-partition first");
+  }
+
+  Assembler assembler(config, tp);
+  pb::Schedule out;
+  out.set_magic(pb::kMagic);
+  out.set_version(pb::kVersion);
+  *out.mutable_compiler_version() = templates.front().lowered.compiler_version();
+  *out.mutable_system() = templates.front().lowered.system();
+  out.set_model_name(templates.front().lowered.model_name());
+  out.set_source_path(templates.front().lowered.source_path());
+
+  // Retime each template, then place every stage in pipeline order.
+  std::vector<TimedTemplate> timed(templates.size());
+  std::vector<int> templateOfStage(stageCount, -1);
+  for (size_t t = 0; t < templates.size(); ++t) {
+    Result<TimedTemplate> result =
+        assembler.retime(templates[t].lowered, templates[t].costs, templates[t].repeat);
+    if (!result) {
+      return module.emitError() << "partition template '" << templates[t].name
+                                << "': " << result.error();
+    }
+    timed[t] = std::move(*result);
+    for (int64_t s : templates[t].stages) {
+      if (s < 0 || uint64_t(s) >= stageCount) {
+        return module.emitError() << "template '" << templates[t].name << "' names stage " << s
+                                  << " of " << stageCount;
+      }
+      templateOfStage[size_t(s)] = int(t);
+    }
+  }
+  const uint64_t sram = config.chip.sramBytes();
+  uint64_t previousArrival = 0, decodeEnd = 0, instructionsStored = 0;
+  for (uint32_t s = 0; s < stageCount; ++s) {
+    if (templateOfStage[s] < 0) {
+      return module.emitError() << "no partition template runs stage " << s;
+    }
+    const TemplateInfo &info = templates[size_t(templateOfStage[s])];
+    const TimedTemplate &tt = timed[size_t(templateOfStage[s])];
+    const pb::Schedule &lowered = info.lowered;
+    uint64_t offset = 0;
+    if (s > 0) {
+      if (tt.pipelineRecvIssue == UINT64_MAX) {
+        return module.emitError() << "stage " << s << " ('" << info.name
+                                  << "') receives nothing from stage " << s - 1;
+      }
+      uint64_t need = previousArrival + kDriftSlackCycles;
+      offset = need > tt.pipelineRecvIssue ? need - tt.pipelineRecvIssue : 0;
+    }
+    if (s + 1 < stageCount) {
+      if (tt.pipelineSendSlot == UINT64_MAX) {
+        return module.emitError() << "stage " << s << " ('" << info.name
+                                  << "') sends nothing to stage " << s + 1;
+      }
+      previousArrival = offset + tt.pipelineSendSlot + tt.pipelineSendSerial +
+                        sharding::linkFlightCycles(config.chip, tt.pipelineSendHops);
+    }
+    decodeEnd = std::max(decodeEnd, offset + tt.end);
+
+    // SRAM: bump allocation per chip; per-layer weights hold every layer (strided).
+    std::vector<uint64_t> address(size_t(lowered.buffers_size()) + 1, 0);
+    std::vector<int64_t> stride(size_t(lowered.buffers_size()) + 1, 0);
+    uint64_t next = 0;
+    for (const pb::Buffer &buffer : lowered.buffers()) {
+      if (buffer.alias_of()) {
+        continue;
+      }
+      bool perLayer = buffer.kind() == pb::WEIGHT &&
+                      buffer.name().find("{layer}") != std::string::npos;
+      uint64_t size = (buffer.size_bytes() + 63) / 64 * 64;
+      address[buffer.id()] = next;
+      if (perLayer) {
+        stride[buffer.id()] = int64_t(size);
+        next += size * info.repeat;
+      } else {
+        next += size;
+      }
+      if (buffer.kind() == pb::WEIGHT && buffer.name().rfind("past_key_values", 0) != 0) {
+        summary.weightBytes += buffer.size_bytes() * (perLayer ? info.repeat : 1) * tp;
+      }
+    }
+    if (next > sram) {
+      return module.emitError() << "stage " << s << " ('" << info.name << "') needs " << next
+                                << " bytes of SRAM per chip (" << info.repeat
+                                << " layers resident) but chip '" << config.chip.name << "' has "
+                                << sram << "; use a larger system or smaller --weights";
+    }
+    for (const pb::Buffer &buffer : lowered.buffers()) {
+      if (buffer.alias_of()) {
+        address[buffer.id()] = address[buffer.alias_of()];
+      }
+    }
+    summary.sramBytesUsed = std::max(summary.sramBytesUsed, next);
+
+    // Chips of this stage: rank 0 runs the program, ranks 1.. are instances.
+    std::vector<uint32_t> idBase(tp);
+    for (uint32_t r = 0; r < tp; ++r) {
+      const uint32_t chip = s * tp + r;
+      idBase[r] = uint32_t(out.buffers_size());
+      for (const pb::Buffer &buffer : lowered.buffers()) {
+        pb::Buffer *copy = out.add_buffers();
+        *copy = buffer;
+        copy->set_id(idBase[r] + buffer.id());
+        copy->set_chip(chip);
+        copy->set_address(address[buffer.id()]);
+        if (buffer.alias_of()) {
+          copy->set_alias_of(idBase[r] + buffer.alias_of());
+        }
+      }
+    }
+    auto peerOf = [&](const TransferRoute &route, uint32_t rank) -> uint32_t {
+      if (route.group == "tp") {
+        int64_t peerRank = ((int64_t(rank) + route.peerOffset) % tp + tp) % tp;
+        return s * tp + uint32_t(peerRank);
+      }
+      return uint32_t(int64_t(s) + route.peerOffset) * tp + rank;
+    };
+    pb::Program *program = out.add_programs();
+    program->set_name("decode.stage" + std::to_string(s));
+    program->set_kind(pb::DECODE);
+    program->set_chip(s * tp);
+    program->set_tokens_per_step(1);
+    program->set_kv_length(kvLength);
+    program->set_sequences(1);
+    program->set_drift_slack_cycles(kDriftSlackCycles);
+    program->set_compiler_cycles(offset + tt.end);
+    for (size_t i = 0; i < tt.instructions.size(); ++i) {
+      pb::Instruction inst = tt.instructions[i];
+      inst.set_issue_cycle(inst.issue_cycle() + offset);
+      if (inst.opcode() == pb::C2C_SEND) {
+        inst.set_slot_start_cycle(inst.slot_start_cycle() + offset);
+      }
+      for (uint32_t &id : *inst.mutable_operands()) {
+        id += idBase[0];
+      }
+      for (uint32_t &id : *inst.mutable_results()) {
+        id += idBase[0];
+      }
+      if (tt.isTransfer[i]) {
+        uint32_t peer = peerOf(tt.routes[i], 0);
+        inst.set_peer_chip(peer);
+        inst.set_link(portTowards(config, s * tp, peer, tt.routes[i].group != "tp"));
+        inst.set_queue(inst.link());
+      }
+      *program->add_instructions() = std::move(inst);
+    }
+    instructionsStored += tt.instructions.size();
+    pb::Repeat *block = program->add_repeats();
+    block->set_first(tt.bodyFirst);
+    block->set_count(tt.bodyCount);
+    block->set_iterations(info.repeat);
+    block->set_period_cycles(tt.period);
+    block->set_transfer_id_stride(tt.transferStride);
+    block->set_name("layers");
+    for (const pb::Buffer &buffer : lowered.buffers()) {
+      if (stride[buffer.id()] != 0) {
+        pb::BufferStride *entry = block->add_strides();
+        entry->set_buffer(idBase[0] + buffer.id());
+        entry->set_address_stride(stride[buffer.id()]);
+      }
+    }
+    pb::BufferStride *in = block->add_strides();
+    in->set_buffer(idBase[0] + tt.carriedIn);
+    in->add_per_iteration(idBase[0] + tt.carriedIn);
+    in->add_per_iteration(idBase[0] + tt.carriedOut);
+    pb::BufferStride *carried = block->add_strides();
+    carried->set_buffer(idBase[0] + tt.carriedOut);
+    carried->add_per_iteration(idBase[0] + tt.carriedOut);
+    carried->add_per_iteration(idBase[0] + tt.carriedIn);
+
+    for (uint32_t r = 1; r < tp; ++r) {
+      const uint32_t chip = s * tp + r;
+      pb::ProgramInstance *instance = program->add_instances();
+      instance->set_chip(chip);
+      for (const pb::Buffer &buffer : lowered.buffers()) {
+        (*instance->mutable_buffer_map())[idBase[0] + buffer.id()] = idBase[r] + buffer.id();
+      }
+      for (size_t i = 0; i < tt.instructions.size(); ++i) {
+        if (!tt.isTransfer[i]) {
+          continue;
+        }
+        const TransferRoute &route = tt.routes[i];
+        uint32_t templatePeer = peerOf(route, 0), peer = peerOf(route, r);
+        const bool pipeline = route.group != "tp";
+        uint32_t templatePort = portTowards(config, s * tp, templatePeer, pipeline);
+        uint32_t port = portTowards(config, chip, peer, pipeline);
+        auto &peers = *instance->mutable_peer_map();
+        auto &links = *instance->mutable_link_map();
+        auto seenPeer = peers.find(templatePeer);
+        auto seenLink = links.find(templatePort);
+        if ((seenPeer != peers.end() && seenPeer->second != peer) ||
+            (seenLink != links.end() && seenLink->second != port)) {
+          return module.emitError()
+                 << "stage " << s << " rank " << r << ": the template's peer " << templatePeer
+                 << " / port " << templatePort << " maps to two chips or ports";
+        }
+        peers[templatePeer] = peer;
+        if (port != templatePort) {
+          links[templatePort] = port;
+        }
+      }
+    }
+  }
+  summary.instructions = instructionsStored;
+  summary.endCycle = decodeEnd;
+  summary.decodeCycles = decodeEnd; // --- H2 ---
+  summary.tokensPerStep = 1;
+  return out;
+}
+
+} // namespace conveyor::compile

@@ -1,0 +1,205 @@
+// Text and JSON renderings of a partition plan (`conveyor compile --explain [--json]`).
+#include "conveyor/Partition/Planner.h"
+
+#include <fmt/format.h>
+
+#include <tuple>
+
+namespace conveyor::partition {
+
+namespace {
+
+std::string mb(uint64_t bytes) { return fmt::format("{:.1f} MB", double(bytes) / 1e6); }
+std::string gb(uint64_t bytes) { return fmt::format("{:.2f} GB", double(bytes) / 1e9); }
+
+/// "0-7, 16-23": sorted ids as ranges.
+std::string idRanges(const std::vector<uint32_t> &ids) {
+  std::string out;
+  for (size_t i = 0; i < ids.size();) {
+    size_t j = i;
+    while (j + 1 < ids.size() && ids[j + 1] == ids[j] + 1) {
+      ++j;
+    }
+    if (!out.empty()) {
+      out += ", ";
+    }
+    out += i == j ? fmt::format("{}", ids[i]) : fmt::format("{}-{}", ids[i], ids[j]);
+    i = j + 1;
+  }
+  return out;
+}
+
+/// Chips whose memory map is identical, grouped (in order of first appearance).
+struct ChipGroup {
+  const ChipMemory *sample = nullptr;
+  std::vector<uint32_t> chips, stages;
+};
+
+std::vector<ChipGroup> groupChips(const Plan &plan) {
+  std::vector<ChipGroup> groups;
+  auto key = [](const ChipMemory &m) {
+    return std::make_tuple(m.weightBytes, m.scaleBytes, m.kvBytes, m.activationBytes,
+                           m.reservedBytes, m.capacityBytes);
+  };
+  for (const ChipMemory &m : plan.chips) {
+    ChipGroup *found = nullptr;
+    for (ChipGroup &g : groups) {
+      if (key(*g.sample) == key(m)) {
+        found = &g;
+        break;
+      }
+    }
+    if (!found) {
+      groups.push_back({&m, {}, {}});
+      found = &groups.back();
+    }
+    found->chips.push_back(m.chip);
+    if (found->stages.empty() || found->stages.back() != m.stage) {
+      found->stages.push_back(m.stage);
+    }
+  }
+  return groups;
+}
+
+std::string stageRole(const StagePlan &stage) {
+  std::string role;
+  if (stage.holdsEmbedding) {
+    role += ", embedding";
+  }
+  if (stage.holdsLmHead) {
+    role += ", LM head";
+  }
+  return role;
+}
+
+std::string us(double seconds) { return fmt::format("{:.1f} us", seconds * 1e6); }
+
+} // namespace
+
+std::string renderPlanText(const Plan &plan, const system::SystemConfig &system) {
+  const PlanOptions &o = plan.options;
+  std::string out;
+  out += fmt::format("plan: {} on {} ({} chips of {} SRAM, {})\n", plan.modelName, system.name,
+                     system.fabric.chips, mb(system.chip.sramBytes()), system.chip.name);
+  out += fmt::format("precision: weights {}, activations {}, KV {}; KV sized for {} tokens x {} "
+                     "sequences\n",
+                     system::dtypeName(o.weights), system::dtypeName(o.activations),
+                     system::dtypeName(o.kv), o.maxContext, o.seqsInFlight);
+  out += fmt::format("footprint: {} weights + {} KV = {}; fabric SRAM {}\n",
+                     gb(plan.footprint.weightBytes), gb(plan.footprint.kvBytes),
+                     gb(plan.footprint.totalBytes()),
+                     gb(uint64_t(system.fabric.chips) * system.chip.sramBytes()));
+  if (!plan.fits) {
+    out += "verdict: does not fit: " + plan.refusal + "\n";
+    return out;
+  }
+  out += fmt::format("partition: tp {} x {} stages = {} chips used of {} (fewest that fit: {}); "
+                     "{} layouts tried\n",
+                     plan.tp, plan.stageCount, plan.chipsUsed, plan.chipsAvailable,
+                     plan.minimumChips, plan.candidatesTried);
+  out += fmt::format("layout: {} layer ranges; chips {}\n",
+                     plan.nearEqualStages() ? "near-equal" : "unequal",
+                     plan.denseChips() ? "stage * tp + rank" : "aligned to nodes / racks");
+  out += "stages:\n";
+  // Consecutive stages with the same layer count and role print as one line.
+  for (size_t i = 0; i < plan.stages.size();) {
+    size_t j = i;
+    while (j + 1 < plan.stages.size() &&
+           plan.stages[j + 1].layerCount == plan.stages[i].layerCount &&
+           stageRole(plan.stages[j + 1]) == stageRole(plan.stages[i])) {
+      ++j;
+    }
+    const StagePlan &a = plan.stages[i], &b = plan.stages[j];
+    const uint32_t lastLayer = b.firstLayer + b.layerCount;
+    std::string layers = lastLayer == a.firstLayer
+                             ? std::string("no layers")
+                             : fmt::format("layers {}-{}", a.firstLayer, lastLayer - 1);
+    std::vector<uint32_t> chips;
+    for (size_t k = i; k <= j; ++k) {
+      chips.insert(chips.end(), plan.stages[k].chips.begin(), plan.stages[k].chips.end());
+    }
+    out += fmt::format("  {} {}: {} ({} per stage), chips {}{}\n", i == j ? "stage" : "stages",
+                       i == j ? fmt::format("{}", i) : fmt::format("{}-{}", i, j), layers,
+                       a.layerCount, idRanges(chips), stageRole(a));
+    i = j + 1;
+  }
+  out += "memory map per chip (identical chips grouped):\n";
+  for (const ChipGroup &g : groupChips(plan)) {
+    const ChipMemory &m = *g.sample;
+    out += fmt::format("  chips {} (stages {}): weights {} (scales {}), KV {}, activations {}, "
+                       "reserve {}, free {}; {} of {} MEM slices\n",
+                       idRanges(g.chips), idRanges(g.stages), mb(m.weightBytes), mb(m.scaleBytes),
+                       mb(m.kvBytes), mb(m.activationBytes), mb(m.reservedBytes),
+                       mb(uint64_t(std::max<int64_t>(0, m.freeBytes()))), m.slicesUsed,
+                       system.chip.mem.slices);
+  }
+  const LatencyEstimate &d = plan.decode;
+  out += fmt::format("decode step estimate: {} = weight load {} + compute {} + unit latencies {} "
+                     "+ all-reduces {} + pipeline hops {}; {:.0f} tokens/s per sequence\n",
+                     us(d.total()), us(d.weightLoad), us(d.compute), us(d.fixed), us(d.collectives),
+                     us(d.pipelineHops), d.tokensPerSecondPerSeq());
+  return out;
+}
+
+std::string renderPlanJson(const Plan &plan, const system::SystemConfig &system) {
+  const PlanOptions &o = plan.options;
+  std::string out = "{\n";
+  out += fmt::format("  \"model\": \"{}\",\n  \"system\": \"{}\",\n  \"fits\": {},\n",
+                     plan.modelName, system.name, plan.fits ? "true" : "false");
+  out += fmt::format("  \"weights\": \"{}\",\n  \"activations\": \"{}\",\n  \"kv\": \"{}\",\n"
+                     "  \"max_context\": {},\n  \"seqs\": {},\n",
+                     system::dtypeName(o.weights), system::dtypeName(o.activations),
+                     system::dtypeName(o.kv), o.maxContext, o.seqsInFlight);
+  out +=
+      fmt::format("  \"weight_bytes\": {},\n  \"kv_bytes\": {},\n  \"sram_bytes_per_chip\": {},\n"
+                  "  \"chips_available\": {},\n  \"minimum_chips\": {},\n",
+                  plan.footprint.weightBytes, plan.footprint.kvBytes, system.chip.sramBytes(),
+                  plan.chipsAvailable, plan.minimumChips);
+  if (!plan.fits) {
+    std::string escaped;
+    for (char c : plan.refusal) {
+      if (c == '"' || c == '\\') {
+        escaped += '\\';
+      }
+      escaped += c;
+    }
+    out += fmt::format("  \"sram_per_chip_needed\": {},\n  \"refusal\": \"{}\"\n}}\n",
+                       plan.sramPerChipNeeded, escaped);
+    return out;
+  }
+  out +=
+      fmt::format("  \"tp\": {},\n  \"stage_count\": {},\n  \"chips_used\": {},\n"
+                  "  \"candidates_tried\": {},\n  \"near_equal_stages\": {},\n"
+                  "  \"dense_chips\": {},\n",
+                  plan.tp, plan.stageCount, plan.chipsUsed, plan.candidatesTried,
+                  plan.nearEqualStages() ? "true" : "false", plan.denseChips() ? "true" : "false");
+  const LatencyEstimate &d = plan.decode;
+  out += fmt::format("  \"decode_seconds\": {{\"total\": {:.9g}, \"weight_load\": {:.9g}, "
+                     "\"compute\": {:.9g}, \"fixed\": {:.9g}, \"collectives\": {:.9g}, "
+                     "\"pipeline_hops\": {:.9g}}},\n",
+                     d.total(), d.weightLoad, d.compute, d.fixed, d.collectives, d.pipelineHops);
+  out += "  \"stages\": [\n";
+  for (size_t i = 0; i < plan.stages.size(); ++i) {
+    const StagePlan &s = plan.stages[i];
+    out += fmt::format("    {{\"index\": {}, \"first_layer\": {}, \"layers\": {}, \"tp\": {}, "
+                       "\"first_chip\": {}, \"embedding\": {}, \"lm_head\": {}}}{}\n",
+                       s.index, s.firstLayer, s.layerCount, s.tp, s.chips.front(),
+                       s.holdsEmbedding ? "true" : "false", s.holdsLmHead ? "true" : "false",
+                       i + 1 < plan.stages.size() ? "," : "");
+  }
+  out += "  ],\n  \"memory_map\": [\n";
+  std::vector<ChipGroup> groups = groupChips(plan);
+  for (size_t i = 0; i < groups.size(); ++i) {
+    const ChipMemory &m = *groups[i].sample;
+    out += fmt::format("    {{\"chips\": \"{}\", \"count\": {}, \"weight_bytes\": {}, "
+                       "\"scale_bytes\": {}, \"kv_bytes\": {}, \"activation_bytes\": {}, "
+                       "\"reserved_bytes\": {}, \"free_bytes\": {}, \"slices_used\": {}}}{}\n",
+                       idRanges(groups[i].chips), groups[i].chips.size(), m.weightBytes,
+                       m.scaleBytes, m.kvBytes, m.activationBytes, m.reservedBytes, m.freeBytes(),
+                       m.slicesUsed, i + 1 < groups.size() ? "," : "");
+  }
+  out += "  ]\n}\n";
+  return out;
+}
+
+} // namespace conveyor::partition

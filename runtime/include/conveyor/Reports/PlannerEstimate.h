@@ -1,0 +1,90 @@
+// Glue between the partition planner (compiler/include/conveyor/Partition/Planner.h, MLIR-
+// free), the GPU roofline and the reports: model lookup, the LPU estimate of a plan, the
+// systems named on `conveyor compare --systems`, the explore point evaluator and the LPU
+// rows of the validation table. Library ConveyorReportsPlanning.
+#pragma once
+
+#include "conveyor/Gpu/WorkloadProfile.h"
+#include "conveyor/Partition/Planner.h"
+#include "conveyor/Reports/Compare.h"
+#include "conveyor/Reports/Explore.h"
+#include "conveyor/Reports/LpuStepModel.h"
+#include "conveyor/System/SystemConfig.h"
+
+#include <optional>
+#include <string>
+
+namespace conveyor::reports {
+
+/// The repository root (holding models/zoo and systems/): $CONVEYOR_ROOT when set, else the
+/// first folder above `executablePath` (then above the working directory) that holds
+/// models/zoo/configs. nullopt when neither does.
+std::optional<std::string> findRepoRoot(const std::string &executablePath);
+
+/// The DecoderShape of a zoo config (models/zoo/configs/*.json): its top-level numbers;
+/// errors name the file and member.
+Result<partition::DecoderShape> loadZooDecoderShape(const std::string &path);
+
+/// A model by zoo name ("llama2-70b": models/zoo/configs/llama2-70b.json), by zoo config
+/// path (*.json), or by a zoo ONNX path (models/zoo/onnx/NAME.onnx: its config beside it in
+/// ../configs). Errors list the zoo names.
+Result<partition::ModelSummary> resolveModel(const std::string &model, const std::string &root);
+
+/// The GPU roofline's view of the same model (dense or MoE, gated or not, tied or not).
+gpu::TransformerConfig transformerConfigOf(const partition::ModelSummary &model);
+
+/// `base` with `chips` chips (nodes of base's chipsPerNode; a dragonfly once it spans nodes)
+/// and `sramBytes` per chip (MEM slices unchanged, slice size scaled). Static power per chip
+/// is kept: the sweep varies capacity, not the power model.
+Result<system::SystemConfig> resizedSystem(const system::SystemConfig &base, uint32_t chips,
+                                           uint64_t sramBytes);
+
+/// What an LPU deployment is evaluated at.
+struct LpuSettings {
+  partition::PlanOptions plan;   // weights, activations, KV precision, max context, sequences
+  uint64_t referenceContext = 0; // where decode latency is quoted; 0 = plan.maxContext
+};
+
+/// A plan and the step-model estimate derived from it (estimate only when plan.fits).
+struct LpuEstimate {
+  partition::Plan plan;
+  std::optional<LpuDeploymentEstimate> estimate;
+};
+
+/// Plans `model` on `system` with `settings.plan` (the fit, KV capacity and stage count),
+/// then derives per-token costs (docs/reports.md, "LPU step model from the planner"):
+///   decode latency L(c) from two one-sequence plans with the chosen tp at context c = 1 and
+///   c = maxContext (linear in c), prefill per token from the busiest chip's MACs, energies
+///   from the chip's energy constants.
+Result<LpuEstimate> estimateLpu(const partition::ModelSummary &model,
+                                const system::SystemConfig &system, const LpuSettings &settings,
+                                const std::string &name);
+
+/// Builds the systems of `--systems`: "lpu:NAME" (systems/NAME.yaml, planned with
+/// `lpu`; weights "auto" picks the widest of fp16, fp8, int8 that fits) and
+/// "gpu:NAMExN[:tpT]" (systems/gpu/NAME.yaml or an alias: h100 = h100-sxm, a100 =
+/// a100-sxm-80g; N GPUs as N/T replicas of T-way tensor parallel, T = N by default).
+struct CompareSettings {
+  std::string root; // repository root
+  LpuSettings lpu;
+  std::string lpuWeights = "auto"; // or a dtype name
+  /// Sequences in flight: lpu.plan.seqsInFlight, or when set the most of 64, 32, ..., 1 that
+  /// fit (after the weight precision is chosen).
+  bool lpuSequencesAuto = false;
+  std::string gpuPrecision = "bf16"; // weights and compute precision on GPUs: bf16 or fp8
+  uint64_t maxContextTokens = 4096;
+};
+Result<CompareSystem> makeCompareSystem(const std::string &spec,
+                                        const partition::ModelSummary &model,
+                                        const CompareSettings &settings);
+
+/// The explore evaluator: plans each point on `base` resized to the point's chips and SRAM,
+/// and prices steady-state decode at `meanContext` with the point's sequences in flight.
+PointEvaluator makePlannerEvaluator(partition::ModelSummary model, system::SystemConfig base,
+                                    LpuSettings settings, uint64_t meanContext);
+
+/// docs/validation.md's LPU section: Groq's published per-user tokens/s next to the planner
+/// estimate, with the error and the cause of every miss.
+Result<std::string> renderLpuValidationMarkdown(const std::string &root);
+
+} // namespace conveyor::reports

@@ -1,0 +1,56 @@
+// The multi-chip timing engine: decodes a schedule once into compact per-program images,
+// runs every chip's program (templates on each instance chip, repeat blocks without
+// unrolling) and checks the fabric: link slots, arrivals, drift and SYNC, SRAM spans.
+#pragma once
+
+#include "conveyor/Support/Result.h"
+#include "conveyor/System/SystemConfig.h"
+#include "schedule.pb.h"
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace conveyor::sim {
+
+/// Resources a chip's instructions occupy, in report order: the four v1 units plus ICU.
+inline constexpr size_t kFabricUnits = 5; // MEM MXM VXM SXM ICU
+
+/// One program as it ran on one chip (a template gives one run per chip it runs on).
+struct ChipRun {
+  std::string program;
+  uint32_t programIndex = 0; // position in Schedule.programs
+  uint32_t chip = 0;
+  uint64_t endCycle = 0;     // chip-local: last result ready / last link slot ended
+  uint64_t instructions = 0; // executed, every iteration counted
+  uint64_t sends = 0, recvs = 0, syncs = 0;
+  uint64_t sentBytes = 0;
+  std::array<uint64_t, kFabricUnits> unitInstructions{};
+  std::array<uint64_t, kFabricUnits> unitBusyCycles{};
+};
+
+struct FabricReport {
+  uint32_t chips = 0;
+  double clockHz = 0;
+  uint64_t endCycle = 0;            // max over runs and transfer arrivals (reference cycles)
+  uint64_t instructions = 0;        // simulated (executed) instructions, all chips
+  uint64_t decodedInstructions = 0; // stored instructions run, before repetition (a template
+                                    // counts once per chip it runs on)
+  uint64_t transfers = 0;
+  uint64_t transferBytes = 0;
+  std::vector<ChipRun> runs; // in program order, template chip first, then instances
+};
+
+/// Checks and times every program of `schedule` on `system` in timing mode. Works for any
+/// valid v2 schedule (single-chip ones too). Fails at the first violation with chip,
+/// program, instruction (and iteration), opcode, location, cycle and reason.
+/// Deterministic: the same inputs give the same report or the same message.
+Result<FabricReport> simulateFabric(const schedule::Schedule &schedule,
+                                    const system::SystemConfig &system);
+
+/// True when a schedule uses v2 multi-chip features (repeat blocks, template instances,
+/// C2C or SYNC instructions): simulate() then times it with simulateFabric.
+bool usesFabricFeatures(const schedule::Schedule &schedule);
+
+} // namespace conveyor::sim

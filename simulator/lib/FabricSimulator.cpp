@@ -1,0 +1,858 @@
+// The multi-chip timing engine (docs/simulator.md "Multi-chip"): each program is decoded
+// once into a flat image (costs, buffer slots, transfers, repeat blocks); every chip then
+// runs its image (templates once per instance chip, repeat blocks iterated, never unrolled),
+// checking units, data readiness, single writer, write-after-read across iterations, link
+// slots and drift; finally sends and receives are paired and arrivals checked.
+#include "conveyor/Simulator/FabricSimulator.h"
+
+#include "conveyor/Schedule/ScheduleFormat.h"
+#include "conveyor/Simulator/BufferTable.h"
+#include "conveyor/Simulator/FabricModel.h"
+#include "conveyor/Simulator/HardwareModel.h"
+#include "conveyor/Simulator/InstructionCost.h"
+#include "conveyor/Simulator/ScheduleChecker.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <limits>
+#include <tuple>
+
+namespace conveyor::sim {
+namespace {
+
+constexpr uint32_t kNone = std::numeric_limits<uint32_t>::max();
+constexpr uint64_t kMaxCycle = uint64_t(1) << 62;
+constexpr uint8_t kNoUnit = 0xff;
+constexpr uint8_t kIcuSlot = 4;
+/// Executed instructions one run may take (a minute or so of simulation): beyond it an
+/// iteration count is taken to be corrupt rather than simulated for hours.
+constexpr uint64_t kMaxExecutedPerRun = uint64_t(1) << 32;
+
+enum class Kind : uint8_t { Plain, Send, Recv, Sync };
+
+/// One instruction of a program image: everything the run loop reads, in 40 bytes.
+struct ImageInstruction {
+  uint64_t issue = 0, occupancy = 0, duration = 0;
+  uint32_t slotBegin = 0; // operands then results, in ProgramImage::slots
+  uint16_t operands = 0, results = 0;
+  uint32_t transfer = kNone; // index into ProgramImage::transfers for C2C instructions
+  uint8_t unit = kNoUnit;    // resource slot 0..4, or kNoUnit (C2C)
+  Kind kind = Kind::Plain;
+};
+
+struct ImageTransfer {
+  uint32_t link = 0, peer = 0;
+  uint64_t bytes = 0, serialisation = 0, slotOffset = 0, slotCycles = 0, transferId = 0;
+};
+
+struct ImageStride {
+  uint32_t slot = 0;
+  int64_t addressStride = 0;
+  std::vector<uint32_t> perIteration; // slots
+};
+
+struct ImageBlock {
+  uint32_t first = 0, count = 0;
+  uint64_t iterations = 1, period = 0, transferStride = 0;
+  std::vector<ImageStride> strides;
+};
+
+/// A decoded program. Slots number the distinct buffer ids the program names (template ids);
+/// each run maps slots to the buffers of its chip.
+struct ProgramImage {
+  const schedule::Program *proto = nullptr;
+  std::vector<ImageInstruction> instructions;
+  std::vector<uint32_t> slots;
+  std::vector<ImageTransfer> transfers;
+  std::vector<ImageBlock> blocks;
+  std::vector<uint32_t> slotIds; // slot -> template buffer id
+  bool hasTransfers = false;
+  uint64_t executedPerRun = 0;
+};
+
+/// A send as seen by the fabric, in reference cycles.
+/// What a send and its receive both record: the transfer and the instruction that issued it.
+struct TransferRecord {
+  uint64_t key = 0;
+  uint32_t chip = 0, peer = 0, link = 0;
+  uint64_t bytes = 0;
+  uint32_t run = 0, index = 0;
+  uint64_t iteration = 0, localIssue = 0;
+};
+
+struct SendRecord : TransferRecord {
+  uint64_t slotStart = 0, serialisation = 0, arrival = 0;
+};
+
+struct RecvRecord : TransferRecord {
+  uint64_t issue = 0; // in reference cycles
+};
+
+struct RunContext {
+  const ProgramImage *image = nullptr;
+  uint32_t chip = 0;
+  const schedule::ProgramInstance *instance = nullptr; // null for the template's own chip
+};
+
+class FabricRunner {
+public:
+  FabricRunner(const schedule::Schedule &schedule, const HardwareModel &model,
+               const FabricModel &fabric, const BufferTable &buffers)
+      : schedule(schedule), model(model), fabric(fabric), buffers(buffers) {}
+
+  Result<FabricReport> run();
+
+private:
+  const schedule::Schedule &schedule;
+  const HardwareModel &model;
+  const FabricModel &fabric;
+  const BufferTable &buffers;
+  std::vector<ProgramImage> images;
+  std::vector<RunContext> runs;
+  std::vector<SendRecord> sends;
+  std::vector<RecvRecord> recvs;
+  FabricReport report;
+  std::vector<uint32_t> scratch; // by buffer table index; kNone between uses
+
+  Status decode(const schedule::Program &program, ProgramImage &image);
+  Status runOne(uint32_t runIndex);
+  Status checkStrideSpans(const RunContext &context, const std::vector<size_t> &bufferOfSlot);
+  Status pairTransfers();
+  /// Non-view, non-empty buffers of `chip`, sorted by address (built on first use; checkSram
+  /// has already ruled out overlaps, so ends are sorted too).
+  const std::vector<size_t> &rootsOfChip(uint32_t chip);
+  std::vector<std::vector<size_t>> rootsByChip;
+  bool rootsBuilt = false;
+
+  std::string describe(uint32_t runIndex, uint32_t index, uint64_t iteration, uint64_t issue) const;
+  std::string programLabel(const RunContext &context) const {
+    return fmt::format("chip {}, program '{}'", context.chip, context.image->proto->name());
+  }
+};
+
+/// Remaps an id through a protobuf map; unmapped ids stay.
+template <typename Map> uint32_t mapped(const Map &map, uint32_t id) {
+  auto found = map.find(id);
+  return found == map.end() ? id : found->second;
+}
+
+std::string FabricRunner::describe(uint32_t runIndex, uint32_t index, uint64_t iteration,
+                                   uint64_t issue) const {
+  const RunContext &context = runs[runIndex];
+  const schedule::Instruction &inst = context.image->proto->instructions(int(index));
+  std::string where;
+  for (size_t b = 0; b < context.image->blocks.size(); ++b) {
+    const ImageBlock &block = context.image->blocks[b];
+    if (index >= block.first && index < block.first + block.count) {
+      where = fmt::format(", iteration {} of repeat block '{}'", iteration,
+                          context.image->proto->repeats(int(b)).name());
+    }
+  }
+  return fmt::format("{}, instruction {}{} ({} '{}' at cycle {})", programLabel(context), index,
+                     where, schedule::opcodeName(inst.opcode()), inst.location(), issue);
+}
+
+Status FabricRunner::decode(const schedule::Program &program, ProgramImage &image) {
+  image.proto = &program;
+  // Buffer table index -> slot, in a scratch array shared by all programs (reset below).
+  scratch.resize(buffers.all().size(), kNone);
+  auto slotFor = [&](uint32_t id) {
+    uint32_t &slot = scratch[buffers.indexOf(id)];
+    if (slot == kNone) {
+      slot = uint32_t(image.slotIds.size());
+      image.slotIds.push_back(id);
+    }
+    return slot;
+  };
+  struct ResetScratch {
+    FabricRunner &runner;
+    const ProgramImage &image;
+    ~ResetScratch() {
+      for (uint32_t id : image.slotIds) {
+        runner.scratch[runner.buffers.indexOf(id)] = kNone;
+      }
+    }
+  } resetScratch{*this, image};
+  size_t slotCount = 0;
+  for (const schedule::Instruction &inst : program.instructions()) {
+    slotCount += size_t(inst.operands_size() + inst.results_size());
+  }
+  image.slots.reserve(slotCount);
+  const std::string label = fmt::format("chip {}, program '{}'", program.chip(), program.name());
+  image.instructions.resize(size_t(program.instructions_size()));
+  for (int index = 0; index < program.instructions_size(); ++index) {
+    const schedule::Instruction &inst = program.instructions(index);
+    ImageInstruction &out = image.instructions[size_t(index)];
+    auto fail = [&](const std::string &reason) {
+      return makeError(fmt::format("{}, instruction {} ({} '{}' at cycle {}): {}", label, index,
+                                   schedule::opcodeName(inst.opcode()), inst.location(),
+                                   inst.issue_cycle(), reason));
+    };
+    out.issue = inst.issue_cycle();
+    if (out.issue > kMaxCycle) {
+      return fail("issue cycle is beyond 2^62; the schedule is corrupt");
+    }
+    out.slotBegin = uint32_t(image.slots.size());
+    out.operands = uint16_t(inst.operands_size());
+    out.results = uint16_t(inst.results_size());
+    for (uint32_t id : inst.operands()) {
+      image.slots.push_back(slotFor(id));
+    }
+    for (uint32_t id : inst.results()) {
+      image.slots.push_back(slotFor(id));
+    }
+    switch (inst.opcode()) {
+    case schedule::C2C_SEND:
+    case schedule::C2C_RECV: {
+      const bool send = inst.opcode() == schedule::C2C_SEND;
+      out.kind = send ? Kind::Send : Kind::Recv;
+      image.hasTransfers = true;
+      if (inst.link() >= fabric.links) {
+        return fail(fmt::format("link {} does not exist: chips of system '{}' have {} C2C "
+                                "link(s)",
+                                inst.link(), model.systemName, fabric.links));
+      }
+      const BufferInfo &payload = buffers.byIdRef(send ? inst.operands(0) : inst.results(0));
+      ImageTransfer transfer;
+      transfer.link = inst.link();
+      transfer.peer = inst.peer_chip();
+      transfer.bytes = inst.bytes() == 0 ? payload.bytes : inst.bytes();
+      transfer.serialisation = fabric.serialisationCycles(transfer.bytes);
+      transfer.transferId = inst.transfer_id();
+      if (send) {
+        transfer.slotOffset = inst.slot_start_cycle() - inst.issue_cycle();
+        transfer.slotCycles = inst.slot_cycles();
+        if (transfer.slotCycles < transfer.serialisation) {
+          return fail(fmt::format("link slot of {} cycles is shorter than the {} cycles that "
+                                  "serialise {} bytes on one link",
+                                  transfer.slotCycles, transfer.serialisation, transfer.bytes));
+        }
+        if (transfer.slotOffset > kMaxCycle || transfer.slotCycles > kMaxCycle) {
+          return fail("link slot is beyond cycle 2^62; the schedule is corrupt");
+        }
+        out.occupancy = 0;
+        out.duration = transfer.slotOffset + transfer.slotCycles;
+      } else {
+        if (payload.kind == schedule::WEIGHT) {
+          return fail(
+              fmt::format("receives into {}, a weight: weights are constant", payload.label()));
+        }
+        out.duration =
+            model.memLatency + (transfer.bytes + model.vectorBytes - 1) / model.vectorBytes;
+      }
+      out.transfer = uint32_t(image.transfers.size());
+      image.transfers.push_back(transfer);
+      break;
+    }
+    case schedule::SYNC:
+      out.kind = Kind::Sync;
+      out.unit = kIcuSlot;
+      out.occupancy = 1;
+      out.duration = 1;
+      break;
+    default: {
+      const size_t slot = unitSlot(inst.unit());
+      if (slot >= kReportedUnits.size()) {
+        return fail(
+            fmt::format("unit {} has no instruction queue", schedule::unitName(inst.unit())));
+      }
+      if (inst.queue() != 0) {
+        return fail(fmt::format("queue {} does not exist: chips have one instruction queue "
+                                "per unit (queue 0)",
+                                inst.queue()));
+      }
+      if (std::optional<std::string> problem = instructionShapeProblem(buffers, inst)) {
+        return fail(*problem);
+      }
+      Result<InstructionCost> cost = instructionCost(model, buffers, inst);
+      if (!cost) {
+        return fail(cost.error());
+      }
+      out.unit = uint8_t(slot);
+      out.occupancy = cost->occupancy;
+      out.duration = cost->duration;
+      break;
+    }
+    }
+  }
+  image.executedPerRun = image.instructions.size();
+  for (const schedule::Repeat &repeat : program.repeats()) {
+    ImageBlock &block = image.blocks.emplace_back();
+    block.first = repeat.first();
+    block.count = repeat.count();
+    block.iterations = repeat.iterations();
+    block.period = repeat.period_cycles();
+    block.transferStride = repeat.transfer_id_stride();
+    // Saturating: iterations <= 2^40 and count < 2^32 by the reader's checks.
+    image.executedPerRun +=
+        std::min<uint64_t>(uint64_t(block.count) * (block.iterations - 1), kMaxExecutedPerRun + 1);
+    for (const schedule::BufferStride &stride : repeat.strides()) {
+      ImageStride &out = block.strides.emplace_back();
+      out.slot = slotFor(stride.buffer());
+      out.addressStride = stride.address_stride();
+      const BufferInfo &base = buffers.byIdRef(stride.buffer());
+      for (uint32_t id : stride.per_iteration()) {
+        const BufferInfo &other = buffers.byIdRef(id);
+        if (other.dtype != base.dtype || !sameShape(other.shape, base.shape) ||
+            other.chip != base.chip) {
+          return makeError(fmt::format("{}, repeat block '{}': per_iteration buffer {} differs "
+                                       "from {} in chip, dtype or shape",
+                                       label, repeat.name(), other.label(), base.label()));
+        }
+        out.perIteration.push_back(slotFor(id));
+      }
+    }
+  }
+  if (image.executedPerRun > kMaxExecutedPerRun) {
+    return makeError(fmt::format("{}: repeat blocks make one run execute {} instructions, more "
+                                 "than the simulator's limit of 2^32; is an iteration count "
+                                 "corrupt?",
+                                 label, image.executedPerRun));
+  }
+  return Status::success();
+}
+
+const std::vector<size_t> &FabricRunner::rootsOfChip(uint32_t chip) {
+  if (!rootsBuilt) {
+    rootsBuilt = true;
+    rootsByChip.assign(model.chips, {});
+    for (size_t index = 0; index < buffers.all().size(); ++index) {
+      const BufferInfo &buffer = buffers.at(index);
+      if (!buffer.isView() && buffer.sizeBytes > 0) {
+        rootsByChip[buffer.chip].push_back(index);
+      }
+    }
+    for (std::vector<size_t> &roots : rootsByChip) {
+      std::stable_sort(roots.begin(), roots.end(), [&](size_t a, size_t b) {
+        return buffers.at(a).address < buffers.at(b).address;
+      });
+    }
+  }
+  return rootsByChip[chip];
+}
+
+Status FabricRunner::checkStrideSpans(const RunContext &context,
+                                      const std::vector<size_t> &bufferOfSlot) {
+  for (size_t b = 0; b < context.image->blocks.size(); ++b) {
+    const ImageBlock &block = context.image->blocks[b];
+    for (const ImageStride &stride : block.strides) {
+      if (stride.addressStride == 0) {
+        continue;
+      }
+      const BufferInfo &buffer = buffers.at(bufferOfSlot[stride.slot]);
+      const __int128 shift = (__int128)stride.addressStride * (__int128)(block.iterations - 1);
+      const __int128 low = (__int128)buffer.address + std::min<__int128>(0, shift);
+      const __int128 high =
+          (__int128)buffer.address + std::max<__int128>(0, shift) + (__int128)buffer.sizeBytes;
+      const std::string where =
+          fmt::format("{}, repeat block '{}': buffer {} strided by {} bytes over {} iterations",
+                      programLabel(context), context.image->proto->repeats(int(b)).name(),
+                      buffer.label(), stride.addressStride, block.iterations);
+      if (low < 0 || high > (__int128)model.sramBytes) {
+        return makeError(fmt::format("{} spans bytes [{}, {}): SRAM overflow, past the {} bytes "
+                                     "of SRAM of system '{}'",
+                                     where, (long long)low, (long long)high, model.sramBytes,
+                                     model.systemName));
+      }
+      // Storage roots of the chip sorted by address: the first that ends after `low` and
+      // every later one that starts before `high` overlap the span.
+      const std::vector<size_t> &roots = rootsOfChip(buffer.chip);
+      auto it = std::partition_point(roots.begin(), roots.end(), [&](size_t index) {
+        const BufferInfo &other = buffers.at(index);
+        return (__int128)(other.address + other.sizeBytes) <= low;
+      });
+      for (; it != roots.end() && (__int128)buffers.at(*it).address < high; ++it) {
+        const BufferInfo &other = buffers.at(*it);
+        if (*it == buffer.root) {
+          continue;
+        }
+        return makeError(fmt::format("{} spans bytes [{}, {}), which overlaps buffer {} at "
+                                     "[{}, {})",
+                                     where, (long long)low, (long long)high, other.label(),
+                                     other.address, other.address + other.sizeBytes));
+      }
+    }
+  }
+  return Status::success();
+}
+
+/// Per storage root of one run: what the last write left and who reads it.
+struct RootState {
+  uint64_t readyAt = 0;
+  uint64_t readEnd = 0;    // latest end of a read of the current value
+  uint32_t writer = kNone; // static instruction index
+  uint64_t writerIteration = 0;
+  bool weight = false;
+  bool strided = false; // moves with each iteration: fresh storage every iteration
+};
+
+Status FabricRunner::runOne(uint32_t runIndex) {
+  const RunContext &context = runs[runIndex];
+  const ProgramImage &image = *context.image;
+  const schedule::Program &program = *image.proto;
+  const uint32_t chip = context.chip;
+
+  // Slot -> buffer of this chip -> storage root -> dense state index.
+  std::vector<size_t> bufferOfSlot(image.slotIds.size());
+  std::vector<uint32_t> stateOfSlot(image.slotIds.size());
+  std::vector<RootState> states;
+  states.reserve(image.slotIds.size());
+  scratch.resize(buffers.all().size(), kNone); // root -> state index
+  for (size_t slot = 0; slot < image.slotIds.size(); ++slot) {
+    const uint32_t id = context.instance == nullptr
+                            ? image.slotIds[slot]
+                            : mapped(context.instance->buffer_map(), image.slotIds[slot]);
+    bufferOfSlot[slot] = buffers.indexOf(id);
+    const size_t root = buffers.at(bufferOfSlot[slot]).root;
+    if (scratch[root] == kNone) {
+      scratch[root] = uint32_t(states.size());
+      RootState &state = states.emplace_back();
+      state.weight = buffers.at(root).kind == schedule::WEIGHT;
+    }
+    stateOfSlot[slot] = scratch[root];
+  }
+  for (size_t slot = 0; slot < image.slotIds.size(); ++slot) {
+    scratch[buffers.at(bufferOfSlot[slot]).root] = kNone;
+  }
+  for (const ImageBlock &block : image.blocks) {
+    for (const ImageStride &stride : block.strides) {
+      if (stride.addressStride != 0) {
+        states[stateOfSlot[stride.slot]].strided = true;
+      }
+    }
+  }
+  if (Status status = checkStrideSpans(context, bufferOfSlot); !status) {
+    return status;
+  }
+
+  // Transfers of this run: peers, ports and ids rewritten for an instance.
+  std::vector<ImageTransfer> transfers = image.transfers;
+  int64_t idOffset = 0;
+  if (context.instance != nullptr) {
+    idOffset = context.instance->transfer_id_offset();
+    for (ImageTransfer &transfer : transfers) {
+      transfer.peer = mapped(context.instance->peer_map(), transfer.peer);
+      transfer.link = mapped(context.instance->link_map(), transfer.link);
+    }
+  }
+
+  ChipRun result;
+  result.program = program.name();
+  result.programIndex = uint32_t(context.image - images.data());
+  result.chip = chip;
+  std::array<uint64_t, kFabricUnits> freeAt{};
+  std::array<uint32_t, kFabricUnits> lastIndex;
+  std::array<uint64_t, kFabricUnits> lastIteration{};
+  std::array<uint64_t, kFabricUnits> lastIssue{};
+  lastIndex.fill(kNone);
+  // Per sending port: the last link slot, to catch double booking in issue order.
+  std::vector<uint64_t> portFreeAt(fabric.links, 0);
+  std::vector<uint32_t> portLastIndex(fabric.links, kNone);
+  std::vector<uint64_t> portLastIteration(fabric.links, 0);
+  std::vector<uint64_t> portLastIssue(fabric.links, 0);
+  uint64_t lastSync = 0;
+  const uint64_t maxRun =
+      image.hasTransfers ? fabric.cyclesWithinSlack(program.drift_slack_cycles()) : UINT64_MAX;
+  std::vector<uint32_t> remap(image.slotIds.size());
+  for (size_t slot = 0; slot < remap.size(); ++slot) {
+    remap[slot] = uint32_t(slot);
+  }
+
+  std::string failure;
+  auto execute = [&](uint32_t index, uint64_t iteration, uint64_t shift,
+                     uint64_t idShift) -> bool {
+    const ImageInstruction &inst = image.instructions[index];
+    const uint64_t issue = inst.issue + shift;
+    // Returns false with `failure` set; a bool, not a Status, on this per-instruction path.
+    auto fail = [&](const std::string &reason) {
+      failure = fmt::format("{}: {}", describe(runIndex, index, iteration, issue), reason);
+      return false;
+    };
+    if (issue > kMaxCycle) {
+      return fail("issue cycle is beyond 2^62 after repetition");
+    }
+    if (inst.unit != kNoUnit) {
+      if (lastIndex[inst.unit] != kNone && issue < freeAt[inst.unit]) {
+        const char *unit =
+            inst.unit == kIcuSlot ? "ICU" : schedule::unitName(kReportedUnits[inst.unit]);
+        return fail(fmt::format("unit {} double-booked: {} keeps it busy until cycle {}", unit,
+                                describe(runIndex, lastIndex[inst.unit], lastIteration[inst.unit],
+                                         lastIssue[inst.unit]),
+                                freeAt[inst.unit]));
+      }
+      freeAt[inst.unit] = issue + inst.occupancy;
+      lastIndex[inst.unit] = index;
+      lastIteration[inst.unit] = iteration;
+      lastIssue[inst.unit] = issue;
+      result.unitInstructions[inst.unit] += 1;
+      result.unitBusyCycles[inst.unit] += inst.occupancy;
+    }
+    const uint32_t *slot = image.slots.data() + inst.slotBegin;
+    // A send reads its operand until its link slot ends; others for their occupancy.
+    const uint64_t readEnd =
+        issue + (inst.kind == Kind::Send ? inst.duration : std::max<uint64_t>(inst.occupancy, 1));
+    for (uint16_t i = 0; i < inst.operands; ++i) {
+      RootState &state = states[stateOfSlot[remap[slot[i]]]];
+      if (state.weight) {
+        continue;
+      }
+      if (state.writer == kNone) {
+        return fail(fmt::format("operand {} is not written before it is read, and is not a "
+                                "weight",
+                                buffers.at(bufferOfSlot[remap[slot[i]]]).label()));
+      }
+      if (state.writer == index && state.writerIteration == iteration) {
+        return fail(fmt::format("reads its own result {}",
+                                buffers.at(bufferOfSlot[remap[slot[i]]]).label()));
+      }
+      if (issue < state.readyAt) {
+        return fail(fmt::format("data read before ready: operand {} is ready at cycle {}",
+                                buffers.at(bufferOfSlot[remap[slot[i]]]).label(), state.readyAt));
+      }
+      state.readEnd = std::max(state.readEnd, readEnd);
+    }
+    const uint64_t done = issue + inst.duration;
+    for (uint16_t i = 0; i < inst.results; ++i) {
+      const uint32_t s = remap[slot[inst.operands + i]];
+      RootState &state = states[stateOfSlot[s]];
+      if (state.weight) {
+        return fail(fmt::format("writes {}, a weight: weights are constant",
+                                buffers.at(bufferOfSlot[s]).label()));
+      }
+      // v2 rewrites: a buffer may be written again once its value is dead.
+      if (state.writer != kNone) {
+        if (done < state.readEnd) {
+          return fail(fmt::format("write after read: overwrites {} at cycle {} while it is "
+                                  "still read until cycle {}",
+                                  buffers.at(bufferOfSlot[s]).label(), done, state.readEnd));
+        }
+        if (done < state.readyAt) {
+          return fail(fmt::format("write after write: {} lands at cycle {}, before the "
+                                  "previous write by {} lands at cycle {}",
+                                  buffers.at(bufferOfSlot[s]).label(), done,
+                                  describe(runIndex, state.writer, state.writerIteration,
+                                           image.instructions[state.writer].issue),
+                                  state.readyAt));
+        }
+      }
+      state.writer = index;
+      state.writerIteration = iteration;
+      state.readyAt = done;
+      state.readEnd = 0;
+    }
+    result.endCycle = std::max(result.endCycle, done);
+    switch (inst.kind) {
+    case Kind::Plain:
+      break;
+    case Kind::Sync:
+      lastSync = issue;
+      result.syncs += 1;
+      break;
+    case Kind::Send:
+    case Kind::Recv: {
+      const ImageTransfer &transfer = transfers[inst.transfer];
+      if (issue - lastSync > maxRun) {
+        return fail(fmt::format(
+            "sync missing under drift: {} cycles since the last SYNC (cycle {}); at {} ppm two "
+            "chips drift {:.2f} cycles apart, more than the program's drift_slack_cycles {}: "
+            "issue a SYNC at least every {} cycles",
+            issue - lastSync, lastSync, double(fabric.driftPartsPerBillion) / 1000.0,
+            double(issue - lastSync) * double(fabric.driftPartsPerBillion) / 1e9,
+            program.drift_slack_cycles(), maxRun));
+      }
+      if (transfer.link >= fabric.links) {
+        return fail(fmt::format("link {} (after link_map) does not exist: chips of system '{}' "
+                                "have {} C2C link(s)",
+                                transfer.link, model.systemName, fabric.links));
+      }
+      if (transfer.peer >= fabric.chips || transfer.peer == chip) {
+        return fail(fmt::format("peer chip {} is not another chip of the {}-chip system",
+                                transfer.peer, fabric.chips));
+      }
+      const uint64_t key = uint64_t(int64_t(transfer.transferId) + idOffset) + idShift;
+      const int64_t correction = fabric.driftCorrection(chip, issue - lastSync);
+      TransferRecord common;
+      common.key = key;
+      common.chip = chip;
+      common.peer = transfer.peer;
+      common.link = transfer.link;
+      common.bytes = transfer.bytes;
+      common.run = runIndex;
+      common.index = index;
+      common.iteration = iteration;
+      common.localIssue = issue;
+      if (inst.kind == Kind::Send) {
+        const Route route = fabric.route(chip, transfer.peer);
+        if (route.direct && transfer.link != route.sendPort) {
+          return fail(fmt::format("link {} does not reach chip {}: inside a node chip {} "
+                                  "reaches it on port {}",
+                                  transfer.link, transfer.peer, chip, route.sendPort));
+        }
+        const uint64_t slotStart = issue + transfer.slotOffset;
+        const uint64_t slotEnd = slotStart + transfer.slotCycles;
+        if (portLastIndex[transfer.link] != kNone && slotStart < portFreeAt[transfer.link]) {
+          return fail(fmt::format(
+              "link {} double-booked: its slot [{}, {}) overlaps the slot of {}, which holds "
+              "the link until cycle {}",
+              transfer.link, slotStart, slotEnd,
+              describe(runIndex, portLastIndex[transfer.link], portLastIteration[transfer.link],
+                       portLastIssue[transfer.link]),
+              portFreeAt[transfer.link]));
+        }
+        portFreeAt[transfer.link] = std::max(portFreeAt[transfer.link], slotEnd);
+        portLastIndex[transfer.link] = index;
+        portLastIteration[transfer.link] = iteration;
+        portLastIssue[transfer.link] = issue;
+        SendRecord record{common};
+        record.slotStart = uint64_t(int64_t(slotStart) + correction);
+        record.serialisation = transfer.serialisation;
+        record.arrival = record.slotStart + transfer.serialisation + route.hops * fabric.hopLatency;
+        sends.push_back(record);
+        result.sends += 1;
+        result.sentBytes += transfer.bytes;
+        result.endCycle = std::max(result.endCycle, slotEnd);
+      } else {
+        RecvRecord record{common};
+        record.issue = uint64_t(int64_t(issue) + correction);
+        recvs.push_back(record);
+        result.recvs += 1;
+      }
+      break;
+    }
+    }
+    return true;
+  };
+
+  const size_t count = image.instructions.size();
+  size_t nextBlock = 0;
+  for (uint32_t index = 0; index < count;) {
+    if (nextBlock < image.blocks.size() && image.blocks[nextBlock].first == index) {
+      const ImageBlock &block = image.blocks[nextBlock++];
+      for (uint64_t k = 0; k < block.iterations; ++k) {
+        for (const ImageStride &stride : block.strides) {
+          if (!stride.perIteration.empty()) {
+            remap[stride.slot] = stride.perIteration[k % stride.perIteration.size()];
+          }
+          if (k > 0 && stride.addressStride != 0) {
+            // Fresh storage each iteration: nothing written there yet in this iteration.
+            RootState &state = states[stateOfSlot[stride.slot]];
+            if (!state.weight) {
+              state.writer = kNone;
+              state.readEnd = 0;
+              state.readyAt = 0;
+            }
+          }
+        }
+        const uint64_t shift = k * block.period;
+        const uint64_t idShift = k * block.transferStride;
+        for (uint32_t i = block.first; i < block.first + block.count; ++i) {
+          if (!execute(i, k, shift, idShift)) {
+            return makeError(std::move(failure));
+          }
+        }
+      }
+      for (const ImageStride &stride : block.strides) {
+        remap[stride.slot] = stride.slot;
+      }
+      index = block.first + block.count;
+      continue;
+    }
+    if (!execute(index, 0, 0, 0)) {
+      return makeError(std::move(failure));
+    }
+    ++index;
+  }
+  result.instructions = image.executedPerRun;
+  report.instructions += result.instructions;
+  report.decodedInstructions += count;
+  report.endCycle = std::max(report.endCycle, result.endCycle);
+  report.runs.push_back(std::move(result));
+  return Status::success();
+}
+
+Status FabricRunner::pairTransfers() {
+  // A transfer is (sender, receiver, id): sends and receives sorted the same way pair up.
+  auto sendKey = [](const SendRecord &a) { return std::tuple(a.chip, a.peer, a.key); };
+  auto recvKey = [](const RecvRecord &a) { return std::tuple(a.peer, a.chip, a.key); };
+  std::sort(sends.begin(), sends.end(), [&](const SendRecord &a, const SendRecord &b) {
+    return sendKey(a) != sendKey(b) ? sendKey(a) < sendKey(b)
+           : a.run != b.run         ? a.run < b.run
+                                    : a.index < b.index;
+  });
+  std::sort(recvs.begin(), recvs.end(), [&](const RecvRecord &a, const RecvRecord &b) {
+    return recvKey(a) != recvKey(b) ? recvKey(a) < recvKey(b)
+           : a.run != b.run         ? a.run < b.run
+                                    : a.index < b.index;
+  });
+  auto sendAt = [&](const SendRecord &s) {
+    return describe(s.run, s.index, s.iteration, s.localIssue);
+  };
+  auto recvAt = [&](const RecvRecord &r) {
+    return describe(r.run, r.index, r.iteration, r.localIssue);
+  };
+  for (size_t i = 1; i < sends.size(); ++i) {
+    if (sendKey(sends[i]) == sendKey(sends[i - 1])) {
+      return makeError(fmt::format("{}: transfer id {} to chip {} is also sent by {}; transfer "
+                                   "ids must be unique per sender and receiver (check "
+                                   "transfer_id_stride and transfer_id_offset)",
+                                   sendAt(sends[i]), sends[i].key, sends[i].peer,
+                                   sendAt(sends[i - 1])));
+    }
+  }
+  for (size_t i = 1; i < recvs.size(); ++i) {
+    if (recvKey(recvs[i]) == recvKey(recvs[i - 1])) {
+      return makeError(fmt::format("{}: transfer id {} from chip {} is also received by {}",
+                                   recvAt(recvs[i]), recvs[i].key, recvs[i].peer,
+                                   recvAt(recvs[i - 1])));
+    }
+  }
+  struct Inbound {
+    uint32_t chip, link;
+    uint64_t start, end;
+    size_t recv;
+  };
+  std::vector<Inbound> inbound;
+  inbound.reserve(recvs.size());
+  size_t s = 0;
+  for (size_t r = 0; r < recvs.size(); ++r) {
+    const RecvRecord &recv = recvs[r];
+    if (s < sends.size() && sendKey(sends[s]) < recvKey(recv)) {
+      return makeError(fmt::format("{}: transfer {} to chip {} is never received", sendAt(sends[s]),
+                                   sends[s].key, sends[s].peer));
+    }
+    if (s == sends.size() || sendKey(sends[s]) != recvKey(recv)) {
+      return makeError(fmt::format("{}: transfer {} from chip {} is never sent", recvAt(recv),
+                                   recv.key, recv.peer));
+    }
+    const SendRecord &send = sends[s++];
+    if (send.bytes != recv.bytes) {
+      return makeError(fmt::format("{}: receives {} bytes but {} sends {}", recvAt(recv),
+                                   recv.bytes, sendAt(send), send.bytes));
+    }
+    const Route route = fabric.route(send.chip, recv.chip);
+    if (route.direct && recv.link != route.recvPort) {
+      return makeError(fmt::format("{}: link {} does not come from chip {}: inside a node it "
+                                   "arrives on port {}",
+                                   recvAt(recv), recv.link, send.chip, route.recvPort));
+    }
+    if (recv.issue < send.arrival) {
+      return makeError(fmt::format(
+          "{}: recv before arrival: transfer {} from {} leaves at reference cycle {} and needs "
+          "{} cycles of serialisation + {} hop(s) x {} cycles, arriving at reference cycle {}; "
+          "this receive issues at reference cycle {} (drift correction included)",
+          recvAt(recv), recv.key, sendAt(send), send.slotStart, send.serialisation, route.hops,
+          fabric.hopLatency, send.arrival, recv.issue));
+    }
+    inbound.push_back({recv.chip, recv.link, send.arrival - send.serialisation, send.arrival, r});
+    report.transfers += 1;
+    report.transferBytes += send.bytes;
+    report.endCycle = std::max(report.endCycle, send.arrival);
+  }
+  if (s < sends.size()) {
+    return makeError(fmt::format("{}: transfer {} to chip {} is never received", sendAt(sends[s]),
+                                 sends[s].key, sends[s].peer));
+  }
+  auto byPort = [](const Inbound &a, const Inbound &b) {
+    return a.chip != b.chip     ? a.chip < b.chip
+           : a.link != b.link   ? a.link < b.link
+           : a.start != b.start ? a.start < b.start
+                                : a.recv < b.recv;
+  };
+  std::sort(inbound.begin(), inbound.end(), byPort);
+  for (size_t i = 1; i < inbound.size(); ++i) {
+    const Inbound &before = inbound[i - 1];
+    const Inbound &after = inbound[i];
+    if (before.chip == after.chip && before.link == after.link && after.start < before.end) {
+      return makeError(fmt::format(
+          "{}: link {} double-booked inbound: transfer {} arrives over reference cycles [{}, {}) "
+          "while transfer {} still arrives until {}",
+          recvAt(recvs[after.recv]), after.link, recvs[after.recv].key, after.start, after.end,
+          recvs[before.recv].key, before.end));
+    }
+  }
+  return Status::success();
+}
+
+Result<FabricReport> FabricRunner::run() {
+  images.resize(size_t(schedule.programs_size()));
+  for (int p = 0; p < schedule.programs_size(); ++p) {
+    const schedule::Program &program = schedule.programs(p);
+    if (Status status = decode(program, images[size_t(p)]); !status) {
+      return makeError(status.error());
+    }
+    runs.push_back({&images[size_t(p)], program.chip(), nullptr});
+    for (const schedule::ProgramInstance &instance : program.instances()) {
+      runs.push_back({&images[size_t(p)], instance.chip(), &instance});
+    }
+  }
+  report.chips = model.chips;
+  report.clockHz = model.clockHz;
+  report.runs.reserve(runs.size());
+  for (uint32_t r = 0; r < runs.size(); ++r) {
+    if (Status status = runOne(r); !status) {
+      return makeError(status.error());
+    }
+  }
+  if (Status status = pairTransfers(); !status) {
+    return makeError(status.error());
+  }
+  return std::move(report);
+}
+
+} // namespace
+
+bool usesFabricFeatures(const schedule::Schedule &schedule) {
+  for (const schedule::Program &program : schedule.programs()) {
+    if (!program.repeats().empty() || !program.instances().empty()) {
+      return true;
+    }
+    for (const schedule::Instruction &inst : program.instructions()) {
+      if (inst.opcode() == schedule::C2C_SEND || inst.opcode() == schedule::C2C_RECV ||
+          inst.opcode() == schedule::SYNC) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+Result<FabricReport> simulateFabric(const schedule::Schedule &schedule,
+                                    const system::SystemConfig &system) {
+  const std::string source = fmt::format("schedule of model '{}'", schedule.model_name());
+  if (schedule.magic() != schedule::kMagic || schedule.version() != schedule::kVersion) {
+    return makeError(fmt::format("{}: schedule version {}, this build reads version {}: "
+                                 "recompile with conveyor compile",
+                                 source, schedule.version(), schedule::kVersion));
+  }
+  if (Status status = schedule::validateSchedule(schedule, source); !status) {
+    return makeError(status.error());
+  }
+  if (schedule.system().fingerprint() != system::fingerprint(system)) {
+    return makeError(fmt::format("{} was built for system '{}' (fingerprint {:#018x}), not "
+                                 "'{}' ({:#018x}); simulate it with the system it was compiled "
+                                 "for, or recompile it",
+                                 source, schedule.system().name(), schedule.system().fingerprint(),
+                                 system.name, system::fingerprint(system)));
+  }
+  Result<HardwareModel> model = buildHardwareModel(system);
+  if (!model) {
+    return model.takeError();
+  }
+  if (schedule.system().chips() != model->chips) {
+    return makeError(fmt::format("{} records {} chip(s), but system '{}' has {}", source,
+                                 schedule.system().chips(), system.name, model->chips));
+  }
+  Result<FabricModel> fabric = buildFabricModel(system);
+  if (!fabric) {
+    return fabric.takeError();
+  }
+  const BufferTable buffers(schedule, model->vectorBytes);
+  if (Status status = checkSram(*model, buffers); !status) {
+    return makeError(status.error());
+  }
+  FabricRunner runner(schedule, *model, *fabric, buffers);
+  return runner.run();
+}
+
+} // namespace conveyor::sim

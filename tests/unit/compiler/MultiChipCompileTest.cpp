@@ -1,0 +1,209 @@
+// compileModel writing a multi-chip decode schedule (helper H2): the real-weight tiny Llama on
+// groq-8 as tp 2 x 2 stages, checked by the fabric simulator and against the compiler's timing.
+#include "CompilerTestSupport.h"
+
+#include "conveyor/Compile/Compile.h"
+#include "conveyor/Dialect/Chip/ChipCostModel.h"
+#include "conveyor/Schedule/ScheduleFormat.h"
+#include "conveyor/Sharding/LinkTiming.h"
+#include "conveyor/Simulator/FabricSimulator.h"
+#include "conveyor/System/SystemConfig.h"
+#include "conveyor/Target/ScheduleWriter.h"
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <unistd.h>
+
+using namespace conveyor;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string sourcePath(const std::string &relative) {
+  return std::string(CONVEYOR_SOURCE_DIR) + "/" + relative;
+}
+
+compile::CompileOptions tinyLlamaDecode(const std::string &output) {
+  compile::CompileOptions options;
+  options.onnxPath = sourcePath("models/tiny_llm/tiny-llama-kv/tiny-llama-kv.onnx");
+  options.systemPath = sourcePath("systems/groq-8.yaml");
+  options.outputPath = output;
+  options.emit = compile::EmitKind::Schedule;
+  options.tensorParallel = 2;
+  options.pipelineStages = 2;
+  options.kvBucket = 16;
+  return options;
+}
+
+} // namespace
+
+TEST_CASE("a partitioned compile writes decode programs the fabric simulator accepts",
+          "[multichip]") {
+  fs::path dir = fs::temp_directory_path() / ("conveyor-multichip-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::string output = (dir / "tiny.sched").string();
+  Result<compile::CompileSummary> summary = compile::compileModel(tinyLlamaDecode(output));
+  REQUIRE(summary);
+  CHECK(summary->kvLength == 16);
+  CHECK(summary->decodeCycles > 0);
+  CHECK(summary->decodeBoundCycles > 0);
+  CHECK(summary->decodeBoundCycles < summary->decodeCycles); // a bound, never beaten
+
+  Result<schedule::Schedule> written = schedule::readScheduleFile(output);
+  REQUIRE(written);
+  REQUIRE(written->programs_size() == 2);
+  for (int s = 0; s < 2; ++s) {
+    const schedule::Program &program = written->programs(s);
+    CHECK(program.name() == "decode.stage" + std::to_string(s));
+    CHECK(program.kind() == schedule::DECODE);
+    CHECK(program.kv_length() == 16);
+    CHECK(program.chip() == uint32_t(2 * s)); // chip = stage * tp + rank
+    REQUIRE(program.instances_size() == 1);
+    CHECK(program.instances(0).chip() == uint32_t(2 * s + 1));
+    REQUIRE(program.repeats_size() == 1);
+    CHECK(program.repeats(0).iterations() == 1); // one layer per stage
+    CHECK(program.instructions(0).opcode() == schedule::SYNC);
+  }
+  // Stage 1 starts with the receive of stage 0's activation.
+  CHECK(written->programs(1).instructions(1).opcode() == schedule::C2C_RECV);
+
+  Result<system::SystemConfig> system = system::loadSystemConfig(sourcePath("systems/groq-8.yaml"));
+  REQUIRE(system);
+  Result<sim::FabricReport> report = sim::simulateFabric(*written, *system);
+  REQUIRE(report);
+  CHECK(report->runs.size() == 4); // two programs on two chips each
+  CHECK(report->transfers > 0);
+  CHECK(report->endCycle >= summary->decodeCycles);
+  for (const sim::ChipRun &run : report->runs) {
+    CHECK(run.syncs >= 2); // program start + every layer iteration
+  }
+  // The last stage ends where the compiler scheduled it.
+  CHECK(report->runs.back().endCycle == summary->decodeCycles);
+
+  // A link slot shorter than the serialisation is caught: the simulator really checks.
+  schedule::Schedule broken = *written;
+  for (schedule::Instruction &inst : *broken.mutable_programs(0)->mutable_instructions()) {
+    if (inst.opcode() == schedule::C2C_SEND) {
+      inst.set_slot_cycles(1);
+      break;
+    }
+  }
+  Result<sim::FabricReport> rejected = sim::simulateFabric(broken, *system);
+  REQUIRE(!rejected);
+  CHECK(rejected.error().find("shorter than") != std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("a partitioned chip-text compile is refused in one line", "[multichip]") {
+  compile::CompileOptions chipText = tinyLlamaDecode("-");
+  chipText.emit = compile::EmitKind::Chip;
+  Result<compile::CompileSummary> refused = compile::compileModel(chipText);
+  REQUIRE(!refused);
+  CHECK(refused.error().find("pass --emit graph") != std::string::npos);
+  CHECK(refused.error().find('\n') == std::string::npos);
+}
+
+// --- H3: the compile times multi-chip schedules with compiler code only ---
+
+TEST_CASE("the schedule writer returns the compiler's cost of every instruction, in program "
+          "order", "[multichip][writer]") {
+  // Op order differs from issue order (the second mem_write issues late), so a table kept in
+  // op order instead of the sorted program order would name the wrong unit somewhere.
+  auto context = compiler::test::makeContext();
+  auto module = compiler::test::parse(*context, R"mlir(
+    func.func @main(%a: tensor<8x64xf32>, %b: tensor<8x64xf32>) -> (tensor<8x32xf32>, tensor<8x8xf32>) {
+      %w1 = cv.chip.weight "w1" {value = dense<1.0> : tensor<8x32xf32>} : tensor<8x32xf32>
+      %w2 = cv.chip.weight "w2" {value = dense<2.0> : tensor<8x32xf32>} : tensor<8x32xf32>
+      %x = cv.chip.mem_write %a, "a" : tensor<8x64xf32>
+      %y = cv.chip.mem_write %b, "b" : tensor<8x64xf32>
+      %p = cv.chip.vxm_binary "add" %w1, %w2 : (tensor<8x32xf32>, tensor<8x32xf32>) -> tensor<8x32xf32>
+      %q = cv.chip.vxm_binary "div" %w1, %w2 : (tensor<8x32xf32>, tensor<8x32xf32>) -> tensor<8x32xf32>
+      %r = cv.chip.vxm_unary "gelu_tanh" %p : tensor<8x32xf32>
+      %s = cv.chip.vxm_binary "mul" %q, %r : (tensor<8x32xf32>, tensor<8x32xf32>) -> tensor<8x32xf32>
+      %c = cv.chip.mem_copy %s : tensor<8x32xf32>
+      %o1 = cv.chip.mem_read %c, "o1" : tensor<8x32xf32>
+      %yv = cv.chip.view %y : tensor<8x64xf32> -> tensor<64x8xf32>
+      %m = cv.chip.mxm_matmul %x, %yv : (tensor<8x64xf32>, tensor<64x8xf32>) -> tensor<8x8xf32>
+      %o2 = cv.chip.mem_read %m, "o2" : tensor<8x8xf32>
+      return %o1, %o2 : tensor<8x32xf32>, tensor<8x8xf32>
+    })mlir");
+  REQUIRE(
+      mlir::succeeded(compiler::test::runPipeline(*module, compiler::test::placeAndSchedule())));
+  system::SystemConfig config = compiler::test::loadGroq1();
+  std::vector<chip::InstructionCost> costs;
+  auto built = target::buildSchedule(*module, config, &costs);
+  REQUIRE(mlir::succeeded(built));
+  const schedule::Program &program = built->programs(0);
+  REQUIRE(costs.size() == size_t(program.instructions_size()));
+
+  const chip::ChipCostModel model(config.chip);
+  uint64_t end = 0;
+  for (int i = 0; i < program.instructions_size(); ++i) {
+    const schedule::Instruction &inst = program.instructions(i);
+    const chip::InstructionCost &cost = costs[size_t(i)];
+    INFO("instruction " << i << " " << schedule::opcodeName(inst.opcode()));
+    CHECK(std::string(schedule::unitName(inst.unit())) == chip::unitName(cost.unit));
+    CHECK(cost.occupancy > 0);
+    CHECK(cost.duration >= cost.occupancy);
+    end = std::max(end, inst.issue_cycle() + cost.duration);
+    if (inst.opcode() == schedule::MEM_COPY) {
+      CHECK(cost.duration == model.memCopy(8 * 32 * 4).duration);
+    }
+  }
+  // The program ends when its last result lands: the table and the writer agree.
+  CHECK(end == program.compiler_cycles());
+}
+
+TEST_CASE("C2C link timing follows the system description", "[multichip][sharding]") {
+  Result<system::SystemConfig> system = system::loadSystemConfig(compiler::test::sourcePath(
+      "systems/groq-8.yaml"));
+  REQUIRE(system);
+  // 4 lanes x 30 Gb/s at 900 MHz = 16.67 bytes per cycle: one 320-byte vector takes 20.
+  CHECK(sharding::linkSerialisationCycles(system->chip, 320) == 20);
+  CHECK(sharding::linkSerialisationCycles(system->chip, 1) == 1);
+  CHECK(sharding::linkSerialisationCycles(system->chip, 0) == 1); // a slot is never empty
+  CHECK(sharding::linkFlightCycles(system->chip, 3) == 3 * system->chip.c2c.latencyCycles);
+  // 50 ppm: 32 cycles of slack last 640,000 cycles after a SYNC.
+  CHECK(sharding::driftPartsPerBillion(system->fabric) == 50000);
+  CHECK(sharding::cyclesWithinDriftSlack(system->fabric, 32) == 640000);
+  system::FabricConfig noDrift = system->fabric;
+  noDrift.clockDriftPpm = 0;
+  CHECK(sharding::cyclesWithinDriftSlack(noDrift, 32) == UINT64_MAX);
+}
+
+TEST_CASE("multi-chip transfers are timed by the compiler's link model", "[multichip]") {
+  fs::path dir = fs::temp_directory_path() / ("conveyor-multichip-h3-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::string output = (dir / "tiny.sched").string();
+  Result<compile::CompileSummary> summary = compile::compileModel(tinyLlamaDecode(output));
+  REQUIRE(summary);
+  Result<schedule::Schedule> written = schedule::readScheduleFile(output);
+  REQUIRE(written);
+  Result<system::SystemConfig> system = system::loadSystemConfig(sourcePath("systems/groq-8.yaml"));
+  REQUIRE(system);
+  size_t sends = 0;
+  for (const schedule::Program &program : written->programs()) {
+    for (const schedule::Instruction &inst : program.instructions()) {
+      if (inst.opcode() != schedule::C2C_SEND) {
+        continue;
+      }
+      ++sends;
+      uint64_t bytes = 0;
+      for (const schedule::Buffer &buffer : written->buffers()) {
+        if (buffer.id() == inst.operands(0)) {
+          bytes = buffer.size_bytes();
+        }
+      }
+      REQUIRE(bytes > 0);
+      CHECK(inst.slot_start_cycle() >= inst.issue_cycle());
+      CHECK(inst.slot_cycles() >= sharding::linkSerialisationCycles(system->chip, bytes));
+      // Inside a node every send uses the node-local port towards its peer.
+      CHECK(inst.link() == schedule::nodeLocalPort(program.chip(), inst.peer_chip(),
+                                                   system->fabric.chipsPerNode));
+    }
+  }
+  CHECK(sends > 0);
+  fs::remove_all(dir);
+}
+// --- end H3 ---

@@ -1,0 +1,219 @@
+// The planner-based LPU estimate, zoo config reading, system resizing, compare systems and
+// the explore evaluator, against the planner itself and hand computation.
+#include "conveyor/Reports/PlannerEstimate.h"
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+using namespace conveyor;
+using namespace conveyor::reports;
+
+namespace {
+
+const std::string kRoot = CONVEYOR_SOURCE_DIR;
+
+partition::ModelSummary zooModel(const std::string &name) {
+  auto model = resolveModel(name, kRoot);
+  REQUIRE(model.ok());
+  return *model;
+}
+
+system::SystemConfig shippedSystem(const std::string &name) {
+  auto system = system::loadSystemConfig(kRoot + "/systems/" + name + ".yaml");
+  REQUIRE(system.ok());
+  return *system;
+}
+
+} // namespace
+
+TEST_CASE("zoo configs read into the planner's model summary") {
+  auto shape = loadZooDecoderShape(kRoot + "/models/zoo/configs/llama2-70b.json");
+  REQUIRE(shape.ok());
+  CHECK(shape->layers == 80);
+  CHECK(shape->hidden == 8192);
+  CHECK(shape->kvHeads == 8);
+  CHECK(shape->ffn == 28672);
+  CHECK(shape->gatedMlp);
+  CHECK_FALSE(shape->tiedEmbedding);
+  partition::ModelSummary model = zooModel("llama2-70b");
+  // 68.98e9 parameters (model card), within 0.5%.
+  CHECK(double(model.totalWeights()) == Approx(68.98e9).epsilon(0.005));
+  partition::ModelSummary gpt2 = zooModel("gpt2-small");
+  CHECK(gpt2.tiedEmbedding);
+  CHECK(double(gpt2.totalWeights()) == Approx(124.4e6).epsilon(0.01));
+  partition::ModelSummary mixtral = zooModel("mixtral-8x7b");
+  CHECK(mixtral.experts == 8);
+  CHECK(double(mixtral.totalWeights()) == Approx(46.7e9).epsilon(0.01));
+  // ONNX paths resolve through their config beside them.
+  auto byOnnx = resolveModel(kRoot + "/models/zoo/onnx/llama2-7b.onnx", kRoot);
+  REQUIRE(byOnnx.ok());
+  CHECK(byOnnx->name == "llama2-7b");
+}
+
+TEST_CASE("unknown models and broken configs are errors naming the file") {
+  auto unknown = resolveModel("llama9-1t", kRoot);
+  REQUIRE_FALSE(unknown.ok());
+  CHECK(unknown.error().find("--model llama9-1t: no such zoo model") == 0);
+  CHECK(unknown.error().find("llama2-70b") != std::string::npos); // lists the known ones
+  std::string path = std::filesystem::temp_directory_path() / "conveyor-bad-zoo.json";
+  std::ofstream(path) << "{\"name\": \"x\", \"layers\": 2, \"hidden\": 1.5}";
+  auto bad = loadZooDecoderShape(path);
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error() == path + ": \"hidden\" must be a whole number >= 0");
+  std::ofstream(path, std::ios::trunc) << "{\"name\": \"x\", \"layers\": ";
+  CHECK_FALSE(loadZooDecoderShape(path).ok());
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("the GPU roofline sees the same model shape") {
+  gpu::TransformerConfig config = transformerConfigOf(zooModel("mixtral-8x7b"));
+  CHECK(config.layers == 32);
+  CHECK(config.experts == 8);
+  CHECK(config.topK == 2);
+  CHECK(config.gatedMlp);
+  CHECK_FALSE(transformerConfigOf(zooModel("gpt2-small")).gatedMlp);
+}
+
+TEST_CASE("systems resize to a chip count and SRAM size") {
+  system::SystemConfig base = shippedSystem("groq-576");
+  auto small = resizedSystem(base, 8, 300000000);
+  REQUIRE(small.ok());
+  CHECK(small->fabric.chips == 8);
+  CHECK(small->fabric.topology == system::Topology::FullyConnected);
+  CHECK(small->chip.sramBytes() >= 300000000);
+  CHECK(small->chip.sramBytes() < 300000000 + base.chip.mem.slices);
+  auto big = resizedSystem(base, 1024, 128000000);
+  REQUIRE(big.ok());
+  CHECK(big->fabric.topology == system::Topology::Dragonfly);
+  CHECK(big->chip.energy.staticWatts == base.chip.energy.staticWatts);
+}
+
+TEST_CASE("the LPU estimate matches the planner and hand-computed energies") {
+  partition::ModelSummary model = zooModel("llama2-7b");
+  system::SystemConfig system = shippedSystem("groq-64");
+  LpuSettings settings;
+  settings.plan.weights = system::DType::INT8;
+  settings.plan.seqsInFlight = 4;
+  settings.plan.maxContext = 2048;
+  auto estimate = estimateLpu(model, system, settings, "lpu:groq-64");
+  REQUIRE(estimate.ok());
+  REQUIRE(estimate->plan.fits);
+  REQUIRE(estimate->estimate);
+  const LpuDeploymentEstimate &e = *estimate->estimate;
+  CHECK(e.maxSequences == 4);
+  CHECK(e.pipelineStages == estimate->plan.stageCount);
+  CHECK(e.chips == 64); // the whole system, whatever the plan uses
+  CHECK(estimate->plan.chipsUsed <= 64);
+
+  // Latency at context 1 and maxContext: the planner's own one-sequence estimates.
+  partition::PlanOptions one = settings.plan;
+  one.seqsInFlight = 1;
+  one.tensorParallel = estimate->plan.tp;
+  for (int64_t context : {int64_t(1), int64_t(2048)}) {
+    one.maxContext = context;
+    auto plan = partition::planPartition(model, system, one);
+    REQUIRE(plan.ok());
+    REQUIRE(plan->fits);
+    CHECK(e.decodeSeconds + double(context) * e.decodeSecondsPerContextToken ==
+          Approx(plan->decode.total()).epsilon(1e-9));
+  }
+
+  // Energy of one decode token at context 0, by hand from the YAML constants:
+  //   weights read: bytes x 8 x (SRAM read + stream) pJ/bit; MACs x int8 MAC pJ;
+  //   C2C: 2 all-reduces per layer, each chip sending 2 (tp-1)/tp of hidden fp16 values
+  //   (tp chips), plus one hidden vector per stage boundary per tp rank; KV write.
+  const system::EnergyConfig &energy = system.chip.energy;
+  double active = 0, kv = 0;
+  for (const partition::LayerSummary &layer : model.layers) {
+    active += double(layer.activeWeights());
+    kv += double(layer.kvElementsPerToken);
+  }
+  active += double(model.lmHeadElements);
+  double tp = estimate->plan.tp, stages = estimate->plan.stageCount;
+  double c2cBytes = 32 * 2 * 2 * (tp - 1) * 4096 * 2 + (stages - 1) * tp * 4096 * 2;
+  double expected =
+      active * 8 * (energy.sramReadPicojoulesPerBit + energy.streamPicojoulesPerBit) * 1e-12 +
+      active * energy.macPicojoules.at(system::DType::INT8) * 1e-12 +
+      c2cBytes * 8 * energy.c2cPicojoulesPerBit * 1e-12 +
+      kv * 2 * 8 * (energy.sramWritePicojoulesPerBit + energy.streamPicojoulesPerBit) * 1e-12;
+  CHECK(e.decodeJoules == Approx(expected).epsilon(1e-9));
+  CHECK(e.joulesPerContextToken ==
+        Approx(kv * 2 * 8 * (energy.sramReadPicojoulesPerBit + energy.streamPicojoulesPerBit) *
+               1e-12));
+  // Static power: every chip of the system.
+  CHECK(e.staticWattsPerChip * e.chips == Approx(energy.staticWatts * system.fabric.chips));
+}
+
+TEST_CASE("a model that does not fit gives the planner's refusal, no estimate") {
+  LpuSettings settings;
+  settings.plan.weights = system::DType::F16;
+  auto estimate =
+      estimateLpu(zooModel("llama2-70b"), shippedSystem("groq-576"), settings, "lpu:groq-576");
+  REQUIRE(estimate.ok());
+  CHECK_FALSE(estimate->plan.fits);
+  CHECK_FALSE(estimate->estimate);
+  CHECK(estimate->plan.minimumChips > 576);
+}
+
+TEST_CASE("compare systems: LPU picks the widest fitting precision, GPUs parse NAMExN") {
+  CompareSettings settings;
+  settings.root = kRoot;
+  settings.lpu.plan.seqsInFlight = 1;
+  partition::ModelSummary model = zooModel("llama2-70b");
+  auto lpu = makeCompareSystem("lpu:groq-576", model, settings);
+  REQUIRE(lpu.ok());
+  CHECK(lpu->kind == "LPU");
+  CHECK(lpu->backend->devices() <= 576);
+  CHECK(lpu->notes[1].find("weights fp8") == 0); // fp16 does not fit on 576 chips
+  auto gpu = makeCompareSystem("gpu:h100x8", model, settings);
+  REQUIRE(gpu.ok());
+  CHECK(gpu->backend->devices() == 8);
+  CHECK(gpu->notes[0] == "8 x h100-sxm (1 replicas of tp 8)");
+  auto replicas = makeCompareSystem("gpu:h100x8:tp4", model, settings);
+  REQUIRE(replicas.ok());
+  CHECK(replicas->notes[0] == "8 x h100-sxm (2 replicas of tp 4)");
+  CHECK_FALSE(makeCompareSystem("gpu:h100x8:tp3", model, settings).ok());
+  CHECK_FALSE(makeCompareSystem("gpu:h100", model, settings).ok());
+  CHECK_FALSE(makeCompareSystem("tpu:v5", model, settings).ok());
+  auto missing = makeCompareSystem("lpu:groq-3", model, settings);
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().find("--systems lpu:groq-3: ") == 0);
+}
+
+TEST_CASE("the explore evaluator: refusal below the minimum, priced points above it") {
+  partition::ModelSummary model = zooModel("llama2-7b");
+  LpuSettings settings;
+  settings.plan.maxContext = 2048;
+  PointEvaluator evaluate = makePlannerEvaluator(model, shippedSystem("groq-576"), settings, 640);
+  auto tooFew = evaluate({8, 230, "int8", 1});
+  REQUIRE(tooFew.ok());
+  CHECK_FALSE(tooFew->fits);
+  CHECK(tooFew->minimumChips > 8);
+  CHECK(tooFew->reason == "needs at least " + std::to_string(tooFew->minimumChips) + " chips");
+  auto enough = evaluate({tooFew->minimumChips * 2, 230, "int8", 8});
+  REQUIRE(enough.ok());
+  CHECK(enough->fits);
+  CHECK(enough->perUserTokensPerSecond > 0);
+  CHECK(enough->aggregateTokensPerSecond == Approx(8 * enough->perUserTokensPerSecond));
+  // Doubling the SRAM never needs more chips.
+  auto bigger = evaluate({8, 460, "int8", 1});
+  REQUIRE(bigger.ok());
+  CHECK(bigger->minimumChips <= tooFew->minimumChips);
+  CHECK_FALSE(evaluate({64, 230, "int3", 1}).ok());
+}
+
+TEST_CASE("the validation document has every LPU row with its error") {
+  auto document = renderLpuValidationMarkdown(kRoot);
+  REQUIRE(document.ok());
+  for (const char *model :
+       {"| Llama-2-70B | groq-576 |", "| Llama-2-7B |", "| Mixtral-8x7B |", "| Llama-3-8B |"}) {
+    INFO(model);
+    CHECK(document->find(model) != std::string::npos);
+  }
+  CHECK(document->find("LPU rows within +-25%") != std::string::npos);
+  CHECK(document->find("`a100-gptfast-llama2-7b`") != std::string::npos);
+  CHECK(document->find("planner estimate") != std::string::npos);
+}

@@ -1,0 +1,657 @@
+// Multi-chip schedules (format v2) built by hand: valid ones pass with the expected timing;
+// each broken way (link double-booked, recv before arrival, sync missing under drift,
+// repetition overflowing SRAM, unit double-booked inside a repeated block, bad pairing)
+// is rejected with its reason; runs are deterministic.
+#include "FabricTestSupport.h"
+
+#include "conveyor/Simulator/FabricModel.h"
+#include "conveyor/Simulator/FabricSimulator.h"
+#include "conveyor/Simulator/InstructionCost.h"
+#include "conveyor/Simulator/Simulator.h"
+
+#include <catch2/catch.hpp>
+
+#include <map>
+
+using namespace conveyor;
+using test::FabricBuilder;
+using test::portTo;
+
+namespace {
+
+constexpr uint64_t kVectorSerialisation = 22; // ceil(320 B / 15 B per cycle)
+constexpr uint64_t kHop = 216;
+constexpr uint64_t kRecvDuration = 5 + 1; // mem latency + one vector
+
+/// Chip 0 sends a weight vector to chip 1, which receives it at `recvCycle` and applies relu.
+FabricBuilder pointToPoint(const system::SystemConfig &config, uint64_t recvCycle,
+                           uint32_t from = 0, uint32_t to = 1) {
+  FabricBuilder b(config);
+  const uint32_t w = b.buffer(from, "w", schedule::WEIGHT);
+  const uint32_t in = b.buffer(to, "in", schedule::ACTIVATION);
+  const uint32_t out = b.buffer(to, "out", schedule::ACTIVATION);
+  schedule::Program &sender = b.program("step", from);
+  FabricBuilder::send(sender, 0, w, to, portTo(from, to), 0, kVectorSerialisation, 7);
+  schedule::Program &receiver = b.program("step", to);
+  FabricBuilder::recv(receiver, recvCycle, in, from, portTo(to, from), 7);
+  FabricBuilder::relu(receiver, recvCycle + kRecvDuration, in, out);
+  return b;
+}
+
+std::string errorOf(const schedule::Schedule &s, const system::SystemConfig &config) {
+  Result<sim::FabricReport> report = sim::simulateFabric(s, config);
+  REQUIRE_FALSE(report);
+  return report.error();
+}
+
+} // namespace
+
+TEST_CASE("a send and its receive at the arrival cycle pass", "[fabric]") {
+  const system::SystemConfig config = test::fabricSystem();
+  FabricBuilder b = pointToPoint(config, kVectorSerialisation + kHop);
+  Result<sim::FabricReport> report = sim::simulateFabric(b.s, config);
+  INFO((report ? std::string() : report.error()));
+  REQUIRE(report);
+  CHECK(report->transfers == 1);
+  CHECK(report->transferBytes == 320);
+  CHECK(report->instructions == 3);
+  REQUIRE(report->runs.size() == 2);
+  CHECK(report->runs[0].sends == 1);
+  CHECK(report->runs[1].recvs == 1);
+  // relu: issue 244, mem 5 + vxm 3 + 1 vector.
+  CHECK(report->runs[1].endCycle == kVectorSerialisation + kHop + kRecvDuration + 9);
+  CHECK(report->endCycle == report->runs[1].endCycle);
+}
+
+TEST_CASE("a receive one cycle before arrival is rejected", "[fabric]") {
+  const system::SystemConfig config = test::fabricSystem();
+  FabricBuilder b = pointToPoint(config, kVectorSerialisation + kHop - 1);
+  const std::string message = errorOf(b.s, config);
+  CHECK_THAT(message, Catch::Contains("recv before arrival"));
+  CHECK_THAT(message, Catch::Contains("chip 1, program 'step', instruction 0"));
+  CHECK_THAT(message, Catch::Contains("arriving at reference cycle 238"));
+}
+
+TEST_CASE("two sends whose link slots overlap on one port are rejected", "[fabric]") {
+  const system::SystemConfig config = test::fabricSystem();
+  FabricBuilder b = pointToPoint(config, 400);
+  const uint32_t w2 = b.buffer(0, "w2", schedule::WEIGHT);
+  const uint32_t in2 = b.buffer(1, "in2", schedule::ACTIVATION);
+  // Second vector on the same port, 10 cycles into the first one's 22-cycle slot.
+  FabricBuilder::send(*b.s.mutable_programs(0), 10, w2, 1, portTo(0, 1), 10, kVectorSerialisation,
+                      8);
+  FabricBuilder::recv(*b.s.mutable_programs(1), 500, in2, 0, portTo(1, 0), 8);
+  const std::string message = errorOf(b.s, config);
+  CHECK_THAT(message, Catch::Contains("link 0 double-booked"));
+  CHECK_THAT(message, Catch::Contains("chip 0, program 'step', instruction 1"));
+
+  // Moved to the end of the first slot, it is fine.
+  b.s.mutable_programs(0)->mutable_instructions(1)->set_issue_cycle(22);
+  b.s.mutable_programs(0)->mutable_instructions(1)->set_slot_start_cycle(22);
+  CHECK(sim::simulateFabric(b.s, config));
+}
+
+TEST_CASE("transfers from two chips landing on one inbound port at once are rejected", "[fabric]") {
+  // Chips 0 and 2 (node 0) both send to chip 9 (node 1) over the network: the receive port
+  // is the schedule's choice, so both choose port 8 and arrive together.
+  const system::SystemConfig config = test::fabricSystem();
+  FabricBuilder b(config);
+  const uint32_t w0 = b.buffer(0, "w0", schedule::WEIGHT);
+  const uint32_t w2 = b.buffer(2, "w2", schedule::WEIGHT);
+  const uint32_t a = b.buffer(9, "a", schedule::ACTIVATION);
+  const uint32_t c = b.buffer(9, "c", schedule::ACTIVATION);
+  FabricBuilder::send(b.program("step", 0), 0, w0, 9, 8, 0, kVectorSerialisation, 1);
+  FabricBuilder::send(b.program("step", 2), 0, w2, 9, 8, 5, kVectorSerialisation, 2);
+  schedule::Program &receiver = b.program("step", 9);
+  const uint64_t arrival = kVectorSerialisation + 3 * kHop; // local, global, local
+  FabricBuilder::recv(receiver, arrival + 5, a, 0, 8, 1);
+  FabricBuilder::recv(receiver, arrival + 5, c, 2, 8, 2);
+  const std::string message = errorOf(b.s, config);
+  CHECK_THAT(message, Catch::Contains("link 8 double-booked inbound"));
+  // On different ports they pass.
+  b.s.mutable_programs(2)->mutable_instructions(1)->set_link(9);
+  CHECK(sim::simulateFabric(b.s, config));
+}
+
+TEST_CASE("a send on a port that does not reach its peer inside the node is rejected", "[fabric]") {
+  const system::SystemConfig config = test::fabricSystem();
+  FabricBuilder b = pointToPoint(config, 300, 0, 3);
+  b.s.mutable_programs(0)->mutable_instructions(0)->set_link(0); // port 0 reaches chip 1
+  const std::string message = errorOf(b.s, config);
+  CHECK_THAT(message, Catch::Contains("link 0 does not reach chip 3"));
+  CHECK_THAT(message, Catch::Contains("port 2"));
+}
+
+TEST_CASE("route hop counts follow the node and group structure", "[fabric]") {
+  system::SystemConfig config = test::fabricSystem(144); // 18 nodes = 2 groups of 9
+  Result<sim::FabricModel> fabric = sim::buildFabricModel(config);
+  REQUIRE(fabric);
+  CHECK(fabric->route(0, 5).hops == 1);
+  CHECK(fabric->route(0, 5).direct);
+  CHECK(fabric->route(5, 0).sendPort == 0);
+  CHECK(fabric->route(0, 5).sendPort == 4);
+  CHECK(fabric->route(0, 8).hops == 3);
+  CHECK_FALSE(fabric->route(0, 8).direct);
+  CHECK(fabric->route(0, 80).hops == 5);
+  CHECK(fabric->serialisationCycles(320) == kVectorSerialisation);
+  CHECK(fabric->serialisationCycles(1) == 1);
+}
+
+TEST_CASE("sync missing under drift is rejected; a SYNC in time passes", "[fabric][drift]") {
+  // 50 ppm and 1 cycle of slack: at most 20,000 cycles between SYNCs.
+  const system::SystemConfig config = test::fabricSystem(16, 50);
+  auto build = [&](bool withSync) {
+    FabricBuilder b(config);
+    const uint32_t w = b.buffer(0, "w", schedule::WEIGHT);
+    const uint32_t in = b.buffer(1, "in", schedule::ACTIVATION);
+    schedule::Program &sender = b.program("step", 0);
+    schedule::Program &receiver = b.program("step", 1);
+    sender.set_drift_slack_cycles(1);
+    receiver.set_drift_slack_cycles(1);
+    if (withSync) {
+      FabricBuilder::sync(sender, 29990);
+      FabricBuilder::sync(receiver, 29990);
+    }
+    FabricBuilder::send(sender, 30000, w, 1, 0, 30000, kVectorSerialisation, 1);
+    FabricBuilder::recv(receiver, 30000 + kVectorSerialisation + kHop + 1, in, 0, 0, 1);
+    return b;
+  };
+  const std::string message = errorOf(build(false).s, config);
+  CHECK_THAT(message, Catch::Contains("sync missing under drift"));
+  CHECK_THAT(message, Catch::Contains("30000 cycles since the last SYNC"));
+  CHECK_THAT(message, Catch::Contains("every 20000 cycles"));
+  CHECK(sim::simulateFabric(build(true).s, config));
+}
+
+TEST_CASE("drift makes a receive at the nominal arrival too early when the receiver runs fast",
+          "[fabric][drift]") {
+  // 50 ppm, slack 100 cycles: 1,000,000 cycles after start a chip is off by 25 cycles.
+  // Even chips run fast, odd chips slow (docs/simulator.md).
+  const system::SystemConfig config = test::fabricSystem(16, 50);
+  auto build = [&](uint32_t from, uint32_t to) {
+    FabricBuilder b(config);
+    const uint32_t w = b.buffer(from, "w", schedule::WEIGHT);
+    const uint32_t in = b.buffer(to, "in", schedule::ACTIVATION);
+    schedule::Program &sender = b.program("step", from);
+    schedule::Program &receiver = b.program("step", to);
+    sender.set_drift_slack_cycles(100);
+    receiver.set_drift_slack_cycles(100);
+    FabricBuilder::send(sender, 1000000, w, to, portTo(from, to), 1000000, kVectorSerialisation, 1);
+    FabricBuilder::recv(receiver, 1000000 + kVectorSerialisation + kHop, in, from, portTo(to, from),
+                        1);
+    return b;
+  };
+  // Fast sender, slow receiver: the data is early, the receive late: fine.
+  CHECK(sim::simulateFabric(build(0, 1).s, config));
+  // Slow sender, fast receiver: 50 cycles short.
+  const std::string message = errorOf(build(1, 0).s, config);
+  CHECK_THAT(message, Catch::Contains("recv before arrival"));
+  CHECK_THAT(message, Catch::Contains("arriving at reference cycle 1000263"));
+  CHECK_THAT(message, Catch::Contains("issues at reference cycle 1000213"));
+}
+
+TEST_CASE("a repeat block runs every iteration without unrolling", "[fabric][repeat]") {
+  const system::SystemConfig config = test::fabricSystem();
+  FabricBuilder b(config);
+  // 80 "layers": relu(x) -> y, relu(y) -> z with y, z strided 320 bytes per layer.
+  const uint32_t x = b.buffer(0, "x", schedule::WEIGHT);
+  const uint32_t y = b.buffer(0, "y", schedule::ACTIVATION, {320}, 0, 320 * 80);
+  const uint32_t z = b.buffer(0, "z", schedule::ACTIVATION, {320}, 0, 320 * 80);
+  schedule::Program &p = b.program("step", 0);
+  FabricBuilder::relu(p, 0, x, y);
+  FabricBuilder::relu(p, 9, y, z);
+  schedule::Repeat &layers = FabricBuilder::repeat(p, 0, 2, 80, 20);
+  for (uint32_t id : {y, z}) {
+    FabricBuilder::addressStride(layers, id, 320);
+  }
+  Result<sim::FabricReport> report = sim::simulateFabric(b.s, config);
+  INFO((report ? std::string() : report.error()));
+  REQUIRE(report);
+  CHECK(report->instructions == 160);
+  CHECK(report->decodedInstructions == 2);
+  CHECK(report->runs[0].endCycle == 79 * 20 + 9 + 9);
+  CHECK(report->runs[0].unitInstructions[2] == 160); // VXM
+  CHECK(report->runs[0].unitBusyCycles[2] == 160);
+
+  // Through simulate() as well: timing only, one report for the program.
+  Result<sim::SimulationReport> full = sim::simulate(b.s, config, {}, {});
+  REQUIRE(full);
+  CHECK_FALSE(full->functional);
+  REQUIRE(full->programs.size() == 1);
+  CHECK(full->programs[0].instructions == 160);
+  CHECK(full->programs[0].cycles == 79 * 20 + 18);
+}
+
+TEST_CASE("a repeat block whose strided buffer runs past SRAM is rejected", "[fabric][repeat]") {
+  const system::SystemConfig config = test::fabricSystem(); // 4 MiB SRAM per chip
+  FabricBuilder b(config);
+  const uint32_t x = b.buffer(0, "x", schedule::WEIGHT);
+  const uint32_t y = b.buffer(0, "kv", schedule::ACTIVATION);
+  schedule::Program &p = b.program("step", 0);
+  FabricBuilder::relu(p, 0, x, y);
+  schedule::Repeat &layers = FabricBuilder::repeat(p, 0, 1, 80, 20);
+  // 80 x 64 KiB = 5 MiB > 4 MiB
+  schedule::BufferStride &stride = FabricBuilder::addressStride(layers, y, 64 * 1024);
+  const std::string message = errorOf(b.s, config);
+  CHECK_THAT(message, Catch::Contains("repeat block 'layers'"));
+  CHECK_THAT(message, Catch::Contains("SRAM overflow"));
+  CHECK_THAT(message, Catch::Contains("'kv'"));
+
+  // An absurd iteration count without strides is refused, not simulated for hours.
+  stride.set_address_stride(0);
+  layers.set_iterations(uint64_t(1) << 40);
+  layers.set_period_cycles(10);
+  CHECK_THAT(errorOf(b.s, config), Catch::Contains("limit of 2^32"));
+  layers.set_iterations(80);
+  layers.set_period_cycles(20);
+
+  stride.set_address_stride(32 * 1024); // 2.5 MiB fits, but runs over nothing else
+  CHECK(sim::simulateFabric(b.s, config));
+  // A buffer placed inside the span is overlapped.
+  const uint32_t other = b.buffer(0, "other", schedule::ACTIVATION);
+  (void)other;
+  CHECK_THAT(errorOf(b.s, config), Catch::Contains("overlaps buffer 'other'"));
+}
+
+TEST_CASE("a unit double-booked across iterations of a repeated block is rejected",
+          "[fabric][repeat]") {
+  const system::SystemConfig config = test::fabricSystem();
+  FabricBuilder b(config);
+  // int8 [1,320] x [320,320]: 103 cycles of weight install + 26 of compute = 129 on the MXM.
+  const uint32_t x = b.buffer(0, "x", schedule::WEIGHT, {1, 320});
+  const uint32_t w = b.buffer(0, "w", schedule::WEIGHT, {320, 320});
+  const uint32_t y = b.buffer(0, "y", schedule::ACTIVATION, {1, 320}, 0, 320 * 4);
+  schedule::Program &p = b.program("step", 0);
+  FabricBuilder::op(p, 0, schedule::MXM_MATMUL, schedule::MXM, {x, w}, {y}, "matmul");
+  schedule::Repeat &layers = FabricBuilder::repeat(p, 0, 1, 4, 100);
+  FabricBuilder::addressStride(layers, y, 320);
+  const std::string message = errorOf(b.s, config);
+  CHECK_THAT(message, Catch::Contains("unit MXM double-booked"));
+  CHECK_THAT(message, Catch::Contains("iteration 1 of repeat block 'layers'"));
+  CHECK_THAT(message, Catch::Contains("until cycle 129"));
+  layers.set_period_cycles(129);
+  CHECK(sim::simulateFabric(b.s, config));
+}
+
+TEST_CASE("a result rewritten every iteration must not be overwritten while still read",
+          "[fabric][repeat]") {
+  const system::SystemConfig config = test::fabricSystem();
+  FabricBuilder b(config);
+  const uint32_t x = b.buffer(0, "x", schedule::WEIGHT);
+  const uint32_t t = b.buffer(0, "t", schedule::ACTIVATION);
+  const uint32_t out = b.buffer(0, "out", schedule::ACTIVATION, {320}, 0, 320 * 3);
+  schedule::Program &p = b.program("step", 0);
+  FabricBuilder::relu(p, 0, x, t);   // t rewritten each iteration (not strided)
+  FabricBuilder::relu(p, 9, t, out); // reads t at 9..10
+  schedule::Repeat &layers = FabricBuilder::repeat(p, 0, 2, 3, 12);
+  FabricBuilder::addressStride(layers, out, 320);
+  REQUIRE(sim::simulateFabric(b.s, config));
+
+  // After the block, t may be written again by another instruction: its value is dead.
+  FabricBuilder::relu(p, 40, x, t);
+  CHECK(sim::simulateFabric(b.s, config));
+}
+
+TEST_CASE("a buffer overwritten while a long read is still streaming it is rejected", "[fabric]") {
+  const system::SystemConfig config = test::fabricSystem();
+  FabricBuilder b(config);
+  const uint32_t x = b.buffer(0, "x", schedule::WEIGHT, {1, 320});
+  const uint32_t w = b.buffer(0, "w", schedule::WEIGHT, {320, 320});
+  const uint32_t t = b.buffer(0, "t", schedule::ACTIVATION, {1, 320});
+  const uint32_t y = b.buffer(0, "y", schedule::ACTIVATION, {1, 320});
+  schedule::Program &p = b.program("step", 0);
+  FabricBuilder::relu(p, 0, x, t);                                                 // t at 9
+  FabricBuilder::op(p, 9, schedule::MXM_MATMUL, schedule::MXM, {t, w}, {y}, "mm"); // reads to 138
+  FabricBuilder::relu(p, 10, x, t);                                                // lands at 19
+  SECTION("while read") {
+    // A repeat block makes it a v2 schedule for simulate() too.
+    FabricBuilder::repeat(p, 0, 1, 1, 1);
+    CHECK_THAT(errorOf(b.s, config),
+               Catch::Contains("instruction 2") && Catch::Contains("write after read") &&
+                   Catch::Contains("'t' at cycle 19 while it is still read until cycle 138"));
+  }
+  SECTION("after the read") {
+    p.mutable_instructions(2)->set_issue_cycle(129);
+    CHECK(sim::simulateFabric(b.s, config));
+  }
+}
+
+TEST_CASE("per_iteration buffer lists double-buffer a block", "[fabric][repeat]") {
+  const system::SystemConfig config = test::fabricSystem();
+  FabricBuilder b(config);
+  const uint32_t x = b.buffer(0, "x", schedule::WEIGHT);
+  const uint32_t ping = b.buffer(0, "ping", schedule::ACTIVATION);
+  const uint32_t pong = b.buffer(0, "pong", schedule::ACTIVATION);
+  const uint32_t out = b.buffer(0, "out", schedule::ACTIVATION);
+  schedule::Program &p = b.program("step", 0);
+  FabricBuilder::relu(p, 0, x, ping);
+  schedule::Repeat &layers = FabricBuilder::repeat(p, 0, 1, 2, 10);
+  schedule::BufferStride *list = layers.add_strides();
+  list->set_buffer(ping);
+  list->add_per_iteration(ping);
+  list->add_per_iteration(pong);
+  FabricBuilder::relu(p, 30, pong, out); // written by iteration 1 only
+  CHECK(sim::simulateFabric(b.s, config));
+  // Without the list, pong is never written.
+  layers.clear_strides();
+  CHECK_THAT(errorOf(b.s, config), Catch::Contains("operand 'pong' is not written"));
+}
+
+TEST_CASE("a template program runs on its instance chips with remapped buffers and peers",
+          "[fabric][template]") {
+  // Ring of 8 chips in one node: chip c sends its vector to c+1 and receives from c-1, all
+  // with transfer id 1 (ids pair per sender and receiver), from one template on chip 0.
+  const system::SystemConfig config = test::fabricSystem(8);
+  FabricBuilder b(config);
+  std::vector<uint32_t> mine, got;
+  for (uint32_t chip = 0; chip < 8; ++chip) {
+    mine.push_back(b.buffer(chip, "shard", schedule::WEIGHT));
+    got.push_back(b.buffer(chip, "from_left", schedule::ACTIVATION));
+  }
+  const uint64_t arrival = kVectorSerialisation + kHop;
+  schedule::Program &ring = b.program("allgather", 0);
+  FabricBuilder::send(ring, 0, mine[0], 1, portTo(0, 1), 0, kVectorSerialisation, 1);
+  FabricBuilder::recv(ring, arrival, got[0], 7, portTo(0, 7), 1);
+  for (uint32_t chip = 1; chip < 8; ++chip) {
+    schedule::ProgramInstance *instance = ring.add_instances();
+    instance->set_chip(chip);
+    (*instance->mutable_buffer_map())[mine[0]] = mine[chip];
+    (*instance->mutable_buffer_map())[got[0]] = got[chip];
+    (*instance->mutable_peer_map())[1] = (chip + 1) % 8;
+    (*instance->mutable_peer_map())[7] = (chip + 7) % 8;
+    (*instance->mutable_link_map())[portTo(0, 1)] = portTo(chip, (chip + 1) % 8);
+    (*instance->mutable_link_map())[portTo(0, 7)] = portTo(chip, (chip + 7) % 8);
+  }
+  Result<sim::FabricReport> report = sim::simulateFabric(b.s, config);
+  INFO((report ? std::string() : report.error()));
+  REQUIRE(report);
+  CHECK(report->transfers == 8);
+  REQUIRE(report->runs.size() == 8);
+  CHECK(report->decodedInstructions == 2 * 8); // counted per run
+  CHECK(report->instructions == 16);
+  for (uint32_t run = 0; run < 8; ++run) {
+    CHECK(report->runs[run].chip == run);
+    CHECK(report->runs[run].sends == 1);
+    CHECK(report->runs[run].recvs == 1);
+  }
+
+  // An instance that forgets a peer: chip 3 sends to chip 1 on its port to chip 4.
+  ring.mutable_instances(2)->mutable_peer_map()->erase(1);
+  CHECK_THAT(errorOf(b.s, config), Catch::Contains("chip 3, program 'allgather'") &&
+                                       Catch::Contains("link 3 does not reach chip 1"));
+  (*ring.mutable_instances(2)->mutable_peer_map())[1] = 4;
+  REQUIRE(sim::simulateFabric(b.s, config));
+
+  // A port map to a port the chip does not have.
+  (*ring.mutable_instances(4)->mutable_link_map())[portTo(0, 1)] = 40;
+  CHECK_THAT(errorOf(b.s, config), Catch::Contains("chip 5, program 'allgather'") &&
+                                       Catch::Contains("link 40 (after link_map) does not exist"));
+  (*ring.mutable_instances(4)->mutable_link_map())[portTo(0, 1)] = portTo(5, 6);
+
+  // A second send with the same id to the same chip cannot be told apart.
+  FabricBuilder::send(ring, arrival + 10, mine[0], 1, portTo(0, 1), arrival + 10,
+                      kVectorSerialisation, 1);
+  CHECK_THAT(errorOf(b.s, config), Catch::Contains("transfer id 1 to chip 1 is also sent by"));
+}
+
+TEST_CASE("transfer ids advance by the block's stride in each iteration", "[fabric][repeat]") {
+  const system::SystemConfig config = test::fabricSystem();
+  FabricBuilder b(config);
+  const uint32_t w = b.buffer(0, "w", schedule::WEIGHT);
+  const uint32_t in = b.buffer(1, "in", schedule::ACTIVATION, {320}, 0, 320 * 10);
+  schedule::Program &sender = b.program("step", 0);
+  schedule::Program &receiver = b.program("step", 1);
+  FabricBuilder::send(sender, 0, w, 1, 0, 0, kVectorSerialisation, 50);
+  FabricBuilder::repeat(sender, 0, 1, 10, 100).set_transfer_id_stride(1);
+  FabricBuilder::recv(receiver, kVectorSerialisation + kHop, in, 0, 0, 50);
+  schedule::Repeat &rx = FabricBuilder::repeat(receiver, 0, 1, 10, 100);
+  rx.set_transfer_id_stride(1);
+  FabricBuilder::addressStride(rx, in, 320);
+  Result<sim::FabricReport> report = sim::simulateFabric(b.s, config);
+  INFO((report ? std::string() : report.error()));
+  REQUIRE(report);
+  CHECK(report->transfers == 10);
+  CHECK(report->transferBytes == 3200);
+  // Without the stride on the sender, ids repeat.
+  sender.mutable_repeats(0)->set_transfer_id_stride(0);
+  CHECK_THAT(errorOf(b.s, config), Catch::Contains("transfer id 50 to chip 1 is also sent by"));
+}
+
+TEST_CASE("unpaired and mismatched transfers are rejected", "[fabric]") {
+  const system::SystemConfig config = test::fabricSystem();
+  {
+    FabricBuilder b = pointToPoint(config, 300);
+    b.s.mutable_programs(1)->mutable_instructions(0)->set_transfer_id(99);
+    CHECK_THAT(errorOf(b.s, config), Catch::Contains("is never"));
+  }
+  {
+    FabricBuilder b = pointToPoint(config, 300);
+    b.s.mutable_programs(1)->mutable_instructions(0)->set_bytes(160);
+    CHECK_THAT(errorOf(b.s, config), Catch::Contains("receives 160 bytes"));
+  }
+  {
+    FabricBuilder b = pointToPoint(config, 300);
+    b.s.mutable_programs(0)->mutable_instructions(0)->set_slot_cycles(10);
+    CHECK_THAT(errorOf(b.s, config), Catch::Contains("shorter than the 22 cycles"));
+  }
+}
+
+TEST_CASE("the fabric engine is deterministic", "[fabric]") {
+  const system::SystemConfig config = test::fabricSystem(16, 50);
+  FabricBuilder b = pointToPoint(config, 1000);
+  b.s.mutable_programs(0)->set_drift_slack_cycles(10);
+  b.s.mutable_programs(1)->set_drift_slack_cycles(10);
+  Result<sim::SimulationReport> first = sim::simulate(b.s, config, {}, {});
+  Result<sim::SimulationReport> second = sim::simulate(b.s, config, {}, {});
+  REQUIRE(first);
+  REQUIRE(second);
+  CHECK(sim::renderJson(*first) == sim::renderJson(*second));
+  FabricBuilder broken = pointToPoint(config, 10);
+  CHECK(errorOf(broken.s, config) == errorOf(broken.s, config));
+}
+
+TEST_CASE("randomly mutated v2 schedules are accepted or rejected, never crash", "[fabric]") {
+  // A schedule with every v2 construct: the ring template plus a repeated, strided block and
+  // a drifting fabric; then 3,000 single-field mutations, each simulated (the reader's checks
+  // included). A crash or an exception fails the test run.
+  const system::SystemConfig config = test::fabricSystem(16, 50);
+  FabricBuilder b(config);
+  std::vector<uint32_t> mine, got;
+  for (uint32_t chip = 0; chip < 8; ++chip) {
+    mine.push_back(b.buffer(chip, "shard", schedule::WEIGHT));
+    got.push_back(b.buffer(chip, "from_left", schedule::ACTIVATION));
+  }
+  const uint32_t kv = b.buffer(0, "kv", schedule::ACTIVATION, {320}, 0, 320 * 4);
+  schedule::Program &ring = b.program("ring", 0);
+  ring.set_drift_slack_cycles(4);
+  FabricBuilder::sync(ring, 0);
+  FabricBuilder::send(ring, 1, mine[0], 1, portTo(0, 1), 1, kVectorSerialisation, 1);
+  FabricBuilder::recv(ring, 1 + kVectorSerialisation + kHop, got[0], 7, portTo(0, 7), 1);
+  for (uint32_t chip = 1; chip < 8; ++chip) {
+    schedule::ProgramInstance *instance = ring.add_instances();
+    instance->set_chip(chip);
+    (*instance->mutable_buffer_map())[mine[0]] = mine[chip];
+    (*instance->mutable_buffer_map())[got[0]] = got[chip];
+    (*instance->mutable_peer_map())[1] = (chip + 1) % 8;
+    (*instance->mutable_peer_map())[7] = (chip + 7) % 8;
+    (*instance->mutable_link_map())[portTo(0, 1)] = portTo(chip, (chip + 1) % 8);
+    (*instance->mutable_link_map())[portTo(0, 7)] = portTo(chip, (chip + 7) % 8);
+  }
+  schedule::Program &local = b.program("local", 0);
+  FabricBuilder::relu(local, 0, mine[0], kv);
+  schedule::Repeat &block = FabricBuilder::repeat(local, 0, 1, 4, 20);
+  FabricBuilder::addressStride(block, kv, 320);
+  REQUIRE(sim::simulateFabric(b.s, config));
+
+  uint64_t state = 12345;
+  auto next = [&](uint64_t bound) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return (state >> 33) % bound;
+  };
+  auto value = [&]() -> uint64_t {
+    switch (next(6)) {
+    case 0:
+      return 0;
+    case 1:
+      return next(4);
+    case 2:
+      return next(40);
+    case 3:
+      return next(1000);
+    case 4:
+      return uint64_t(1) << next(64);
+    default:
+      return ~uint64_t(0) - next(3);
+    }
+  };
+  size_t accepted = 0, rejected = 0;
+  for (int round = 0; round < 3000; ++round) {
+    schedule::Schedule s = b.s;
+    schedule::Program &p = *s.mutable_programs(int(next(2)));
+    const uint64_t v = value();
+    const int i = int(next(uint64_t(p.instructions_size())));
+    schedule::Instruction &inst = *p.mutable_instructions(i);
+    switch (next(16)) {
+    case 0:
+      inst.set_issue_cycle(v);
+      break;
+    case 1:
+      inst.set_link(uint32_t(v));
+      break;
+    case 2:
+      inst.set_peer_chip(uint32_t(v));
+      break;
+    case 3:
+      inst.set_bytes(v);
+      break;
+    case 4:
+      inst.set_slot_start_cycle(v);
+      break;
+    case 5:
+      inst.set_slot_cycles(v);
+      break;
+    case 6:
+      inst.set_transfer_id(v);
+      break;
+    case 7:
+      if (inst.operands_size() > 0) {
+        inst.set_operands(0, uint32_t(v));
+      } else if (inst.results_size() > 0) {
+        inst.set_results(0, uint32_t(v));
+      }
+      break;
+    case 8:
+      inst.set_opcode(schedule::Opcode(int(next(4)) + 80));
+      break;
+    case 9:
+      s.mutable_programs(1)->mutable_repeats(0)->set_iterations(v);
+      break;
+    case 10:
+      s.mutable_programs(1)->mutable_repeats(0)->set_period_cycles(v);
+      break;
+    case 11:
+      s.mutable_programs(1)->mutable_repeats(0)->set_count(uint32_t(v));
+      break;
+    case 12:
+      s.mutable_programs(1)->mutable_repeats(0)->mutable_strides(0)->set_address_stride(int64_t(v));
+      break;
+    case 13:
+      s.mutable_programs(1)->mutable_repeats(0)->mutable_strides(0)->add_per_iteration(uint32_t(v));
+      break;
+    case 14: {
+      schedule::ProgramInstance &instance = *s.mutable_programs(0)->mutable_instances(int(next(7)));
+      (*instance.mutable_peer_map())[uint32_t(next(9))] = uint32_t(v);
+      break;
+    }
+    default: {
+      schedule::ProgramInstance &instance = *s.mutable_programs(0)->mutable_instances(int(next(7)));
+      (*instance.mutable_buffer_map())[uint32_t(next(20))] = uint32_t(v);
+      break;
+    }
+    }
+    Result<sim::FabricReport> report = sim::simulateFabric(s, config);
+    (report ? accepted : rejected) += 1;
+    if (!report) {
+      CHECK_FALSE(report.error().empty());
+    }
+  }
+  CHECK(accepted > 0);
+  CHECK(rejected > 1000);
+}
+
+TEST_CASE("on plain single-chip programs the fabric engine agrees with the v1 checker",
+          "[fabric]") {
+  // x -> matmul -> relu -> copy to the output -> read, each at its earliest legal cycle, on
+  // the hand-sized test chip; then each instruction one cycle early.
+  const system::SystemConfig config = test::testSystem();
+  test::ScheduleBuilder b(config);
+  const uint32_t x = b.buffer("x", schedule::INPUT, {4, 64});
+  const uint32_t w = b.buffer("w", schedule::WEIGHT, {64, 32});
+  const uint32_t h = b.buffer("h", schedule::ACTIVATION, {4, 32});
+  const uint32_t g = b.buffer("g", schedule::ACTIVATION, {4, 32});
+  const uint32_t y = b.buffer("y", schedule::OUTPUT, {4, 32});
+  schedule::Program &p = b.program();
+  const sim::HardwareModel model = *sim::buildHardwareModel(config);
+  const sim::BufferTable table(b.schedule, model.vectorBytes);
+  std::map<uint32_t, uint64_t> ready;
+  uint64_t last = 0;
+  auto add = [&](schedule::Opcode opcode, std::vector<uint32_t> in, std::vector<uint32_t> out,
+                 schedule::ElementwiseKind kind = schedule::ELEMENTWISE_UNSPECIFIED) {
+    uint64_t issue = last;
+    for (uint32_t id : in) {
+      issue = std::max(issue, ready[id]);
+    }
+    schedule::Instruction &inst = test::ScheduleBuilder::add(p, issue, opcode, in, out);
+    inst.set_kind(kind);
+    const sim::InstructionCost cost = *sim::instructionCost(model, table, inst);
+    for (uint32_t id : out) {
+      ready[id] = issue + cost.duration;
+    }
+    last = issue;
+  };
+  add(schedule::MEM_WRITE, {}, {x});
+  add(schedule::MXM_MATMUL, {x, w}, {h});
+  add(schedule::VXM_UNARY, {h}, {g}, schedule::RELU);
+  add(schedule::MEM_COPY, {g}, {y});
+  add(schedule::MEM_READ, {y}, {});
+  sim::SimulationOptions options;
+  options.functional = false;
+  Result<sim::SimulationReport> v1 = sim::simulate(b.schedule, config, {}, options);
+  Result<sim::FabricReport> v2 = sim::simulateFabric(b.schedule, config);
+  REQUIRE(v1);
+  REQUIRE(v2);
+  CHECK(v2->endCycle == v1->programs[0].cycles);
+  CHECK(v2->instructions == 5);
+  for (int i = 1; i < p.instructions_size(); ++i) {
+    schedule::Schedule early = b.schedule;
+    schedule::Instruction &inst = *early.mutable_programs(0)->mutable_instructions(i);
+    inst.set_issue_cycle(inst.issue_cycle() - 1);
+    Result<sim::SimulationReport> v1Early = sim::simulate(early, config, {}, options);
+    Result<sim::FabricReport> v2Early = sim::simulateFabric(early, config);
+    INFO("instruction " << i);
+    REQUIRE_FALSE(v1Early);
+    REQUIRE_FALSE(v2Early);
+    CHECK_THAT(v2Early.error(), Catch::Contains("data read before ready"));
+    CHECK_THAT(v1Early.error(), Catch::Contains("data read before ready"));
+  }
+}
+
+TEST_CASE("simulate() reports each run with its own program's numbers", "[fabric]") {
+  const system::SystemConfig config = test::fabricSystem();
+  FabricBuilder b = pointToPoint(config, kVectorSerialisation + kHop);
+  b.s.mutable_programs(0)->set_compiler_cycles(11);
+  b.s.mutable_programs(1)->set_compiler_cycles(22);
+  b.s.mutable_programs(1)->set_tokens_per_step(3);
+  Result<sim::SimulationReport> report = sim::simulate(b.s, config, {}, {});
+  REQUIRE(report);
+  REQUIRE(report->programs.size() == 2);
+  CHECK(report->programs[0].chip == 0);
+  CHECK(report->programs[0].compilerCycles == 11);
+  CHECK(report->programs[0].cycles == kVectorSerialisation);
+  CHECK(report->programs[1].chip == 1);
+  CHECK(report->programs[1].compilerCycles == 22);
+  CHECK(report->programs[1].tokensPerStep == 3);
+  CHECK(report->programs[1].instructions == 2);
+  CHECK(report->programs[1].units.at("VXM").instructions == 1);
+  CHECK_THAT(report->timingOnlyReason, Catch::Contains("timing mode only"));
+}

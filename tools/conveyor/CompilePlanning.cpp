@@ -1,0 +1,296 @@
+// `conveyor compile` planning: --min-chips, --explain, the does-not-fit refusal, precisions.
+#include "CompilePlanning.h"
+
+#include "conveyor/Partition/ModelSummaryAnalysis.h"
+#include "conveyor/Partition/Planner.h"
+#include "conveyor/System/SystemConfig.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <vector>
+
+namespace conveyor::cli {
+
+namespace {
+
+using partition::PlanOptions;
+using system::DType;
+
+int failWith(const std::string &message) {
+  std::fflush(stdout);
+  fmt::print(stderr, "conveyor: error: {}\n", message);
+  return 1;
+}
+
+/// Weight precisions --min-chips reports when --weights is not given.
+const DType kWeightPrecisions[] = {DType::F16, DType::BF16, DType::FP8, DType::INT8, DType::INT4};
+
+Result<DType> parsePrecision(const std::string &flag, const std::string &value) {
+  Result<DType> type = system::parseDType(value);
+  if (!type || *type == DType::INT32) {
+    return makeError(
+        fmt::format("{} '{}': expected one of fp32, fp16, bf16, fp8, int8, int4", flag, value));
+  }
+  return type;
+}
+
+Result<PlanOptions> planOptionsOf(const PlanningFlags &flags, DType weights) {
+  PlanOptions o;
+  o.weights = weights;
+  Result<DType> activations = parsePrecision("--activations", flags.activations);
+  if (!activations) {
+    return activations.takeError();
+  }
+  Result<DType> kv = parsePrecision("--kv", flags.kv);
+  if (!kv) {
+    return kv.takeError();
+  }
+  if (*activations == DType::INT4) {
+    return makeError("--activations int4: activations are at least 8 bits; use int8 or wider");
+  }
+  o.activations = *activations;
+  o.kv = *kv;
+  o.maxContext = flags.maxContext;
+  o.seqsInFlight = flags.seqs;
+  o.tensorParallel = flags.tp;
+  o.layersPerStage = flags.layersPerStage;
+  o.sramReserveFraction = flags.reserve;
+  o.alignStagesToGroups = flags.alignStages;
+  return o;
+}
+
+std::string jsonEscape(const std::string &text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+    }
+    out += c;
+  }
+  return out;
+}
+
+/// The smallest system next to `systemPath` (same folder, *.yaml) on which the model fits.
+std::string smallestFittingSibling(const partition::ModelSummary &model,
+                                   const std::string &systemPath, const PlanOptions &options) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path folder = fs::path(systemPath).parent_path();
+  if (folder.empty()) {
+    folder = ".";
+  }
+  std::string best;
+  uint32_t bestChips = 0;
+  for (const fs::directory_entry &entry : fs::directory_iterator(folder, ec)) {
+    if (entry.path().extension() != ".yaml") {
+      continue;
+    }
+    Result<system::SystemConfig> other = system::loadSystemConfig(entry.path().string());
+    if (!other || (bestChips && other->fabric.chips >= bestChips)) {
+      continue;
+    }
+    Result<partition::Plan> plan = partition::planPartition(model, *other, options);
+    if (plan && plan->fits) {
+      best = entry.path().string();
+      bestChips = other->fabric.chips;
+    }
+  }
+  return best;
+}
+
+int runMinChips(const partition::ModelSummary &model, const system::SystemConfig &system, bool json,
+                const PlanningFlags &flags) {
+  std::vector<DType> precisions;
+  if (flags.weights.empty()) {
+    precisions.assign(std::begin(kWeightPrecisions), std::end(kWeightPrecisions));
+  } else {
+    Result<DType> w = parsePrecision("--weights", flags.weights);
+    if (!w) {
+      return failWith(w.error());
+    }
+    precisions.push_back(*w);
+  }
+  std::string text = fmt::format(
+      "{}: fewest {} chips ({:.1f} MB SRAM, {:.0f}% reserved) that hold the model with KV for "
+      "{} tokens x {} sequences at {}, activations {}\n",
+      model.name, system.chip.name, system.chip.sramBytes() / 1e6, flags.reserve * 100,
+      flags.maxContext, flags.seqs, flags.kv, flags.activations);
+  text += fmt::format("  {:<8} {:>12} {:>9} {:>10} {:>12}  fits {}\n", "weights", "weights GB",
+                      "KV GB", "min chips", "lower bound", system.name);
+  std::string rows;
+  for (DType w : precisions) {
+    Result<PlanOptions> options = planOptionsOf(flags, w);
+    if (!options) {
+      return failWith(options.error());
+    }
+    if (options->tensorParallel || options->layersPerStage) {
+      // Validate the overrides the way a plan would.
+      Result<partition::Plan> check = partition::planPartition(model, system, *options);
+      if (!check) {
+        return failWith(check.error());
+      }
+    }
+    partition::Footprint f = partition::modelFootprint(model, *options);
+    const uint32_t chips = partition::minimumChips(model, system.chip, *options);
+    const uint64_t usable = uint64_t(double(system.chip.sramBytes()) * (1 - flags.reserve));
+    const uint64_t bound = usable ? (f.totalBytes() + usable - 1) / usable : 0;
+    const bool fits = chips > 0 && chips <= system.fabric.chips;
+    text += fmt::format("  {:<8} {:>12.2f} {:>9.2f} {:>10} {:>12}  {}\n", system::dtypeName(w),
+                        f.weightBytes / 1e9, f.kvBytes / 1e9,
+                        chips ? std::to_string(chips) : std::string("none"), bound,
+                        fits ? "yes" : "no");
+    rows +=
+        fmt::format("{}    {{\"weights\": \"{}\", \"weight_bytes\": {}, \"kv_bytes\": {}, "
+                    "\"minimum_chips\": {}, \"capacity_lower_bound\": {}, \"fits_system\": {}}}",
+                    rows.empty() ? "" : ",\n", system::dtypeName(w), f.weightBytes, f.kvBytes,
+                    chips, bound, fits ? "true" : "false");
+  }
+  if (json) {
+    fmt::print("{{\n  \"model\": \"{}\",\n  \"system\": \"{}\",\n  \"chip\": \"{}\",\n"
+               "  \"sram_bytes_per_chip\": {},\n  \"chips_in_system\": {},\n  \"activations\": "
+               "\"{}\",\n  \"kv\": \"{}\",\n  \"max_context\": {},\n  \"seqs\": {},\n"
+               "  \"precisions\": [\n{}\n  ]\n}}\n",
+               jsonEscape(model.name), jsonEscape(system.name), jsonEscape(system.chip.name),
+               system.chip.sramBytes(), system.fabric.chips, flags.activations, flags.kv,
+               flags.maxContext, flags.seqs, rows);
+  } else {
+    fmt::print("{}", text);
+  }
+  return 0;
+}
+
+} // namespace
+
+void addPlanningFlags(CLI::App &compile, PlanningFlags &flags) {
+  compile.add_option("--weights", flags.weights,
+                     "Weight precision: fp16, bf16, fp8, int8 or int4 (accumulation is wider); "
+                     "plans the model for a multi-chip system");
+  compile.add_option("--activations", flags.activations, "Activation precision (default fp16)");
+  compile.add_option("--kv", flags.kv, "KV-cache precision (default fp16)");
+  compile
+      .add_option("--max-context", flags.maxContext,
+                  "Tokens of context the KV cache is sized for (default 4096)")
+      ->check(CLI::PositiveNumber);
+  compile
+      .add_option("--seqs", flags.seqs, "Sequences in flight, each with its KV cache (default 1)")
+      ->check(CLI::PositiveNumber);
+  compile.add_option("--tp", flags.tp,
+                     "Force the tensor-parallel degree (must divide the attention heads)");
+  compile.add_option("--layers-per-stage", flags.layersPerStage,
+                     "Force a uniform pipeline stage size (layers per stage)");
+  compile
+      .add_option("--sram-reserve", flags.reserve,
+                  "Fraction of each chip's SRAM kept for instructions and alignment "
+                  "(default 0.02)")
+      ->check(CLI::Range(0.0, 0.9));
+  compile.add_flag("--align-stages", flags.alignStages,
+                   "Start each tensor-parallel group on a node / rack boundary (fewer hops per "
+                   "all-reduce; chip ids get gaps) instead of chip = stage * tp + rank");
+  compile.add_flag("--min-chips", flags.minChips,
+                   "Print the fewest chips of the system's chip type that hold the model, per "
+                   "weight precision (all of them unless --weights), and exit");
+  compile.add_flag("--explain", flags.explain,
+                   "Print the partition plan and the per-chip memory map (with --json: as JSON)");
+}
+
+std::optional<int> runPlanning(const std::string &modelPath, const std::string &systemPath,
+                               bool json, bool wantsOutput, const PlanningFlags &flags,
+                               PlannedPartition &planned) {
+  Result<system::SystemConfig> system = system::loadSystemConfig(systemPath);
+  if (!system) {
+    return failWith(system.error());
+  }
+  const bool multiChip = system->fabric.chips > 1;
+  if (!multiChip && !flags.requested()) {
+    return std::nullopt; // the one-chip compile as before
+  }
+  Result<partition::ModelSummary> model = partition::summarizeOnnxModel(modelPath);
+  if (!model) {
+    // One chip and only precision flags: a graph the planner cannot summarise (no KV cache,
+    // unnamed heads) still compiles; the one-chip SRAM allocator checks that it fits.
+    if (!multiChip && !flags.minChips && !flags.explain) {
+      return std::nullopt;
+    }
+    return failWith(model.error());
+  }
+  if (flags.minChips) {
+    return runMinChips(*model, *system, json, flags);
+  }
+  // Without --weights the plan keeps 16-bit weights (the zoo checkpoints' precision):
+  // quantising is the user's choice, and the refusal says which precision would fit.
+  Result<DType> weights =
+      parsePrecision("--weights", flags.weights.empty() ? "fp16" : flags.weights);
+  if (!weights) {
+    return failWith(weights.error());
+  }
+  Result<PlanOptions> options = planOptionsOf(flags, *weights);
+  if (!options) {
+    return failWith(options.error());
+  }
+  if (multiChip && wantsOutput) {
+    // The shard pass builds near-equal layer ranges on chips stage * tp + rank: plan only
+    // layouts it can build, so the plan printed is the one compiled.
+    options->nearEqualStagesOnly = true;
+    options->alignStagesToGroups = false;
+    // --- H2: the compiled decode step also keeps each layer's present K/V and transposed K
+    // as activations (SRAM buffers never overlap in a schedule), which the planner's working
+    // set leaves out: plan with 8% of SRAM reserved unless --sram-reserve says otherwise ---
+    if (flags.reserve == PlanningFlags{}.reserve) {
+      options->sramReserveFraction = 0.08;
+    }
+    // --- H2: collectives are direct exchanges, one port per peer: the multi-chip compile
+    // builds tensor-parallel groups of one node, else two (unless --tp says otherwise) ---
+    if (!options->tensorParallel && system->fabric.chipsPerNode > 1) {
+      for (uint32_t nodes : {1u, 2u}) {
+        PlanOptions candidate = *options;
+        candidate.tensorParallel = nodes * system->fabric.chipsPerNode;
+        Result<partition::Plan> trial = partition::planPartition(*model, *system, candidate);
+        if (trial && trial->fits) {
+          options->tensorParallel = candidate.tensorParallel;
+          break;
+        }
+      }
+    }
+    // --- end H2 ---
+  }
+  Result<partition::Plan> plan = partition::planPartition(*model, *system, *options);
+  if (!plan) {
+    return failWith(modelPath + ": " + plan.error());
+  }
+  if (!plan->fits) {
+    std::string message = plan->refusal;
+    std::string sibling = smallestFittingSibling(*model, systemPath, *options);
+    if (!sibling.empty()) {
+      message += fmt::format(" (--system {} fits at {})", sibling, system::dtypeName(*weights));
+    }
+    if (flags.explain && json) {
+      fmt::print("{}", partition::renderPlanJson(*plan, *system));
+    }
+    return failWith(message);
+  }
+  if (flags.explain) {
+    fmt::print("{}", json ? partition::renderPlanJson(*plan, *system)
+                          : partition::renderPlanText(*plan, *system));
+  }
+  if (!multiChip) {
+    // The plan is one chip: the normal compile writes the schedule when asked for one.
+    return wantsOutput ? std::nullopt : std::optional<int>(0);
+  }
+  if (!wantsOutput) {
+    if (!flags.explain) {
+      fmt::print("planned {} on {}: tp {} x {} stages = {} of {} chips, decode step ~{:.1f} us "
+                 "(--explain for the memory map)\n",
+                 plan->modelName, system->name, plan->tp, plan->stageCount, plan->chipsUsed,
+                 plan->chipsAvailable, plan->decode.total() * 1e6);
+    }
+    return 0;
+  }
+  planned.tp = plan->tp;
+  planned.stages = plan->stageCount;
+  return std::nullopt;
+}
+
+} // namespace conveyor::cli

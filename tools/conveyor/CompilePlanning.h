@@ -1,0 +1,41 @@
+// `conveyor compile` planning flags: precisions, partition overrides, --min-chips, --explain.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace conveyor::cli {
+
+struct PlanningFlags {
+  std::string weights, activations = "fp16", kv = "fp16"; // weights "" = every precision
+  int64_t maxContext = 4096, seqs = 1;
+  std::optional<uint32_t> tp, layersPerStage;
+  bool minChips = false, explain = false, alignStages = false;
+  double reserve = 0.02;
+
+  /// True when any flag asks for planning on a one-chip system too.
+  bool requested() const { return minChips || explain || !weights.empty() || tp || layersPerStage; }
+};
+
+/// A multi-chip plan that fits, for the shard pass (CompileOptions::tensorParallel and
+/// pipelineStages); zeros when the compile is single-chip.
+struct PlannedPartition {
+  uint32_t tp = 0, stages = 0;
+};
+
+/// Adds the flags to `compile`.
+void addPlanningFlags(CLI::App &compile, PlanningFlags &flags);
+
+/// Runs the planning part of `conveyor compile`. Returns the exit code when planning decided
+/// the outcome (--min-chips, --explain or a multi-chip plan without output wanted, a
+/// refusal), or std::nullopt when the compile should go on; then `planned` holds the
+/// multi-chip partition (tp x stages, near-equal layer ranges, chip = stage * tp + rank: what
+/// the shard pass builds), or zeros for one chip. `wantsOutput`: -o given or IR emitted.
+std::optional<int> runPlanning(const std::string &modelPath, const std::string &systemPath,
+                               bool json, bool wantsOutput, const PlanningFlags &flags,
+                               PlannedPartition &planned);
+
+} // namespace conveyor::cli
