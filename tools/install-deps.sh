@@ -10,7 +10,7 @@ packages=(
   libeigen3-dev libfmt-dev libcli11-dev catch2 libbenchmark-dev libyaml-cpp-dev
   python3
   clang-19 libclang-rt-19-dev
-  gnuplot-nox # --- F: plots of compare/explore reports (optional: reports skip plots without it) ---
+  gnuplot-nox # plots of compare/explore reports (optional: reports skip plots without it)
 )
 if [ "${1:-}" = "--if-missing" ]; then
   installed=$(dpkg-query -W -f='${Status}\n' "${packages[@]}" 2>/dev/null | grep -c '^install ok installed$' || true)

@@ -126,7 +126,7 @@ Unit unitOf(Opcode op) {
     return C2C;
   case SYNC:
     return ICU;
-  // --- E: transformer ops ---
+  // Transformer ops
   case MEM_GATHER:
   case MEM_SLICE:
   case MEM_CONCAT:
@@ -143,7 +143,6 @@ Unit unitOf(Opcode op) {
     return VXM;
   case MXM_MATMUL_DQ:
     return MXM;
-  // --- end E ---
   case OPCODE_UNSPECIFIED:
   case Opcode_INT_MIN_SENTINEL_DO_NOT_USE_:
   case Opcode_INT_MAX_SENTINEL_DO_NOT_USE_:
@@ -173,7 +172,7 @@ std::pair<int, int> arityOf(Opcode op) {
     return {0, 1};
   case SYNC:
     return {0, 0};
-  // --- E: transformer ops ---
+  // Transformer ops
   case MEM_SLICE:
   case SXM_BROADCAST:
   case VXM_REDUCE:
@@ -189,7 +188,6 @@ std::pair<int, int> arityOf(Opcode op) {
   case VXM_ROTARY:
   case MXM_MATMUL_DQ:
     return {3, 1};
-  // --- end E ---
   case OPCODE_UNSPECIFIED:
   case Opcode_INT_MIN_SENTINEL_DO_NOT_USE_:
   case Opcode_INT_MAX_SENTINEL_DO_NOT_USE_:
@@ -200,11 +198,11 @@ std::pair<int, int> arityOf(Opcode op) {
 
 bool isBinaryKind(ElementwiseKind kind) {
   return kind == ADD || kind == SUB || kind == MUL || kind == DIV ||
-         /* --- E --- */ kind == POW || kind == MAX || kind == MIN;
+         kind == POW || kind == MAX || kind == MIN;
 }
 bool isUnaryKind(ElementwiseKind kind) {
   return kind == RELU || kind == GELU || kind == GELU_TANH ||
-         /* --- E --- */ (kind >= EXP && kind <= ERF);
+         (kind >= EXP && kind <= ERF);
 }
 
 std::string bufferLabel(const Buffer &buffer) {
@@ -214,7 +212,7 @@ std::string bufferLabel(const Buffer &buffer) {
   return fmt::format("buffer {} ('{}')", buffer.id(), buffer.name());
 }
 
-// --- G: v2 structure (repeat blocks, template instances) ---
+// V2 structure (repeat blocks, template instances)
 
 /// Repeat blocks: in bounds, sorted, disjoint, non-interleaving iterations, and strided
 /// buffers that exist. Messages start with the program label.
@@ -315,7 +313,7 @@ private:
   std::unordered_map<uint32_t, int> sparse;
 };
 
-// --- G: v2 template instances ---
+// V2 template instances
 /// Instances of a template program: existing, distinct chips; every buffer the template
 /// uses is mapped to a buffer of the instance's chip with the same dtype, shape and kind;
 /// peers map to other chips.
@@ -535,7 +533,7 @@ Status validateStructure(const Schedule &schedule, const std::string &where) {
     if (Status status = validateRepeats(program, programLabel); !status) {
       return fail(status.error());
     }
-    // --- G: buffers named by repeat strides must be buffers of this program's chip ---
+    // Buffers named by repeat strides must be buffers of this program's chip
     for (const Repeat &block : program.repeats()) {
       auto check = [&](uint32_t id) -> Status {
         const int position = byId.find(id);
@@ -875,7 +873,7 @@ const char *opcodeName(Opcode op) {
     return "C2C_RECV";
   case SYNC:
     return "SYNC";
-  // --- E: transformer ops (the enum's own names) ---
+  // Transformer ops (the enum's own names)
   case MEM_GATHER:
   case MEM_SLICE:
   case MEM_CONCAT:
@@ -889,7 +887,6 @@ const char *opcodeName(Opcode op) {
   case VXM_ROTARY:
   case MXM_MATMUL_DQ:
     return Opcode_Name(op).c_str();
-  // --- end E ---
   case OPCODE_UNSPECIFIED:
   case Opcode_INT_MIN_SENTINEL_DO_NOT_USE_:
   case Opcode_INT_MAX_SENTINEL_DO_NOT_USE_:
@@ -936,7 +933,7 @@ const char *elementwiseName(ElementwiseKind kind) {
     return "gelu";
   case GELU_TANH:
     return "gelu_tanh";
-  // --- E: more VXM kinds ---
+  // More VXM kinds
   case EXP:
     return "exp";
   case LOG:
@@ -977,7 +974,6 @@ const char *elementwiseName(ElementwiseKind kind) {
     return "max";
   case REDUCE_MIN:
     return "min";
-  // --- end E ---
   case ELEMENTWISE_UNSPECIFIED:
   case ElementwiseKind_INT_MIN_SENTINEL_DO_NOT_USE_:
   case ElementwiseKind_INT_MAX_SENTINEL_DO_NOT_USE_:
@@ -986,7 +982,7 @@ const char *elementwiseName(ElementwiseKind kind) {
   return "none";
 }
 
-// --- G: v2 parts of the text dump ---
+// V2 parts of the text dump
 template <typename NameOf, typename Line>
 void dumpProgramV2Header(const Program &program, const NameOf &nameOf, const Line &line) {
   (void)nameOf;
@@ -1091,10 +1087,10 @@ std::string dumpSchedule(const Schedule &schedule) {
                      program.name(), programKindText(program.kind()), program.chip(),
                      program.instructions_size(), program.tokens_per_step(),
                      program.compiler_cycles()));
-    dumpProgramV2Header(program, nameOf, line); // --- G ---
+    dumpProgramV2Header(program, nameOf, line);
     for (int index = 0; index < program.instructions_size(); ++index) {
       const Instruction &inst = program.instructions(index);
-      dumpRepeatAt(program, index, nameOf, line); // --- G ---
+      dumpRepeatAt(program, index, nameOf, line);
       std::string args;
       for (uint32_t id : inst.operands()) {
         args += (args.empty() ? "" : ", ") + nameOf(id);
@@ -1114,7 +1110,7 @@ std::string dumpSchedule(const Schedule &schedule) {
           extra += fmt::format("{}{}", i ? "," : "", inst.perm(i));
         }
         extra += "]";
-      } else if (inst.opcode() == C2C_SEND) { // --- G ---
+      } else if (inst.opcode() == C2C_SEND) {
         extra = fmt::format(" to chip {} link {} slot [{}, +{}) bytes {} id {}", inst.peer_chip(),
                             inst.link(), inst.slot_start_cycle(), inst.slot_cycles(),
                             inst.bytes(), inst.transfer_id());
@@ -1128,7 +1124,7 @@ std::string dumpSchedule(const Schedule &schedule) {
                        inst.location().empty() ? "-" : inst.location()));
     }
   }
-  // --- G: v2 symbol tables ---
+  // V2 symbol tables
   if (!schedule.symbols().empty()) {
     std::map<uint32_t, std::string> files;
     for (const SourceFile &file : schedule.source_files()) {

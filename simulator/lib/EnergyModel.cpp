@@ -78,7 +78,7 @@ bool chargeInstruction(const HardwareModel &model, schedule::Opcode opcode,
     return true;
   case schedule::MEM_COPY:
   case schedule::SXM_TRANSPOSE:
-  // --- E: data movement ---
+  // Data movement
   case schedule::MEM_GATHER:
   case schedule::MEM_SLICE:
   case schedule::MEM_CONCAT:
@@ -86,14 +86,14 @@ bool chargeInstruction(const HardwareModel &model, schedule::Opcode opcode,
     chargeTraffic(model, parts, readBytes, writtenBytes);
     return true;
   case schedule::MXM_MATMUL:
-  case schedule::MXM_MATMUL_DQ: // --- E ---
+  case schedule::MXM_MATMUL_DQ:
     charge(parts, EnergyCategory::Mac, double(cost.macs) * macPicojoules);
     chargeTraffic(model, parts, readBytes, writtenBytes);
     return true;
   case schedule::VXM_BINARY:
   case schedule::VXM_UNARY:
   case schedule::VXM_SOFTMAX:
-  // --- E: transformer VXM ops (their vxmOps come from InstructionCost) ---
+  // Transformer VXM ops (their vxmOps come from InstructionCost)
   case schedule::VXM_REDUCE:
   case schedule::VXM_RMS_NORM:
   case schedule::VXM_LAYER_NORM:
@@ -104,7 +104,7 @@ bool chargeInstruction(const HardwareModel &model, schedule::Opcode opcode,
     charge(parts, EnergyCategory::Vxm, double(cost.vxmOps) * model.vxmOpPicojoules);
     chargeTraffic(model, parts, readBytes, writtenBytes);
     return true;
-  // --- G: multi-chip opcodes: SRAM and stream traffic only (link energy is not modelled) ---
+  // Multi-chip opcodes: SRAM and stream traffic only (link energy is not modelled)
   case schedule::C2C_SEND:
   case schedule::C2C_RECV:
   case schedule::SYNC:

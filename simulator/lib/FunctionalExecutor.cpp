@@ -184,7 +184,7 @@ std::vector<float> binary(schedule::ElementwiseKind kind, const std::vector<floa
     case schedule::DIV:
       c = a / b;
       return out;
-    default: // --- E: pow, max, min take the general path below ---
+    default: // pow, max, min take the general path below
       break;
     case schedule::RELU:
     case schedule::GELU:
@@ -253,7 +253,7 @@ std::vector<float> transpose(const std::vector<float> &in, ShapeRef shape,
   return out;
 }
 
-// --- E: transformer ops ---
+// Transformer ops
 
 /// Row-major strides (in elements) of `shape`.
 std::vector<uint64_t> rowMajorStrides(ShapeRef shape) {
@@ -459,7 +459,6 @@ std::vector<float> matmulDequantized(const std::vector<float> &lhs, ShapeRef lhs
   }
   return out;
 }
-// --- end E ---
 
 } // namespace
 
@@ -583,7 +582,7 @@ Status FunctionalExecutor::run(const schedule::Program &program, std::vector<Ten
       result =
           transpose(values(0), operand(0).shape, {inst.perm().data(), size_t(inst.perm_size())});
       break;
-    // --- E: transformer ops ---
+    // Transformer ops
     case schedule::MEM_GATHER: {
       Result<std::vector<float>> gathered = gather(values(0), operand(0).shape, values(1),
                                                    inst.axis());
@@ -633,7 +632,6 @@ Status FunctionalExecutor::run(const schedule::Program &program, std::vector<Ten
       result = matmulDequantized(values(0), operand(0).shape, values(1), operand(1).shape,
                                  values(2));
       break;
-    // --- end E ---
     default:
       return makeError(fmt::format("program '{}': opcode {} cannot be executed", program.name(),
                                    int(inst.opcode())));

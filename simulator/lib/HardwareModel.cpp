@@ -88,7 +88,7 @@ uint64_t vxmOpsPerElement(schedule::ElementwiseKind kind) {
     return 12;
   case schedule::GELU_TANH:
     return 8;
-  // --- E: math kinds (docs/timing-model.md, "Transformer ops") ---
+  // Math kinds (docs/timing-model.md, "Transformer ops")
   case schedule::NEG:
   case schedule::ABS:
   case schedule::MAX:
@@ -118,7 +118,6 @@ uint64_t vxmOpsPerElement(schedule::ElementwiseKind kind) {
   case schedule::REDUCE_MAX:
   case schedule::REDUCE_MIN:
     return 1;
-  // --- end E ---
   case schedule::ELEMENTWISE_UNSPECIFIED:
   case schedule::ElementwiseKind_INT_MIN_SENTINEL_DO_NOT_USE_:
   case schedule::ElementwiseKind_INT_MAX_SENTINEL_DO_NOT_USE_:

@@ -25,7 +25,7 @@ Wide ceilDiv(Wide value, Wide divisor) {
   return (value + divisor - 1) / divisor;
 }
 
-// --- E: transformer VXM bursts ---
+// Transformer VXM bursts
 struct VxmBurst {
   uint64_t occupancy = 0; // cycles
   uint64_t ops = 0;       // ALU operations, for energy
@@ -55,7 +55,6 @@ VxmBurst vxmBurst(const HardwareModel &model, const BufferTable &buffers,
     return {};
   }
 }
-// --- end E ---
 
 } // namespace
 
@@ -144,11 +143,11 @@ Result<InstructionCost> instructionCost(const HardwareModel &model, const Buffer
     cost.vxmOps = result(0).elements * kSoftmaxOpsPerElement;
     return cost;
   case schedule::SXM_TRANSPOSE:
-  case schedule::SXM_BROADCAST: // --- E ---
+  case schedule::SXM_BROADCAST:
     cost.occupancy = result(0).vectors;
     cost.duration = model.memLatency + model.sxmLatency + cost.occupancy;
     return cost;
-  // --- E: transformer ops (docs/timing-model.md, "Transformer ops") ---
+  // Transformer ops (docs/timing-model.md, "Transformer ops")
   case schedule::MEM_GATHER:
   case schedule::MEM_SLICE:
   case schedule::MEM_CONCAT:
@@ -190,7 +189,6 @@ Result<InstructionCost> instructionCost(const HardwareModel &model, const Buffer
     cost.duration = model.memLatency + model.mxmLatency + cost.occupancy;
     return cost;
   }
-  // --- end E ---
   case schedule::OPCODE_UNSPECIFIED:
   case schedule::Opcode_INT_MIN_SENTINEL_DO_NOT_USE_:
   case schedule::Opcode_INT_MAX_SENTINEL_DO_NOT_USE_:
@@ -201,7 +199,7 @@ Result<InstructionCost> instructionCost(const HardwareModel &model, const Buffer
 
 } // namespace conveyor::sim
 
-// --- E: shape rules of the transformer opcodes ---
+// Shape rules of the transformer opcodes
 namespace conveyor::sim {
 namespace {
 
@@ -375,4 +373,3 @@ std::optional<std::string> transformerShapeProblem(const BufferTable &buffers,
 }
 
 } // namespace conveyor::sim
-// --- end E ---

@@ -3,7 +3,7 @@
 #include "conveyor/Simulator/ScheduleChecker.h"
 
 #include "conveyor/Schedule/ScheduleFormat.h"
-#include "conveyor/Simulator/InstructionCost.h" // --- E: transformerShapeProblem ---
+#include "conveyor/Simulator/InstructionCost.h" // transformerShapeProblem
 
 #include <fmt/format.h>
 
@@ -106,12 +106,12 @@ std::optional<std::string> shapeProblem(const BufferTable &buffers,
     }
     return resultMustBe(
         transposedShape(operand(0).shape, {inst.perm().data(), size_t(inst.perm_size())}));
-  // --- G: v2 multi-chip opcodes: no shapes to agree (bytes are checked by the reader) ---
+  // V2 multi-chip opcodes: no shapes to agree (bytes are checked by the reader)
   case schedule::C2C_SEND:
   case schedule::C2C_RECV:
   case schedule::SYNC:
     return std::nullopt;
-  // --- E: transformer ops (rules in InstructionCost.cpp) ---
+  // Transformer ops (rules in InstructionCost.cpp)
   case schedule::MEM_GATHER:
   case schedule::MEM_SLICE:
   case schedule::MEM_CONCAT:

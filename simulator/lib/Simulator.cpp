@@ -114,7 +114,7 @@ Result<ProgramReport> reportProgram(const HardwareModel &model, const BufferTabl
   return report;
 }
 
-// --- G: multi-chip (v2) schedules ---
+// Multi-chip (v2) schedules
 /// Times a schedule that uses repeat blocks, templates or C2C with the fabric engine and
 /// reports one ProgramReport per (program, chip) run. Energy: static only.
 Result<SimulationReport> simulateWithFabric(const schedule::Schedule &schedule,
@@ -181,7 +181,7 @@ Result<SimulationReport> simulate(const schedule::Schedule &schedule,
                                   const system::SystemConfig &system,
                                   const std::vector<TensorData> &inputs,
                                   const SimulationOptions &options) {
-  if (usesFabricFeatures(schedule)) { // --- G ---
+  if (usesFabricFeatures(schedule)) {
     return simulateWithFabric(schedule, system, options);
   }
   const std::string source = fmt::format("schedule of model '{}'", schedule.model_name());

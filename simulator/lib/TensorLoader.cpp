@@ -28,8 +28,8 @@ Result<TensorData> loadTensorFile(const std::string &path) {
                                  "is not supported; save it inline",
                                  path, proto.name()));
   }
-  // --- E: integer tensors (token ids) load as exact f32 values; the host narrows them to the
-  // INT32 buffer they are written to ---
+  // Integer tensors (token ids) load as exact f32 values; the host narrows them to the
+  // INT32 buffer they are written to
   const bool integer = proto.data_type() == onnx::TensorProto::INT64 ||
                        proto.data_type() == onnx::TensorProto::INT32;
   if (proto.data_type() != onnx::TensorProto::FLOAT && !integer) {
@@ -87,7 +87,6 @@ Result<TensorData> loadTensorFile(const std::string &path) {
     }
     return tensor;
   }
-  // --- end E ---
   if (!proto.raw_data().empty()) {
     if (proto.raw_data().size() != elements * sizeof(float)) {
       return makeError(fmt::format("'{}': tensor '{}' has {} bytes of raw data, but {} float32 "

@@ -333,7 +333,7 @@ Status validateSystemConfig(const SystemConfig &config) {
                            checkConsistency);
 }
 
-// --- C: fabric structure helpers (issue 4) ---
+// Fabric structure helpers (issue 4)
 uint32_t FabricConfig::groups() const {
   const uint32_t perGroup = nodesPerGroup ? nodesPerGroup : 1;
   return (nodes() + perGroup - 1) / perGroup;

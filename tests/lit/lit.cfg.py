@@ -43,13 +43,13 @@ if subprocess.call([config.python_executable, "-c", "import onnx, numpy, torch"]
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0:
     config.available_features.add("python-torch")
 
-# --- F: gnuplot draws the compare/explore report plots; tests of the SVGs need it ---
+# Gnuplot draws the compare/explore report plots; tests of the SVGs need it
 import shutil
 
 if shutil.which("gnuplot"):
     config.available_features.add("gnuplot")
 
-# --- G: reading schedules from Python needs python3-protobuf and protoc ---
+# Reading schedules from Python needs python3-protobuf and protoc
 if shutil.which("protoc") and subprocess.call(
         [config.python_executable, "-c", "import google.protobuf"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0:

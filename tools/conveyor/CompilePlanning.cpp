@@ -235,14 +235,14 @@ std::optional<int> runPlanning(const std::string &modelPath, const std::string &
     // layouts it can build, so the plan printed is the one compiled.
     options->nearEqualStagesOnly = true;
     options->alignStagesToGroups = false;
-    // --- H2: the compiled decode step also keeps each layer's present K/V and transposed K
+    // The compiled decode step also keeps each layer's present K/V and transposed K
     // as activations (SRAM buffers never overlap in a schedule), which the planner's working
-    // set leaves out: plan with 8% of SRAM reserved unless --sram-reserve says otherwise ---
+    // set leaves out: plan with 8% of SRAM reserved unless --sram-reserve says otherwise
     if (flags.reserve == PlanningFlags{}.reserve) {
       options->sramReserveFraction = 0.08;
     }
-    // --- H2: collectives are direct exchanges, one port per peer: the multi-chip compile
-    // builds tensor-parallel groups of one node, else two (unless --tp says otherwise) ---
+    // Collectives are direct exchanges, one port per peer: the multi-chip compile
+    // builds tensor-parallel groups of one node, else two (unless --tp says otherwise)
     if (!options->tensorParallel && system->fabric.chipsPerNode > 1) {
       for (uint32_t nodes : {1u, 2u}) {
         PlanOptions candidate = *options;
@@ -254,7 +254,6 @@ std::optional<int> runPlanning(const std::string &modelPath, const std::string &
         }
       }
     }
-    // --- end H2 ---
   }
   Result<partition::Plan> plan = partition::planPartition(*model, *system, *options);
   if (!plan) {

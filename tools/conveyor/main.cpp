@@ -1,7 +1,7 @@
 // `conveyor`: compile an ONNX model to a schedule, simulate a schedule, dump a schedule.
 // Thin by design: every decision lives in a library that tests reach.
-#include "CompilePlanning.h" // --- C: planning flags (issue 4) ---
-#include "ReportCommands.h" // --- F: compare / explore / validation ---
+#include "CompilePlanning.h" // planning flags (issue 4)
+#include "ReportCommands.h" // compare / explore / validation
 #include "conveyor/Analysis/ModelStats.h"
 #include "conveyor/Compile/Compile.h"
 #include "conveyor/Runtime/LpuServingBackend.h"
@@ -65,13 +65,13 @@ std::string appendJsonMember(const std::string &json, const std::string &key,
 struct CompileFlags {
   std::string model, system, output, emitKind = "sched", jsonPath, dims;
   bool json = false, stats = false;
-  conveyor::cli::PlanningFlags planning; // --- C: precisions, partition, --min-chips ---
+  conveyor::cli::PlanningFlags planning; // precisions, partition, --min-chips
 };
 
 int runCompile(const CompileFlags &flags) {
   using namespace conveyor::compile;
-  // --- C: plan first: --min-chips / --explain / refusal stop here; a multi-chip plan that
-  // fits goes on to the shard pass as tp x stages ---
+  // Plan first: --min-chips / --explain / refusal stop here; a multi-chip plan that
+  // fits goes on to the shard pass as tp x stages
   conveyor::cli::PlannedPartition planned;
   const bool wantsOutput =
       (!flags.output.empty() && flags.output != "-") || flags.emitKind != "sched";
@@ -82,13 +82,12 @@ int runCompile(const CompileFlags &flags) {
   CompileOptions options;
   options.tensorParallel = planned.tp;      // 0 = one chip
   options.pipelineStages = planned.stages;
-  // --- end C ---
-  options.kvBucket = uint64_t(flags.planning.maxContext); // --- H2: the decode bucket ---
+  options.kvBucket = uint64_t(flags.planning.maxContext); // the decode bucket
   options.onnxPath = flags.model;
   options.systemPath = flags.system;
   options.outputPath = flags.output;
   options.dimSizes = flags.dims;
-  // --- E: precision numerics follow the planning flags once --weights is given ---
+  // Precision numerics follow the planning flags once --weights is given
   if (!flags.planning.weights.empty()) {
     options.weightPrecision = flags.planning.weights;
     options.activationPrecision = flags.planning.activations;
@@ -120,7 +119,7 @@ int runCompile(const CompileFlags &flags) {
         jsonString(s.modelName), jsonString(s.systemName), jsonString(options.outputPath),
         s.instructions, s.endCycle, s.sramBytesUsed, s.sramBytesCapacity, s.weightBytes,
         s.tokensPerStep, s.seconds);
-    // --- H2: the decode step of a partitioned schedule and its lower bound ---
+    // The decode step of a partitioned schedule and its lower bound
     if (s.decodeCycles > 0) {
       json = appendJsonMember(json, "decode",
                               fmt::format("{{\"kv_length\": {}, \"tp\": {}, \"stages\": {}, "
@@ -130,7 +129,6 @@ int runCompile(const CompileFlags &flags) {
                                           s.decodeCycles, s.decodeBoundCycles,
                                           s.decodeBoundTokensPerSecond));
     }
-    // --- end H2 ---
     if (!flags.jsonPath.empty()) {
       if (int rc = emit(json, flags.jsonPath)) {
         return rc;
@@ -148,7 +146,7 @@ int runCompile(const CompileFlags &flags) {
                s.sramBytesUsed / 1048576.0, s.sramBytesCapacity / 1048576.0, s.seconds,
                options.outputPath);
   }
-  // --- H2: decode step of a partitioned schedule against the partition lower bound ---
+  // Decode step of a partitioned schedule against the partition lower bound
   if (s.decodeCycles > 0 && (options.emit == EmitKind::Schedule || flags.stats)) {
     fmt::print("decode step (kv {}): tp {} x {} stages, {} cycles compiled, lower bound {} "
                "cycles ({:.0f} tok/s): efficiency {:.1f}%\n",
@@ -157,7 +155,6 @@ int runCompile(const CompileFlags &flags) {
                s.decodeBoundCycles ? 100.0 * double(s.decodeBoundCycles) / double(s.decodeCycles)
                                    : 0.0);
   }
-  // --- end H2 ---
   return 0;
 }
 
@@ -352,7 +349,7 @@ int main(int argc, char **argv) {
   compile->add_flag("--stats", compileFlags.stats, "Print the compile summary");
   compile->add_flag("--json", compileFlags.json, "Print the compile summary as JSON");
   compile->add_option("--json-out", compileFlags.jsonPath, "Write the JSON summary to this file");
-  conveyor::cli::addPlanningFlags(*compile, compileFlags.planning); // --- C ---
+  conveyor::cli::addPlanningFlags(*compile, compileFlags.planning);
 
   SimulateFlags simulateFlags;
   CLI::App *simulate = app.add_subcommand(
@@ -428,7 +425,7 @@ int main(int argc, char **argv) {
   bool dumpJson = false;
   dump->add_flag("--json", dumpJson, "Print the whole schedule as JSON");
 
-  // --- F: compare / explore / validation (tools/conveyor/ReportCommands.h) ---
+  // Compare / explore / validation (tools/conveyor/ReportCommands.h)
   std::vector<conveyor::tool::ReportCommand> reportCommands =
       conveyor::tool::registerCompareCommands(app, argv[0]);
   reportCommands.push_back(conveyor::tool::registerExploreCommand(app, argv[0]));
@@ -448,7 +445,7 @@ int main(int argc, char **argv) {
   if (inspect->parsed()) {
     return runInspect(inspectFlags);
   }
-  for (const conveyor::tool::ReportCommand &command : reportCommands) { // --- F ---
+  for (const conveyor::tool::ReportCommand &command : reportCommands) {
     if (command.command->parsed()) {
       return command.run();
     }

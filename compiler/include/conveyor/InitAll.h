@@ -6,7 +6,7 @@
 #include "conveyor/Dialect/Chip/ChipPasses.h"
 #include "conveyor/Dialect/Graph/GraphDialect.h"
 #include "conveyor/Dialect/Graph/GraphPasses.h"
-#include "conveyor/Sharding/ShardingPasses.h" // --- H ---
+#include "conveyor/Sharding/ShardingPasses.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinDialect.h"
@@ -35,7 +35,7 @@ inline void registerAllPasses() {
   conveyor::graph::registerGraphPasses();
   conveyor::chip::registerChipPasses();
   conveyor::registerConversionPasses();
-  conveyor::sharding::registerShardingPasses(); // --- H ---
+  conveyor::sharding::registerShardingPasses();
 }
 
 } // namespace conveyor

@@ -81,7 +81,7 @@ bool isDataMovement(Operation *op) {
 /// the same numbers before and after fusion.
 bool isMatmul(Operation *op) {
   return isa<graph::MatMulOp, graph::GemmOp, graph::LmHeadOp, graph::GatedMlpOp,
-             // --- A: attention and MoE ---
+             // Attention and MoE
              graph::AttentionOp, graph::MoeOp>(op);
 }
 
@@ -110,7 +110,7 @@ struct MatmulInfo {
   uint64_t denseMacs = 0;
   int64_t keys = 0;            // attention: keys per query (K of QK^T, contraction of PV)
   std::optional<MaskSet> mask; // attention: the mask applied to its scores, if any
-  // --- A: attention and MoE ---
+  // Attention and MoE
   unsigned products = 1;            // matmuls a fused op stands for (attention: QK and PV)
   std::optional<MaskCount> builtIn; // cv.graph.attention's causal / window mask, counted
 };
@@ -140,7 +140,7 @@ private:
   std::optional<MaskSet> inheritedMask(Operation *matmul);
   const MaskCount &countMask(const MaskSet &mask);
   bool isVeryNegative(Value value);
-  void classifyFusedOp(Operation *op, bool isStatic, MatmulInfo &info); // --- A ---
+  void classifyFusedOp(Operation *op, bool isStatic, MatmulInfo &info);
   SmallVector<Operation *> sourceParameters(Value value);
   bool reachesReturn(Value value, bool throughBiasAdds);
 
@@ -512,7 +512,7 @@ const MaskCount &GraphAnalyzer::countMask(const MaskSet &mask) {
   return maskCounts[key] = count;
 }
 
-// --- A: attention and MoE ---
+// Attention and MoE
 /// cv.graph.attention: QK^T and PV as one attention entry (their mask counted in closed
 /// form for `causal` / `sliding_window`, by the evaluator for a `mask` operand);
 /// cv.graph.moe: the router and top_k experts' matmuls per token, as weight matmuls.
@@ -578,7 +578,6 @@ void GraphAnalyzer::classifyFusedOp(Operation *op, bool isStatic, MatmulInfo &in
   uint64_t chosen = std::min<uint64_t>(moe.getTopK(), experts);
   info.denseMacs = tokens * (hidden * experts + chosen * perExpert);
 }
-// --- end A ---
 
 LogicalResult GraphAnalyzer::classifyMatmuls(bool requireStaticShapes) {
   WalkResult walk = main.walk([&](Operation *op) {
@@ -595,14 +594,13 @@ LogicalResult GraphAnalyzer::classifyMatmuls(bool requireStaticShapes) {
       return WalkResult::interrupt();
     }
     MatmulInfo info{op, MatmulKind::Weight};
-    // --- A: attention and MoE ---
+    // Attention and MoE
     if (isa<graph::AttentionOp, graph::MoeOp>(op)) {
       classifyFusedOp(op, isStatic, info);
       matmulIndex[op] = matmuls.size();
       matmuls.push_back(std::move(info));
       return WalkResult::advance();
     }
-    // --- end A ---
     if (auto mlp = dyn_cast<graph::GatedMlpOp>(op)) {
       // (act(x W_gate) * (x W_up)) W_down: three weight matmuls per token.
       RankedTensorType gate = staticType(mlp.getWGate()), down = staticType(mlp.getWDown());
@@ -691,7 +689,7 @@ ParameterStats GraphAnalyzer::parameters() {
   DenseMap<Operation *, uint64_t> activeElements; // routed tables: elements per token
   DenseSet<Operation *> tables;
   main.walk([&](Operation *lookup) {
-    // --- A: a fused MoE's expert tensors are routed tables, top_k of E active ---
+    // A fused MoE's expert tensors are routed tables, top_k of E active
     if (auto moe = dyn_cast<graph::MoeOp>(lookup)) {
       for (Value weight : {moe.getWGate(), moe.getWUp(), moe.getWDown()}) {
         int64_t experts = weight ? cast<RankedTensorType>(weight.getType()).getDimSize(0) : 0;
@@ -706,7 +704,6 @@ ParameterStats GraphAnalyzer::parameters() {
       }
       return;
     }
-    // --- end A ---
     Value data, indices;
     int64_t axis = 0;
     if (auto gather = dyn_cast<graph::GatherOp>(lookup)) {

@@ -11,8 +11,8 @@
 #include "conveyor/Dialect/Graph/GraphPasses.h"
 #include "conveyor/Frontend/OnnxImporter.h"
 #include "conveyor/Schedule/ScheduleFormat.h"
-#include "conveyor/Sharding/ShardingPasses.h" // --- H ---
-#include "MultiChip.h"                         // --- H2 ---
+#include "conveyor/Sharding/ShardingPasses.h"
+#include "MultiChip.h"
 #include "conveyor/System/SystemConfig.h"
 #include "conveyor/Target/ScheduleWriter.h"
 
@@ -172,7 +172,7 @@ Result<CompileSummary> compileModel(const CompileOptions &options) {
   ErrorCapture errors(context, options.onnxPath);
 
   frontend::ImportOptions importOptions;
-  // --- H2: a partitioned schedule is one decode step (seq 1) for one KV-length bucket ---
+  // A partitioned schedule is one decode step (seq 1) for one KV-length bucket
   const bool partitionedSchedule = (options.tensorParallel > 0 || options.pipelineStages > 0) &&
                                    options.emit == EmitKind::Schedule;
   uint64_t kvLength = options.kvBucket ? options.kvBucket : 4096;
@@ -187,7 +187,6 @@ Result<CompileSummary> compileModel(const CompileOptions &options) {
       }
     }
   }
-  // --- end H2 ---
   if (!dimSizes.empty()) {
     std::string problem = frontend::parseDimSizes(dimSizes, importOptions);
     if (!problem.empty()) {
@@ -207,8 +206,8 @@ Result<CompileSummary> compileModel(const CompileOptions &options) {
 
   PassManager pm(&context);
   pm.addPass(graph::createGraphCanonicalizeShapes());
-  if (options.emit != EmitKind::Graph && !partitionedSchedule) { // --- H2: not partitioned ---
-    // --- E: bind named dims, fuse transformer patterns, then lower everything ---
+  if (options.emit != EmitKind::Graph && !partitionedSchedule) { // not partitioned
+    // Bind named dims, fuse transformer patterns, then lower everything
     std::vector<std::string> dimBindings;
     for (StringRef entry : llvm::split(StringRef(options.dimSizes), ',')) {
       if (!entry.trim().empty()) {
@@ -223,9 +222,8 @@ Result<CompileSummary> compileModel(const CompileOptions &options) {
     pm.addPass(graph::createGraphFuseTransformer());
     pm.addPass(createCanonicalizerPass());
     pm.addPass(createCSEPass());
-    // --- end E ---
     pm.addPass(createConvertGraphToChip());
-    // --- E: quantise weights, round activations and the KV cache ---
+    // Quantise weights, round activations and the KV cache
     if (!options.weightPrecision.empty() || !options.activationPrecision.empty() ||
         !options.kvPrecision.empty()) {
       PrecisionOptions precision{options.weightPrecision, options.activationPrecision,
@@ -235,15 +233,14 @@ Result<CompileSummary> compileModel(const CompileOptions &options) {
       }
       pm.addPass(createApplyPrecisionPass(precision));
     }
-    // --- end E ---
     pm.addPass(chip::createAllocateSram(chip::AllocateSramOptions{options.systemPath}));
     pm.addPass(
         chip::createScheduleInstructions(chip::ScheduleInstructionsOptions{options.systemPath}));
   }
-  // --- H: tensor/pipeline partition: one cv.graph function per chip role + decode bound ---
+  // Tensor/pipeline partition: one cv.graph function per chip role + decode bound
   const bool partitioned = options.tensorParallel > 0 || options.pipelineStages > 0;
   if (partitioned) {
-    if (options.emit == EmitKind::Chip) { // --- H2: schedules are built below ---
+    if (options.emit == EmitKind::Chip) { // schedules are built below
       return makeError("error: a partitioned compile (tensor parallel x pipeline stages) writes "
                        "cv.graph text only until multi-chip lowering is wired in; pass --emit graph");
     }
@@ -267,20 +264,18 @@ Result<CompileSummary> compileModel(const CompileOptions &options) {
     bound.weightType = dtypeName(options.weightPrecision, "fp16");
     bound.activationType = dtypeName(options.activationPrecision, "fp16");
     pm.addPass(sharding::createPartitionBound(bound));
-    // --- H2: collectives -> C2C for the multi-chip schedule ---
+    // Collectives -> C2C for the multi-chip schedule
     if (partitionedSchedule) {
       sharding::LowerCollectivesOptions collectives;
       collectives.systemPath = options.systemPath;
       collectives.activationType = bound.activationType;
       pm.addPass(sharding::createLowerCollectives(collectives));
     }
-    // --- end H2 ---
   }
-  // --- end H ---
   if (failed(pm.run(*module))) {
     return errors.take("compilation failed");
   }
-  // --- H: read the partition and its bound off the module ---
+  // Read the partition and its bound off the module
   if (partitioned) {
     auto integer = [&](StringRef name) -> uint64_t {
       auto attr = (*module)->getAttrOfType<IntegerAttr>(name);
@@ -297,10 +292,9 @@ Result<CompileSummary> compileModel(const CompileOptions &options) {
       summary.partitionTemplates += func->hasAttr("cv.partition.role") ? 1 : 0;
     }
   }
-  // --- end H ---
 
   Status written;
-  // --- H2: partitioned: lower each template and write the multi-chip decode schedule ---
+  // Partitioned: lower each template and write the multi-chip decode schedule
   if (partitionedSchedule) {
     summary.kvLength = kvLength;
     FailureOr<schedule::Schedule> built =
@@ -316,7 +310,6 @@ Result<CompileSummary> compileModel(const CompileOptions &options) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return summary;
   }
-  // --- end H2 ---
   if (options.emit == EmitKind::Graph) {
     written = writeText(options.outputPath, printModule(*module));
   } else {

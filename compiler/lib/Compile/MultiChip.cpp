@@ -1054,7 +1054,7 @@ FailureOr<pb::Schedule> buildMultiChipSchedule(ModuleOp module, const system::Sy
   }
   summary.instructions = instructionsStored;
   summary.endCycle = decodeEnd;
-  summary.decodeCycles = decodeEnd; // --- H2 ---
+  summary.decodeCycles = decodeEnd;
   summary.tokensPerStep = 1;
   return out;
 }

@@ -86,7 +86,7 @@ struct LowerCollectivesPass
       return signalPassFailure();
     }
     const system::ChipConfig &chip = config->chip;
-    chipConfig = chip; // --- H3: slot lengths from LinkTiming ---
+    chipConfig = chip; // slot lengths from LinkTiming
     bits = system::dtypeBits(*activations);
     for (auto func : module.getOps<func::FuncOp>()) {
       auto stages = func->getAttrOfType<DenseI64ArrayAttr>("cv.partition.stages");

@@ -123,7 +123,7 @@ TEST_CASE("VXM and SXM", "[cost]") {
   CHECK(vxmOpsPerElement("relu") == 1u);
   CHECK(vxmOpsPerElement("gelu") == 12u);
   CHECK(vxmOpsPerElement("gelu_tanh") == 8u);
-  // --- E: math kinds (docs/timing-model.md, "Transformer ops") ---
+  // Math kinds (docs/timing-model.md, "Transformer ops")
   CHECK(vxmOpsPerElement("pow") == 9u);
   CHECK(vxmOpsPerElement("exp") == 4u);
   CHECK(vxmOpsPerElement("silu") == 6u);

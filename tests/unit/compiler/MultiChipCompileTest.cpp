@@ -104,7 +104,7 @@ TEST_CASE("a partitioned chip-text compile is refused in one line", "[multichip]
   CHECK(refused.error().find('\n') == std::string::npos);
 }
 
-// --- H3: the compile times multi-chip schedules with compiler code only ---
+// The compile times multi-chip schedules with compiler code only
 
 TEST_CASE("the schedule writer returns the compiler's cost of every instruction, in program "
           "order", "[multichip][writer]") {
@@ -206,4 +206,3 @@ TEST_CASE("multi-chip transfers are timed by the compiler's link model", "[multi
   CHECK(sends > 0);
   fs::remove_all(dir);
 }
-// --- end H3 ---

@@ -82,7 +82,7 @@ TEST_CASE("tensor loading errors name the file", "[tensors]") {
     CHECK_THAT(sim::loadTensorDir(dir.path.string(), "input_").error(),
                Catch::Contains("input_0.pb': tensor 'ids' is DOUBLE, but only float32, int64 and int32"));
   }
-  // --- E: integer token ids load as exact values; beyond 2^24 they would not be exact ---
+  // Integer token ids load as exact values; beyond 2^24 they would not be exact
   SECTION("int64 ids") {
     onnx::TensorProto tensor;
     tensor.set_name("ids");

@@ -20,7 +20,7 @@ struct CompileOptions {
   EmitKind emit = EmitKind::Schedule;
   /// Sizes for the model's symbolic dimensions, "batch=1,seq=8,past=0" (empty: none bound).
   std::string dimSizes;
-  // --- E: numeric precisions (docs/simulator.md "Precision"); empty = keep the model's f32 ---
+  // Numeric precisions (docs/simulator.md "Precision"); empty = keep the model's f32
   /// MXM weights: fp32, fp16, bf16, fp8 (e4m3), int8 or int4 (symmetric, per output channel).
   std::string weightPrecision;
   /// Every other float tensor: fp32, fp16 or bf16.
@@ -28,14 +28,11 @@ struct CompileOptions {
   /// The KV cache (past inputs and present outputs): fp32, fp16, bf16 or fp8; empty = the
   /// activation precision.
   std::string kvPrecision;
-  // --- end E ---
-  // --- H: tensor/pipeline partition; 0 = single chip. Needs EmitKind::Graph for now ---
+  // Tensor/pipeline partition; 0 = single chip. Needs EmitKind::Graph for now
   uint32_t tensorParallel = 0; // chips per stage (Megatron split of every layer)
   uint32_t pipelineStages = 0; // contiguous layer ranges, one per stage
-  // --- end H ---
-  // --- H2: the decode bucket of a partitioned schedule: KV length (past tokens) ---
+  // The decode bucket of a partitioned schedule: KV length (past tokens)
   uint64_t kvBucket = 0; // 0 = 4096 (or the `past` of --dims)
-  // --- end H2 ---
 };
 
 struct CompileSummary {
@@ -44,15 +41,13 @@ struct CompileSummary {
   uint64_t sramBytesUsed = 0, sramBytesCapacity = 0;
   uint64_t weightBytes = 0, tokensPerStep = 0;
   double seconds = 0; // wall time of the compile
-  // --- H: partition (tp x stages) and the decode lower bound (conveyor-partition-bound) ---
+  // Partition (tp x stages) and the decode lower bound (conveyor-partition-bound)
   uint32_t tensorParallel = 0, pipelineStages = 0, layers = 0, partitionTemplates = 0;
   uint64_t decodeBoundCycles = 0;        // one decode step, one sequence, all stages
   double decodeBoundTokensPerSecond = 0; // clock / decodeBoundCycles
-  // --- end H ---
-  // --- H2: compiled decode step of a partitioned schedule (all stages, one sequence) ---
+  // Compiled decode step of a partitioned schedule (all stages, one sequence)
   uint64_t decodeCycles = 0; // 0 = not a partitioned schedule
   uint64_t kvLength = 0;
-  // --- end H2 ---
 };
 
 /// Runs import -> verify-shapes -> convert-graph-to-chip -> allocate-sram -> schedule ->

@@ -182,7 +182,7 @@ LogicalResult BinaryOp::verify() {
     return failure();
   }
   StringRef kind = getKind();
-  // --- E: pow, max, min ---
+  // Pow, max, min
   if (kind != "add" && kind != "sub" && kind != "mul" && kind != "div" && kind != "pow" &&
       kind != "max" && kind != "min") {
     return emitOpError() << "unknown kind '" << kind
@@ -213,7 +213,7 @@ LogicalResult UnaryOp::verify() {
     return failure();
   }
   StringRef kind = getKind();
-  // --- E: math kinds (conveyor::chip::isUnaryKind) ---
+  // Math kinds (conveyor::chip::isUnaryKind)
   if (!isUnaryKind(kind)) {
     return emitOpError() << "unknown kind '" << kind
                          << "'; expected one of relu, gelu, gelu_tanh, exp, log, sqrt, rsqrt, "
@@ -296,7 +296,7 @@ FailureOr<std::string> WeightOp::getDataBytes() {
   }
   auto type = cast<RankedTensorType>(getResult().getType());
   unsigned bits = type.getElementTypeBitWidth();
-  // --- E: int4 weights pack two two's-complement nibbles per byte, the even element low ---
+  // Int4 weights pack two two's-complement nibbles per byte, the even element low
   if (bits == 4 && type.getElementType().isInteger(4)) {
     DenseElementsAttr dense = getDenseElements(getValue());
     if (!dense) {
@@ -311,7 +311,6 @@ FailureOr<std::string> WeightOp::getDataBytes() {
     }
     return bytes;
   }
-  // --- end E ---
   if (bits == 0 || bits % 8 != 0) {
     return emitOpError() << "cannot store " << type.getElementType()
                          << " weights: only whole-byte element types have a data layout yet";

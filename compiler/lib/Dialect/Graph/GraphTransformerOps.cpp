@@ -150,7 +150,7 @@ LogicalResult RotaryOp::verify() {
   return success();
 }
 
-// --- A: attention and MoE ---
+// Attention and MoE
 
 LogicalResult AttentionOp::verify() {
   auto query = cast<RankedTensorType>(getQuery().getType());

@@ -86,7 +86,7 @@ pb::ElementwiseKind elementwiseKind(StringRef kind) {
       .Case("relu", pb::RELU)
       .Case("gelu", pb::GELU)
       .Case("gelu_tanh", pb::GELU_TANH)
-      // --- E: more VXM kinds ---
+      // More VXM kinds
       .Case("exp", pb::EXP)
       .Case("log", pb::LOG)
       .Case("sqrt", pb::SQRT)
@@ -103,7 +103,6 @@ pb::ElementwiseKind elementwiseKind(StringRef kind) {
       .Case("pow", pb::POW)
       .Case("max", pb::MAX)
       .Case("min", pb::MIN)
-      // --- end E ---
       .Default(pb::ELEMENTWISE_UNSPECIFIED);
 }
 
@@ -131,7 +130,7 @@ pb::Opcode opcodeOf(Operation *op) {
       .Case<chip::UnaryOp>([](auto) { return pb::VXM_UNARY; })
       .Case<chip::SoftmaxOp>([](auto) { return pb::VXM_SOFTMAX; })
       .Case<chip::TransposeOp>([](auto) { return pb::SXM_TRANSPOSE; })
-      // --- E: transformer ops ---
+      // Transformer ops
       .Case<chip::GatherOp>([](auto) { return pb::MEM_GATHER; })
       .Case<chip::SliceOp>([](auto) { return pb::MEM_SLICE; })
       .Case<chip::ConcatOp>([](auto) { return pb::MEM_CONCAT; })
@@ -144,11 +143,10 @@ pb::Opcode opcodeOf(Operation *op) {
       .Case<chip::CastOp>([](auto) { return pb::VXM_CAST; })
       .Case<chip::RotaryOp>([](auto) { return pb::VXM_ROTARY; })
       .Case<chip::MatMulDqOp>([](auto) { return pb::MXM_MATMUL_DQ; })
-      // --- end E ---
       .Default([](Operation *) { return pb::OPCODE_UNSPECIFIED; });
 }
 
-// --- E: fields of the transformer ops ---
+// Fields of the transformer ops
 pb::ElementwiseKind reduceKind(StringRef kind) {
   return llvm::StringSwitch<pb::ElementwiseKind>(kind)
       .Case("sum", pb::REDUCE_SUM)
@@ -186,7 +184,6 @@ void writeTransformerFields(Operation *op, pb::Instruction &instruction) {
       })
       .Default([](Operation *) {});
 }
-// --- end E ---
 
 /// Builds the buffer table and the instruction list of one function.
 class ProgramWriter {
@@ -354,7 +351,7 @@ LogicalResult ProgramWriter::writeProgram(const chip::ChipSchedulingProblem &pro
     }
     uint64_t last = input.shape().empty() ? 1 : static_cast<uint64_t>(input.shape().rbegin()[0]);
     tokens = last == 0 ? 0 : elements / last;
-    // --- E: integer inputs are token ids [batch, seq]: one token per element ---
+    // Integer inputs are token ids [batch, seq]: one token per element
     if (input.dtype() == pb::INT32) {
       tokens = elements;
     }
@@ -397,7 +394,7 @@ LogicalResult ProgramWriter::writeProgram(const chip::ChipSchedulingProblem &pro
         instruction.add_perm(dim);
       }
     } else {
-      writeTransformerFields(op, instruction); // --- E ---
+      writeTransformerFields(op, instruction);
     }
     instruction.set_location(locationText(op->getLoc()));
     placed.push_back({*issue, order, std::move(instruction), problem.getCost(op)});

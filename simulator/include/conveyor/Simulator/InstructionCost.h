@@ -34,12 +34,10 @@ uint64_t hostTransferCycles(const HardwareModel &model, uint64_t bytes);
 Result<InstructionCost> instructionCost(const HardwareModel &model, const BufferTable &buffers,
                                         const schedule::Instruction &inst);
 
-// --- E ---
 /// Operand/result shape, dtype and field consistency of the transformer opcodes (MEM_GATHER
 /// .. MXM_MATMUL_DQ, schedule.proto section E): the reason, or nullopt. ScheduleChecker calls
 /// it before instructionCost.
 std::optional<std::string> transformerShapeProblem(const BufferTable &buffers,
                                                    const schedule::Instruction &inst);
-// --- end E ---
 
 } // namespace conveyor::sim

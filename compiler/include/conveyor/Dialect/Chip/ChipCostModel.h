@@ -74,12 +74,10 @@ public:
   mlir::FailureOr<InstructionCost> costOf(mlir::Operation *op) const;
 
 private:
-  // --- E ---
   /// Costs of the transformer ops (gather, slice, concat, broadcast, reduce, norms, select,
   /// top-k, cast, rotary, dequantising matmul); `resultBytes` = bytes(result).
   mlir::FailureOr<InstructionCost> transformerOpCost(mlir::Operation *op,
                                                      uint64_t resultBytes) const;
-  // --- end E ---
   system::ChipConfig config;
 };
 

@@ -18,8 +18,6 @@ namespace conveyor::chip {
 /// missing resource, or another kind of ElementsAttr).
 mlir::DenseElementsAttr getDenseElements(mlir::ElementsAttr value);
 
-// --- E ---
 /// True for the `kind`s cv.chip.vxm_unary accepts.
 bool isUnaryKind(llvm::StringRef kind);
-// --- end E ---
 } // namespace conveyor::chip

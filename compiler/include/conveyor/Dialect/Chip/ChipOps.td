@@ -121,7 +121,7 @@ def Chip_TransposeOp : Chip_Op<"sxm_transpose", [Pure]> {
 }
 
 //===----------------------------------------------------------------------===//
-// --- E: transformer ops (one burst instruction of one functional unit each) ---
+// Transformer ops (one burst instruction of one functional unit each)
 //===----------------------------------------------------------------------===//
 
 def Chip_GatherOp : Chip_Op<"mem_gather", [Pure]> {
@@ -243,10 +243,9 @@ def Chip_MatMulDqOp : Chip_Op<"mxm_matmul_dq", [Pure]> {
   let assemblyFormat = "$lhs `,` $weight `,` $scale attr-dict `:` `(` type($lhs) `,` type($weight) `,` type($scale) `)` `->` type($result)";
   let hasVerifier = 1;
 }
-// --- end E ---
 
 //===----------------------------------------------------------------------===//
-// --- H: chip-to-chip transfers (lowered collectives and stage sends) ---
+// Chip-to-chip transfers (lowered collectives and stage sends)
 //===----------------------------------------------------------------------===//
 
 def Chip_C2CSendOp : Chip_Op<"c2c_send"> {
@@ -277,6 +276,5 @@ def Chip_C2CRecvOp : Chip_Op<"c2c_recv"> {
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = "attr-dict `:` type($result)";
 }
-// --- end H ---
 
 #endif // CONVEYOR_DIALECT_CHIP_CHIPOPS_TD

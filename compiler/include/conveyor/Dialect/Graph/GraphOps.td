@@ -519,7 +519,7 @@ def Graph_RotaryOp : Graph_Op<"rotary", [Pure]> {
   let hasVerifier = 1;
 }
 
-// --- A: attention and MoE ---
+// Attention and MoE
 
 def Graph_AttentionOp : Graph_Op<"attention", [Pure, AttrSizedOperandSegments]> {
   let summary = "Scaled dot-product attention core: softmax(q k^T * scale + mask) v";
@@ -588,7 +588,7 @@ def Graph_MoeOp : Graph_Op<"moe", [Pure]> {
   let hasVerifier = 1;
 }
 
-// --- H: collectives, pipeline transfers and layer repetition (conveyor-partition) ---
+// Collectives, pipeline transfers and layer repetition (conveyor-partition)
 
 def Graph_AllReduceOp : Graph_Op<"all_reduce", [SameOperandsAndResultType]> {
   let summary = "Reduce a tensor elementwise over the chips of a tensor-parallel group";
@@ -668,6 +668,5 @@ def Graph_YieldOp : Graph_Op<"yield", [Pure, Terminator, HasParent<"RepeatOp">]>
   let assemblyFormat = "attr-dict ($values^ `:` type($values))?";
 }
 
-// --- end H ---
 
 #endif // CONVEYOR_DIALECT_GRAPH_GRAPHOPS_TD

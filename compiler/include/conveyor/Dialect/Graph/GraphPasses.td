@@ -116,7 +116,7 @@ def GraphFuseTransformer : Pass<"conveyor-graph-fuse-transformer", "mlir::Module
     Statistic<"numGatedMlps", "gated-mlps", "Number of gated MLPs fused">,
     Statistic<"numLmHeads", "lm-heads", "Number of LM heads fused">,
     Statistic<"numRotaries", "rotaries", "Number of rotary embeddings fused">,
-    // --- A: attention and MoE ---
+    // Attention and MoE
     Statistic<"numAttentions", "attentions", "Number of attention cores fused">,
     Statistic<"numMoes", "moes", "Number of mixture-of-experts blocks fused">
   ];

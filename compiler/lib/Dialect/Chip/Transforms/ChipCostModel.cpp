@@ -89,7 +89,7 @@ std::optional<uint64_t> vxmOpsPerElement(llvm::StringRef kind) {
       .Case("relu", 1)
       .Case("gelu", 12)
       .Case("gelu_tanh", 8)
-      // --- E: math kinds (docs/timing-model.md, "Transformer ops") ---
+      // Math kinds (docs/timing-model.md, "Transformer ops")
       .Cases("neg", "abs", "max", "min", 1)
       .Case("reciprocal", 2)
       .Cases("sqrt", "rsqrt", 3)
@@ -104,7 +104,6 @@ std::optional<uint64_t> vxmOpsPerElement(llvm::StringRef kind) {
 bool isInstruction(Operation *op) {
   return isa<MemWriteOp, MemReadOp, MemCopyOp, MatMulOp, BinaryOp, UnaryOp, SoftmaxOp, TransposeOp>(
              op) ||
-         // --- E ---
          isa<GatherOp, SliceOp, ConcatOp, BroadcastOp, ReduceOp, RmsNormOp, LayerNormOp, SelectOp,
              TopKOp, CastOp, RotaryOp, MatMulDqOp>(op);
 }
@@ -239,11 +238,11 @@ FailureOr<InstructionCost> ChipCostModel::costOf(Operation *op) const {
       .Case<SoftmaxOp>([&](auto) { return vxmSoftmax(*bytes); })
       .Case<TransposeOp>([&](auto) { return sxmTranspose(*bytes); })
       .Default([&](Operation *other) -> FailureOr<InstructionCost> {
-        return transformerOpCost(other, *bytes); // --- E ---
+        return transformerOpCost(other, *bytes);
       });
 }
 
-// --- E: transformer ops (docs/timing-model.md, "Transformer ops") ---
+// Transformer ops (docs/timing-model.md, "Transformer ops")
 
 namespace {
 /// Fixed latency + occupancy of one streaming burst on `unit`.
@@ -295,6 +294,5 @@ FailureOr<InstructionCost> ChipCostModel::transformerOpCost(Operation *op,
         return other->emitOpError("has no cost model");
       });
 }
-// --- end E ---
 
 } // namespace conveyor::chip

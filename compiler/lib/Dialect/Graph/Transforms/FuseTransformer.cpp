@@ -36,8 +36,8 @@ struct FuseTransformerPass
         ++numRotaries;
       }
     }
-    // --- A: attention and MoE (before the matmul families: MoE experts and attention
-    // products are matmuls too) ---
+    // Attention and MoE (before the matmul families: MoE experts and attention
+    // products are matmuls too)
     numAttentions += fuseAttentions(getOperation(), erased);
     SmallVector<ReduceSumOp> sums;
     getOperation().walk([&](ReduceSumOp sum) { sums.push_back(sum); });
@@ -46,7 +46,6 @@ struct FuseTransformerPass
         ++numMoes;
       }
     }
-    // --- end A ---
     SmallVector<MatMulOp> matmuls;
     getOperation().walk([&](MatMulOp matmul) { matmuls.push_back(matmul); });
     for (MatMulOp matmul : matmuls) {

@@ -19,7 +19,7 @@ bool fuseGatedMlp(MatMulOp down, llvm::DenseSet<mlir::Operation *> &erased);
 /// x * cos + concat(-x[..., d/2:], x[..., :d/2]) * sin (rotate-half RoPE) -> rotary.
 bool fuseRotary(AddOp add, llvm::DenseSet<mlir::Operation *> &erased);
 
-// --- A: attention and MoE ---
+// Attention and MoE
 
 /// softmax(mask(scale * q @ k^T)) @ v (GQA repeat absorbed, causal / sliding-window masks
 /// recognised) -> attention, for every such core under `scope`. Returns how many.

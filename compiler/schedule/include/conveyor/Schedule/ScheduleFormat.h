@@ -36,7 +36,7 @@ std::string dumpSchedule(const Schedule &schedule);
 /// The whole schedule as JSON (protobuf's canonical JSON mapping; weight data base64).
 Result<std::string> dumpScheduleJson(const Schedule &schedule);
 
-// --- G: v2 port convention (docs/schedule-format.md "Ports") ---
+// V2 port convention (docs/schedule-format.md "Ports")
 /// The port chip `from` uses to reach chip `to` of the same node (chips c*n .. c*n+n-1 for
 /// `chipsPerNode` n): the rank of `to` among the node's other chips. The receiver's port
 /// from `from` is nodeLocalPort(to, from, n). The simulator derives the same rule
