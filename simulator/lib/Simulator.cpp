@@ -12,6 +12,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <unordered_map>
+
 namespace conveyor::sim {
 namespace {
 
@@ -115,6 +118,77 @@ Result<ProgramReport> reportProgram(const HardwareModel &model, const BufferTabl
 }
 
 // Multi-chip (v2) schedules
+/// SRAM reserved per chip by a v2 schedule: each storage root counts from its lowest to its
+/// highest byte over every iteration of every repeat block that strides it (or a view of
+/// it), on the template's chip and on each instance chip. A strided buffer's size_bytes is
+/// one iteration's, so summing size_bytes alone undercounts a per-layer KV cache by the layer
+/// count. Runs after simulateFabric accepted the schedule: ids exist and spans fit in SRAM.
+std::vector<uint64_t> sramBytesUsedWithStrides(const schedule::Schedule &schedule,
+                                               uint32_t chips) {
+  struct Span {
+    __int128 low = 0, high = 0;
+  };
+  const int count = schedule.buffers_size();
+  std::unordered_map<uint32_t, int> positionOf;
+  positionOf.reserve(size_t(count));
+  for (int position = 0; position < count; ++position) {
+    positionOf.emplace(schedule.buffers(position).id(), position);
+  }
+  auto rootOf = [&](int position) {
+    // simulateFabric rejected alias cycles; the bound only guards against surprises.
+    for (int steps = 0; steps <= count && schedule.buffers(position).alias_of() != 0; ++steps) {
+      auto found = positionOf.find(schedule.buffers(position).alias_of());
+      if (found == positionOf.end()) {
+        break;
+      }
+      position = found->second;
+    }
+    return position;
+  };
+  std::vector<Span> spans(static_cast<size_t>(count));
+  for (int position = 0; position < count; ++position) {
+    const schedule::Buffer &buffer = schedule.buffers(position);
+    spans[size_t(position)] = {(__int128)buffer.address(),
+                               (__int128)buffer.address() + (__int128)buffer.size_bytes()};
+  }
+  auto widen = [&](uint32_t id, int64_t addressStride, uint64_t iterations) {
+    auto found = positionOf.find(id);
+    if (found == positionOf.end() || addressStride == 0 || iterations < 2) {
+      return;
+    }
+    const schedule::Buffer &buffer = schedule.buffers(found->second);
+    const __int128 shift = (__int128)addressStride * (__int128)(iterations - 1);
+    const __int128 low = (__int128)buffer.address() + std::min<__int128>(0, shift);
+    const __int128 high = (__int128)buffer.address() + std::max<__int128>(0, shift) +
+                          (__int128)buffer.size_bytes();
+    Span &root = spans[size_t(rootOf(found->second))];
+    root.low = std::min(root.low, low);
+    root.high = std::max(root.high, high);
+  };
+  for (const schedule::Program &program : schedule.programs()) {
+    for (const schedule::Repeat &block : program.repeats()) {
+      for (const schedule::BufferStride &stride : block.strides()) {
+        widen(stride.buffer(), stride.address_stride(), block.iterations());
+        for (const schedule::ProgramInstance &instance : program.instances()) {
+          auto mapped = instance.buffer_map().find(stride.buffer());
+          if (mapped != instance.buffer_map().end()) {
+            widen(mapped->second, stride.address_stride(), block.iterations());
+          }
+        }
+      }
+    }
+  }
+  std::vector<uint64_t> used(chips, 0);
+  for (int position = 0; position < count; ++position) {
+    const schedule::Buffer &buffer = schedule.buffers(position);
+    if (buffer.alias_of() == 0 && buffer.chip() < chips) {
+      const Span &span = spans[size_t(position)];
+      used[buffer.chip()] += uint64_t(span.high - span.low);
+    }
+  }
+  return used;
+}
+
 /// Times a schedule that uses repeat blocks, templates or C2C with the fabric engine and
 /// reports one ProgramReport per (program, chip) run. Energy: static only.
 Result<SimulationReport> simulateWithFabric(const schedule::Schedule &schedule,
@@ -134,12 +208,7 @@ Result<SimulationReport> simulateWithFabric(const schedule::Schedule &schedule,
   report.chips = model->chips;
   report.clockHz = model->clockHz;
   report.sramBytesPerChip = model->sramBytes;
-  report.sramBytesUsedPerChip.assign(model->chips, 0);
-  for (const schedule::Buffer &buffer : schedule.buffers()) {
-    if (buffer.alias_of() == 0) {
-      report.sramBytesUsedPerChip[buffer.chip()] += buffer.size_bytes();
-    }
-  }
+  report.sramBytesUsedPerChip = sramBytesUsedWithStrides(schedule, model->chips);
   for (const ChipRun &run : fabric->runs) {
     const schedule::Program &program = schedule.programs(int(run.programIndex));
     ProgramReport out;

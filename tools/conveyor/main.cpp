@@ -222,14 +222,34 @@ int runSimulate(const SimulateFlags &flags) {
     check = std::move(*compared);
   }
   // Serve request traffic on the simulated program's timing and energy.
+  // A v2 schedule of DECODE stages is priced as a layer pipeline, a v1 one per program run.
   std::optional<runtime::ServingReport> serving;
+  std::vector<std::string> servingNotes;
   if (flags.serving()) {
-    Result<runtime::LpuServingBackend> backend =
-        runtime::LpuServingBackend::create(*report, *config, {.maxSequences = flags.maxInFlight});
-    if (!backend) {
-      return fail(backend.error());
+    Result<runtime::ServingReport> served = makeError("no serving backend");
+    if (runtime::hasDecodePrograms(*sched)) {
+      Result<runtime::LpuPipelineBackend> backend = runtime::LpuPipelineBackend::create(
+          *sched, *report, *config, {.maxSequences = flags.maxInFlight});
+      if (!backend) {
+        return fail(backend.error());
+      }
+      for (size_t b = 0; b < backend->bucketCount(); ++b) {
+        servingNotes.push_back(fmt::format(
+            "decode pipeline: latency {} cycles ({:.4g} ms) per token of one sequence, stage "
+            "time {} cycles; up to {} sequences in flight",
+            backend->latencyCycles(b), 1e3 * double(backend->latencyCycles(b)) / report->clockHz,
+            backend->stageCycles(b), backend->maxSequences()));
+      }
+      servingNotes.insert(servingNotes.end(), backend->notes().begin(), backend->notes().end());
+      served = runtime::serve(flags.traffic, *backend);
+    } else {
+      Result<runtime::LpuServingBackend> backend = runtime::LpuServingBackend::create(
+          *report, *config, {.maxSequences = flags.maxInFlight});
+      if (!backend) {
+        return fail(backend.error());
+      }
+      served = runtime::serve(flags.traffic, *backend);
     }
-    Result<runtime::ServingReport> served = runtime::serve(flags.traffic, *backend);
     if (!served) {
       return fail(served.error());
     }
@@ -244,6 +264,11 @@ int runSimulate(const SimulateFlags &flags) {
     }
     if (serving) {
       json = appendJsonMember(json, "serving", runtime::renderJson(*serving));
+      std::string notes = "[";
+      for (const std::string &note : servingNotes) {
+        notes += fmt::format("{}\"{}\"", notes.size() > 1 ? ", " : "", note);
+      }
+      json = appendJsonMember(json, "serving_notes", notes + "]");
     }
     if (!flags.jsonPath.empty()) {
       if (int rc = emit(json, flags.jsonPath)) {
@@ -265,6 +290,9 @@ int runSimulate(const SimulateFlags &flags) {
     }
     if (serving) {
       fmt::print("\n{}", runtime::renderText(*serving));
+      for (const std::string &note : servingNotes) {
+        fmt::print("note: {}\n", note);
+      }
     }
   }
   if (check && flags.tolerance && !check->withinTolerance(*flags.tolerance)) {

@@ -655,3 +655,55 @@ TEST_CASE("simulate() reports each run with its own program's numbers", "[fabric
   CHECK(report->programs[1].units.at("VXM").instructions == 1);
   CHECK_THAT(report->timingOnlyReason, Catch::Contains("timing mode only"));
 }
+
+TEST_CASE("SRAM used per chip counts a strided buffer's whole extent, on instance chips too",
+          "[fabric][repeat]") {
+  const system::SystemConfig config = test::fabricSystem();
+  FabricBuilder b(config);
+  // Chip 0 runs the template, chip 1 an instance of it: relu(x) -> kv, relu(kv) -> out with
+  // kv strided 320 bytes per layer over 80 layers (size_bytes is one layer's 320).
+  std::vector<uint32_t> x, kv, out;
+  for (uint32_t chip = 0; chip < 2; ++chip) {
+    x.push_back(b.buffer(chip, "x", schedule::WEIGHT));
+    kv.push_back(b.buffer(chip, "kv", schedule::ACTIVATION, {320}, 0, 320 * 80));
+    out.push_back(b.buffer(chip, "out", schedule::ACTIVATION));
+  }
+  schedule::Program &p = b.program("step", 0);
+  FabricBuilder::relu(p, 0, x[0], kv[0]);
+  FabricBuilder::relu(p, 79 * 20 + 9, kv[0], out[0]); // after the last layer
+  schedule::Repeat &layers = FabricBuilder::repeat(p, 0, 1, 80, 20);
+  FabricBuilder::addressStride(layers, kv[0], 320);
+  schedule::ProgramInstance *instance = p.add_instances();
+  instance->set_chip(1);
+  (*instance->mutable_buffer_map())[x[0]] = x[1];
+  (*instance->mutable_buffer_map())[kv[0]] = kv[1];
+  (*instance->mutable_buffer_map())[out[0]] = out[1];
+
+  Result<sim::SimulationReport> report = sim::simulate(b.s, config, {}, {});
+  INFO((report ? std::string() : report.error()));
+  REQUIRE(report);
+  REQUIRE(report->sramBytesUsedPerChip.size() >= 2);
+  // x and out once each, kv from its address to the last byte of layer 79.
+  const uint64_t expected = 320 + 320 * 80 + 320;
+  CHECK(report->sramBytesUsedPerChip[0] == expected);
+  CHECK(report->sramBytesUsedPerChip[1] == expected);
+
+  // A negative stride spans downwards from the address by the same extent.
+  for (schedule::Buffer &buffer : *b.s.mutable_buffers()) {
+    if (buffer.id() == kv[0] || buffer.id() == kv[1]) {
+      buffer.set_address(buffer.address() + 320 * 79);
+    }
+  }
+  layers.mutable_strides(0)->set_address_stride(-320);
+  report = sim::simulate(b.s, config, {}, {});
+  INFO((report ? std::string() : report.error()));
+  REQUIRE(report);
+  CHECK(report->sramBytesUsedPerChip[0] == expected);
+  CHECK(report->sramBytesUsedPerChip[1] == expected);
+
+  // Without the stride, kv is one layer's 320 bytes.
+  layers.mutable_strides(0)->set_address_stride(0);
+  report = sim::simulate(b.s, config, {}, {});
+  REQUIRE(report);
+  CHECK(report->sramBytesUsedPerChip[0] == 3 * 320);
+}

@@ -1,9 +1,13 @@
 // The LPU serving backend: prices token-loop iterations from the simulator's per-program
-// results, so that served traffic runs on cycles the simulator checked.
+// results, so that served traffic runs on cycles the simulator checked: v1 FORWARD programs
+// (LpuServingBackend) and v2 layer pipelines of DECODE programs (LpuPipelineBackend).
 #pragma once
 
 #include "conveyor/Runtime/ServingBackend.h"
 #include "conveyor/Simulator/Simulator.h"
+
+#include <string>
+#include <vector>
 
 namespace conveyor::runtime {
 
@@ -40,6 +44,81 @@ private:
   double runSeconds = 0;       // one run of the step program
   double runDynamicJoules = 0; // its energy above static power
   uint64_t tokensPerRun = 1;
+};
+
+/// One pipeline stage of a v2 DECODE schedule as the simulator timed it: the stage's
+/// template program and its instances run together on `chips` chips.
+struct DecodeStage {
+  std::string program;
+  uint32_t chips = 0;
+  uint64_t endCycle = 0;   // latest end over the stage's chips (stages run in sequence, so
+                           // this counts from the token entering stage 0)
+  uint64_t busyCycles = 0; // the stage's busiest unit on its busiest chip
+  double dynamicJoules = 0; // energy above static power, all the stage's chips, one token
+};
+
+/// The DECODE programs of one kv_length bucket, in pipeline (schedule) order.
+struct DecodeBucket {
+  uint64_t kvLength = 0; // 0 = not bucketed (serves any context)
+  std::vector<DecodeStage> stages;
+};
+
+/// True when `schedule` holds DECODE programs (a v2 layer-pipeline schedule).
+bool hasDecodePrograms(const schedule::Schedule &schedule);
+
+/// Groups the simulated runs of every DECODE program by kv_length bucket and stage. Fails,
+/// naming the program, if a DECODE program has no simulated run or a zero end cycle.
+Result<std::vector<DecodeBucket>> decodeBuckets(const schedule::Schedule &schedule,
+                                                const sim::SimulationReport &report);
+
+/// Prices token-loop iterations on a v2 layer pipeline of P DECODE stages (docs/runtime.md,
+/// "LpuPipelineBackend"). Per bucket: latency L = end cycle of the last stage (one token of
+/// one sequence through all stages); stage time T = max over stages of
+/// max(end_k - end_{k-1}, busy_k). An iteration in which sequence i processes u_i tokens
+/// (1 for decode, the prompt for prefill) takes max(L + (max u_i - 1) T, (sum u_i) T)
+/// cycles: one sequence's tokens follow each other through the pipeline, and stage 0 takes
+/// one token every T. So S decoding sequences take max(L, S T): per token per sequence
+/// max(T, L / S). Prefill runs the prompt through the DECODE programs token by token (no
+/// PREFILL program exists yet): an approximation, listed in notes(). Sequences in flight are
+/// limited by maxSequences and by P.
+class LpuPipelineBackend final : public ServingBackend {
+public:
+  static Result<LpuPipelineBackend> create(const schedule::Schedule &schedule,
+                                           const sim::SimulationReport &report,
+                                           const system::SystemConfig &system,
+                                           const LpuServingOptions &options = {});
+  /// From buckets already grouped (tests, or a caller with its own fabric run).
+  static Result<LpuPipelineBackend> create(std::vector<DecodeBucket> buckets, double clockHz,
+                                           const std::string &systemName,
+                                           const system::SystemConfig &system,
+                                           const LpuServingOptions &options = {});
+
+  std::string name() const override { return backendName; }
+  uint32_t maxSequences() const override { return sequenceLimit; }
+  uint32_t devices() const override { return chips; }
+  double idleWatts() const override { return staticWatts; }
+  Result<IterationCost> iterationCost(std::span<const SequenceWork> work) override;
+
+  /// Per bucket: latency L and stage time T in cycles (as in the class comment).
+  uint64_t latencyCycles(size_t bucket) const { return buckets[bucket].latency; }
+  uint64_t stageCycles(size_t bucket) const { return buckets[bucket].stage; }
+  size_t bucketCount() const { return buckets.size(); }
+  /// Approximations and limits of this pricing, one line each, for the report.
+  const std::vector<std::string> &notes() const { return modelNotes; }
+
+private:
+  struct Priced {
+    uint64_t kvLength = 0, latency = 0, stage = 0;
+    uint32_t stages = 0;
+    double busyChipCycles = 0; // sum over stages of chips x stage occupancy, one token
+    double dynamicJoules = 0;  // one token through all stages
+  };
+  LpuPipelineBackend() = default;
+  std::string backendName;
+  uint32_t sequenceLimit = 1, chips = 1;
+  double staticWatts = 0, clockHz = 0;
+  std::vector<Priced> buckets; // ascending kvLength
+  std::vector<std::string> modelNotes;
 };
 
 } // namespace conveyor::runtime
