@@ -57,7 +57,7 @@ Result<PlanOptions> planOptionsOf(const PlanningFlags &flags, DType weights) {
   o.seqsInFlight = flags.seqs;
   o.tensorParallel = flags.tp;
   o.layersPerStage = flags.layersPerStage;
-  o.sramReserveFraction = flags.reserve;
+  o.sramReserveFraction = flags.reserveOr(0.02);
   o.alignStagesToGroups = flags.alignStages;
   return o;
 }
@@ -116,7 +116,7 @@ int runMinChips(const partition::ModelSummary &model, const system::SystemConfig
   std::string text = fmt::format(
       "{}: fewest {} chips ({:.1f} MB SRAM, {:.0f}% reserved) that hold the model with KV for "
       "{} tokens x {} sequences at {}, activations {}\n",
-      model.name, system.chip.name, system.chip.sramBytes() / 1e6, flags.reserve * 100,
+      model.name, system.chip.name, system.chip.sramBytes() / 1e6, flags.reserveOr(0.02) * 100,
       flags.maxContext, flags.seqs, flags.kv, flags.activations);
   text += fmt::format("  {:<8} {:>12} {:>9} {:>10} {:>12}  fits {}\n", "weights", "weights GB",
                       "KV GB", "min chips", "lower bound", system.name);
@@ -135,7 +135,8 @@ int runMinChips(const partition::ModelSummary &model, const system::SystemConfig
     }
     partition::Footprint f = partition::modelFootprint(model, *options);
     const uint32_t chips = partition::minimumChips(model, system.chip, *options);
-    const uint64_t usable = uint64_t(double(system.chip.sramBytes()) * (1 - flags.reserve));
+    const uint64_t usable =
+        uint64_t(double(system.chip.sramBytes()) * (1 - flags.reserveOr(0.02)));
     const uint64_t bound = usable ? (f.totalBytes() + usable - 1) / usable : 0;
     const bool fits = chips > 0 && chips <= system.fabric.chips;
     text += fmt::format("  {:<8} {:>12.2f} {:>9.2f} {:>10} {:>12}  {}\n", system::dtypeName(w),
@@ -238,7 +239,7 @@ std::optional<int> runPlanning(const std::string &modelPath, const std::string &
     // The compiled decode step also keeps each layer's present K/V and transposed K
     // as activations (SRAM buffers never overlap in a schedule), which the planner's working
     // set leaves out: plan with 8% of SRAM reserved unless --sram-reserve says otherwise
-    if (flags.reserve == PlanningFlags{}.reserve) {
+    if (!flags.reserve) {
       options->sramReserveFraction = 0.08;
     }
     // Collectives are direct exchanges, one port per peer: the multi-chip compile

@@ -14,7 +14,9 @@ struct PlanningFlags {
   int64_t maxContext = 4096, seqs = 1;
   std::optional<uint32_t> tp, layersPerStage;
   bool minChips = false, explain = false, alignStages = false;
-  double reserve = 0.02;
+  /// --sram-reserve; unset: 2% for planning, 8% for a multi-chip compile with output.
+  std::optional<double> reserve;
+  double reserveOr(double fallback) const { return reserve.value_or(fallback); }
 
   /// True when any flag asks for planning on a one-chip system too.
   bool requested() const { return minChips || explain || !weights.empty() || tp || layersPerStage; }
