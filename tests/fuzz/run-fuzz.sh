@@ -1,10 +1,20 @@
 #!/usr/bin/env bash
-# Builds the ONNX importer fuzzer with clang-19 sanitizers and runs it for a bounded time (ctest: fuzz-onnx-importer).
+# Builds the ONNX importer fuzzer with clang-19 sanitizers and runs it (ctest: fuzz-onnx-importer).
+#
+# Two modes:
+#  - regression (default, what ctest runs): a fixed seed, a fixed number of inputs and an empty
+#    corpus, so every machine runs the same input sequence and a clean run here is a clean run
+#    in CI (a slower machine stops at the time cap, after a prefix of that same sequence);
+#  - exploration (CONVEYOR_FUZZ_SEED=0): a random seed, time-bounded, keeping fuzz-corpus/
+#    between runs. Run it by hand to look for new crashes; add each reproducer it finds to
+#    tests/lit/Frontend/Inputs/fuzz/ with a lit test, and it becomes a seed of the regression run.
 #
 # Environment:
-#   CONVEYOR_FUZZ_SECONDS    fuzzing time in seconds (default 60)
+#   CONVEYOR_FUZZ_SEED       libFuzzer seed (default 1; 0 = random, exploration mode)
+#   CONVEYOR_FUZZ_RUNS       inputs to run in regression mode (default 60000)
+#   CONVEYOR_FUZZ_SECONDS    time cap in seconds (default 300 in regression mode, 60 in exploration)
 #   CONVEYOR_FUZZ_BUILD_DIR  build directory (default <repo>/build-fuzz); its fuzz-corpus/
-#                            keeps what earlier runs found, fuzz-artifacts/ the reproducers
+#                            keeps what exploration runs found, fuzz-artifacts/ the reproducers
 #   CONVEYOR_FUZZ_JOBS       ninja parallelism (default 2)
 # With arguments, runs the fuzzer on just those (e.g. a reproducer file to replay it, or
 # libFuzzer flags), without the seed corpus and time limit.
@@ -13,7 +23,13 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build=${CONVEYOR_FUZZ_BUILD_DIR:-$repo/build-fuzz}
-seconds=${CONVEYOR_FUZZ_SECONDS:-60}
+seed=${CONVEYOR_FUZZ_SEED:-1}
+runs=${CONVEYOR_FUZZ_RUNS:-60000}
+if [ "$seed" = 0 ]; then
+  seconds=${CONVEYOR_FUZZ_SECONDS:-60}
+else
+  seconds=${CONVEYOR_FUZZ_SECONDS:-300}
+fi
 jobs=${CONVEYOR_FUZZ_JOBS:-2}
 
 if ! command -v clang++-19 >/dev/null || ! command -v clang-19 >/dev/null; then
@@ -44,6 +60,13 @@ seeds="$build/fuzz-seeds"
 corpus="$build/fuzz-corpus"
 artifacts="$build/fuzz-artifacts"
 rm -rf "$seeds"
+limits=(-max_total_time="$seconds")
+if [ "$seed" != 0 ]; then
+  # Regression mode: start from the seeds alone, as a fresh clone does.
+  corpus="$build/fuzz-corpus-regression"
+  rm -rf "$corpus"
+  limits+=(-seed="$seed" -runs="$runs")
+fi
 mkdir -p "$seeds" "$corpus" "$artifacts"
 cp "$repo"/tests/lit/Frontend/Inputs/*.onnx "$repo"/tests/lit/Frontend/Inputs/fuzz/*.onnx \
   "$repo"/models/tiny/*.onnx "$seeds"/
@@ -53,7 +76,7 @@ touch "$marker"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 status=0
-"$build/bin/onnx-import-fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+"$build/bin/onnx-import-fuzzer" "${limits[@]}" -timeout=10 -rss_limit_mb=2048 \
   -dict="$repo/tests/fuzz/onnx.dict" -artifact_prefix="$artifacts/" -print_final_stats=1 \
   "$corpus" "$seeds" || status=$?
 
@@ -65,4 +88,8 @@ if [ "$status" -ne 0 ]; then
   done
   exit "$status"
 fi
-echo "run-fuzz.sh: no crash, leak or timeout in ${seconds} s of fuzzing"
+if [ "$seed" != 0 ]; then
+  echo "run-fuzz.sh: no crash, leak or timeout (seed $seed, up to $runs inputs, cap ${seconds} s)"
+else
+  echo "run-fuzz.sh: no crash, leak or timeout in ${seconds} s of fuzzing"
+fi

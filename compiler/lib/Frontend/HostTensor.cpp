@@ -106,9 +106,25 @@ double HostTensor::getFloat(int64_t index) const {
   return static_cast<double>(ints[index]);
 }
 
+/// Float to int64 with truncation toward zero. ONNX leaves out-of-range casts undefined;
+/// they saturate here and NaN becomes 0, so a hostile constant cannot trigger C++ UB.
+static int64_t truncateToInt64(double value) {
+  if (std::isnan(value)) {
+    return 0;
+  }
+  constexpr double kLimit = 9223372036854775808.0; // 2^63
+  if (value >= kLimit) {
+    return std::numeric_limits<int64_t>::max();
+  }
+  if (value < -kLimit) {
+    return std::numeric_limits<int64_t>::min();
+  }
+  return static_cast<int64_t>(value);
+}
+
 int64_t HostTensor::getInt(int64_t index) const {
   if (isFloat()) {
-    return static_cast<int64_t>(floats[index]);
+    return truncateToInt64(floats[index]);
   }
   return ints[index];
 }
@@ -646,8 +662,7 @@ HostResult hostCast(const HostTensor &input, Type elementType) {
   unsigned width = elementType.getIntOrFloatBitWidth();
   std::vector<int64_t> values(count);
   for (int64_t i = 0; i < count; ++i) {
-    int64_t value =
-        input.isFloat() ? static_cast<int64_t>(std::trunc(input.getFloat(i))) : input.getInt(i);
+    int64_t value = input.getInt(i);
     if (width < 64) {
       // Wrap like a C cast to the narrower signed type.
       value = APInt(64, static_cast<uint64_t>(value)).trunc(width).getSExtValue();
