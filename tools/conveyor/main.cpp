@@ -20,8 +20,15 @@
 
 namespace {
 
-int fail(const std::string &message) {
+int fail(std::string message) {
   std::fflush(stdout);
+  // Compiler errors arrive labelled the compiler way ("file:line:col: error: ..." or
+  // "error: ..."); drop that label so the line reads "conveyor: error: file:line:col: ...".
+  if (message.rfind("error: ", 0) == 0) {
+    message.erase(0, 7);
+  } else if (size_t at = message.find(": error: "); at != std::string::npos) {
+    message.erase(at + 2, 7);
+  }
   fmt::print(stderr, "conveyor: error: {}\n", message);
   return 1;
 }
