@@ -13,23 +13,8 @@ using conveyor::compiler::test::findOp;
 
 namespace {
 
-const char *kContention = R"mlir(
-  func.func @main(%a: tensor<8x64xf32>, %b: tensor<8x64xf32>) -> (tensor<8x32xf32>, tensor<8x8xf32>) {
-    %w1 = cv.chip.weight "w1" {value = dense<1.0> : tensor<8x32xf32>} : tensor<8x32xf32>
-    %w2 = cv.chip.weight "w2" {value = dense<2.0> : tensor<8x32xf32>} : tensor<8x32xf32>
-    %x = cv.chip.mem_write %a, "a" : tensor<8x64xf32>
-    %y = cv.chip.mem_write %b, "b" : tensor<8x64xf32>
-    %p = cv.chip.vxm_binary "add" %w1, %w2 : (tensor<8x32xf32>, tensor<8x32xf32>) -> tensor<8x32xf32>
-    %q = cv.chip.vxm_binary "div" %w1, %w2 : (tensor<8x32xf32>, tensor<8x32xf32>) -> tensor<8x32xf32>
-    %r = cv.chip.vxm_unary "gelu_tanh" %p : tensor<8x32xf32>
-    %s = cv.chip.vxm_binary "mul" %q, %r : (tensor<8x32xf32>, tensor<8x32xf32>) -> tensor<8x32xf32>
-    %c = cv.chip.mem_copy %s : tensor<8x32xf32>
-    %o1 = cv.chip.mem_read %c, "o1" : tensor<8x32xf32>
-    %yv = cv.chip.view %y : tensor<8x64xf32> -> tensor<64x8xf32>
-    %m = cv.chip.mxm_matmul %x, %yv : (tensor<8x64xf32>, tensor<64x8xf32>) -> tensor<8x8xf32>
-    %o2 = cv.chip.mem_read %m, "o2" : tensor<8x8xf32>
-    return %o1, %o2 : tensor<8x32xf32>, tensor<8x8xf32>
-  })mlir";
+// Every unit used by two ops, so the scheduler must serialise them.
+const char *const kContention = compiler::test::kOutOfOrderIssueModule;
 
 int64_t issueOf(mlir::Operation *op) {
   auto issue = op->getAttrOfType<mlir::IntegerAttr>("issue");

@@ -119,7 +119,8 @@ template <typename OpTy> OpTy findOp(mlir::ModuleOp module, const std::string &v
 }
 
 /// Two outputs through every unit, written so that op order differs from issue order (the
-/// second mem_write issues late): for tests of the writer's sorted program order.
+/// second mem_write issues late): for tests of the writer's sorted program order and of the
+/// scheduler's unit contention.
 inline constexpr const char *kOutOfOrderIssueModule = R"mlir(
     func.func @main(%a: tensor<8x64xf32>, %b: tensor<8x64xf32>) -> (tensor<8x32xf32>, tensor<8x8xf32>) {
       %w1 = cv.chip.weight "w1" {value = dense<1.0> : tensor<8x32xf32>} : tensor<8x32xf32>
