@@ -245,6 +245,34 @@ void simulateTimingOnly(benchmark::State &state) {
 }
 BENCHMARK(simulateTimingOnly)->Arg(10000)->Arg(100000)->Arg(1000000)->Unit(benchmark::kMillisecond);
 
+/// The same through the plain sequence of checks (SimulationOptions::onePass = false: the
+/// reader's validation, buffer table, timing rules and energy each walk the messages), to
+/// compare with the one-pass decoder in the same run.
+void simulateTimingOnlyPlain(benchmark::State &state) {
+  const schedule::Schedule &s = syntheticSchedule(uint64_t(state.range(0)));
+  const uint64_t count = uint64_t(s.programs(0).instructions_size());
+  sim::SimulationOptions options;
+  options.functional = false;
+  options.onePass = false;
+  for (auto _ : state) {
+    Result<sim::SimulationReport> report = sim::simulate(s, groq1(), {}, options);
+    if (!report) {
+      state.SkipWithError(report.error().c_str());
+      return;
+    }
+    if (report->programs[0].cycles != s.programs(0).compiler_cycles()) {
+      state.SkipWithError("simulated cycles differ from the fixture's schedule");
+      return;
+    }
+  }
+  reportRate(state, count);
+}
+BENCHMARK(simulateTimingOnlyPlain)
+    ->Arg(10000)
+    ->Arg(100000)
+    ->Arg(1000000)
+    ->Unit(benchmark::kMillisecond);
+
 /// The same programs through the multi-chip engine (simulateFabric: validation, one decode
 /// into a flat program image, the run, no energy), which is the timing-mode path of v2.
 void fabricEngineTimingOnly(benchmark::State &state) {

@@ -1,5 +1,6 @@
 // Reads, validates, writes (atomically) and dumps *.sched schedule files. Free of MLIR.
 #include "conveyor/Schedule/ScheduleFormat.h"
+#include "conveyor/Schedule/OpcodeRules.h"
 
 #include <fmt/format.h>
 #include <google/protobuf/util/json_util.h>
@@ -82,6 +83,8 @@ const char *bufferKindText(BufferKind kind) {
     return "output";
   case ACTIVATION:
     return "activation";
+  case KV_CACHE:
+    return "kv-cache";
   case BUFFER_KIND_UNSPECIFIED:
   case BufferKind_INT_MIN_SENTINEL_DO_NOT_USE_:
   case BufferKind_INT_MAX_SENTINEL_DO_NOT_USE_:
@@ -130,6 +133,7 @@ Unit unitOf(Opcode op) {
   case MEM_GATHER:
   case MEM_SLICE:
   case MEM_CONCAT:
+  case MEM_KV_APPEND:
     return MEM;
   case SXM_BROADCAST:
     return SXM;
@@ -142,6 +146,9 @@ Unit unitOf(Opcode op) {
   case VXM_ROTARY:
     return VXM;
   case MXM_MATMUL_DQ:
+    return MXM;
+  case MXM_EXPERT_MATMUL:
+  case MXM_EXPERT_MATMUL_DQ:
     return MXM;
   case OPCODE_UNSPECIFIED:
   case Opcode_INT_MIN_SENTINEL_DO_NOT_USE_:
@@ -178,6 +185,7 @@ std::pair<int, int> arityOf(Opcode op) {
   case VXM_REDUCE:
   case VXM_TOPK:
   case VXM_CAST:
+  case MEM_KV_APPEND: // reads the new rows; results[0] views the KV_CACHE it writes
     return {1, 1};
   case MEM_GATHER:
   case MEM_CONCAT:
@@ -188,6 +196,10 @@ std::pair<int, int> arityOf(Opcode op) {
   case VXM_ROTARY:
   case MXM_MATMUL_DQ:
     return {3, 1};
+  case MXM_EXPERT_MATMUL:
+    return {3, 1};
+  case MXM_EXPERT_MATMUL_DQ:
+    return {4, 1};
   case OPCODE_UNSPECIFIED:
   case Opcode_INT_MIN_SENTINEL_DO_NOT_USE_:
   case Opcode_INT_MAX_SENTINEL_DO_NOT_USE_:
@@ -748,6 +760,11 @@ mode_t newFileMode() {
 
 } // namespace
 
+Unit opcodeUnit(Opcode op) { return unitOf(op); }
+std::pair<int, int> opcodeArity(Opcode op) { return arityOf(op); }
+bool isBinaryElementwise(ElementwiseKind kind) { return isBinaryKind(kind); }
+bool isUnaryElementwise(ElementwiseKind kind) { return isUnaryKind(kind); }
+
 Status validateSchedule(const Schedule &schedule, const std::string &sourceName) {
   return validateStructure(schedule, sourceName);
 }
@@ -886,6 +903,9 @@ const char *opcodeName(Opcode op) {
   case VXM_CAST:
   case VXM_ROTARY:
   case MXM_MATMUL_DQ:
+  case MXM_EXPERT_MATMUL:
+  case MXM_EXPERT_MATMUL_DQ:
+  case MEM_KV_APPEND:
     return Opcode_Name(op).c_str();
   case OPCODE_UNSPECIFIED:
   case Opcode_INT_MIN_SENTINEL_DO_NOT_USE_:

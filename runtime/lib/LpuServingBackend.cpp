@@ -7,6 +7,7 @@
 #include <climits>
 #include <cstdint>
 #include <iterator>
+#include <map>
 #include <set>
 #include <string>
 
@@ -65,7 +66,7 @@ Result<IterationCost> LpuServingBackend::iterationCost(std::span<const SequenceW
 
 } // namespace conveyor::runtime
 
-// ---- v2 layer pipelines of DECODE programs -------------------------------------------------
+// ---- v2 layer pipelines of PREFILL and DECODE programs -------------------------------------
 
 namespace conveyor::runtime {
 
@@ -78,48 +79,56 @@ bool hasDecodePrograms(const schedule::Schedule &schedule) {
   return false;
 }
 
-Result<std::vector<DecodeBucket>> decodeBuckets(const schedule::Schedule &schedule,
-                                                const sim::SimulationReport &report) {
+Result<std::vector<DecodeBucket>> pipelineBuckets(const schedule::Schedule &schedule,
+                                                  const sim::SimulationReport &report) {
+  // A template's runs are reported under its name, one per chip it runs on.
+  std::map<std::string, std::vector<const sim::ProgramReport *>> runsOf;
+  for (const sim::ProgramReport &run : report.programs) {
+    runsOf[run.name].push_back(&run);
+  }
   std::vector<DecodeBucket> buckets;
   std::set<std::string> seen;
   for (const schedule::Program &program : schedule.programs()) {
-    if (program.kind() != schedule::DECODE) {
+    const bool prefill = program.kind() == schedule::PREFILL;
+    if (program.kind() != schedule::DECODE && !prefill) {
       continue;
     }
-    // Runs are matched to programs by name, so two DECODE programs must not share one.
+    const char *kind = prefill ? "PREFILL" : "DECODE";
+    // Runs are matched to programs by name, so two programs must not share one.
     if (!seen.insert(program.name()).second) {
-      return makeError(fmt::format("DECODE program name '{}' appears twice in the schedule; "
+      return makeError(fmt::format("{} program name '{}' appears twice in the schedule; "
                                    "give every stage program a unique name",
-                                   program.name()));
+                                   kind, program.name()));
     }
-    // A template's runs are reported under its name, one per chip it runs on.
     DecodeStage stage;
     stage.program = program.name();
-    for (const sim::ProgramReport &run : report.programs) {
-      if (run.name != program.name()) {
-        continue;
-      }
+    for (const sim::ProgramReport *run : runsOf[program.name()]) {
       ++stage.chips;
-      stage.endCycle = std::max(stage.endCycle, run.cycles);
-      for (const auto &[unit, stats] : run.units) {
+      stage.endCycle = std::max(stage.endCycle, run->cycles);
+      for (const auto &[unit, stats] : run->units) {
         stage.busyCycles = std::max(stage.busyCycles, stats.busyCycles);
       }
       double staticJoules = 0;
-      if (auto it = run.energyBreakdown.find("static"); it != run.energyBreakdown.end()) {
+      if (auto it = run->energyBreakdown.find("static"); it != run->energyBreakdown.end()) {
         staticJoules = it->second;
       }
-      stage.dynamicJoules += std::max(0.0, run.energyJoules - staticJoules);
+      stage.dynamicJoules += std::max(0.0, run->energyJoules - staticJoules);
     }
     if (stage.chips == 0 || stage.endCycle == 0) {
-      return makeError(fmt::format("DECODE program '{}' has no simulated run with a nonzero end "
+      return makeError(fmt::format("{} program '{}' has no simulated run with a nonzero end "
                                    "cycle; simulate the whole schedule before serving from it",
-                                   program.name()));
+                                   kind, program.name()));
     }
     auto bucket = std::find_if(buckets.begin(), buckets.end(), [&](const DecodeBucket &b) {
-      return b.kvLength == program.kv_length();
+      return b.prefill == prefill && (prefill ? b.promptLength == program.prompt_length()
+                                              : b.kvLength == program.kv_length());
     });
     if (bucket == buckets.end()) {
-      buckets.push_back({program.kv_length(), {}});
+      DecodeBucket added;
+      added.prefill = prefill;
+      added.kvLength = prefill ? 0 : program.kv_length();
+      added.promptLength = prefill ? program.prompt_length() : 0;
+      buckets.push_back(std::move(added));
       bucket = std::prev(buckets.end());
     }
     bucket->stages.push_back(std::move(stage));
@@ -127,23 +136,39 @@ Result<std::vector<DecodeBucket>> decodeBuckets(const schedule::Schedule &schedu
   return buckets;
 }
 
+Result<std::vector<DecodeBucket>> decodeBuckets(const schedule::Schedule &schedule,
+                                                const sim::SimulationReport &report) {
+  Result<std::vector<DecodeBucket>> all = pipelineBuckets(schedule, report);
+  if (!all) {
+    return all;
+  }
+  std::vector<DecodeBucket> decode;
+  for (DecodeBucket &bucket : *all) {
+    if (!bucket.prefill) {
+      decode.push_back(std::move(bucket));
+    }
+  }
+  return decode;
+}
+
 Result<LpuPipelineBackend> LpuPipelineBackend::create(const schedule::Schedule &schedule,
                                                       const sim::SimulationReport &report,
                                                       const system::SystemConfig &system,
                                                       const LpuServingOptions &options) {
-  Result<std::vector<DecodeBucket>> grouped = decodeBuckets(schedule, report);
+  Result<std::vector<DecodeBucket>> grouped = pipelineBuckets(schedule, report);
   if (!grouped) {
     return makeError(grouped.error());
   }
   return create(std::move(*grouped), report.clockHz, report.systemName, system, options);
 }
 
-Result<LpuPipelineBackend> LpuPipelineBackend::create(std::vector<DecodeBucket> decode,
+Result<LpuPipelineBackend> LpuPipelineBackend::create(std::vector<DecodeBucket> grouped,
                                                       double clockHz,
                                                       const std::string &systemName,
                                                       const system::SystemConfig &system,
                                                       const LpuServingOptions &options) {
-  if (decode.empty()) {
+  if (std::none_of(grouped.begin(), grouped.end(),
+                   [](const DecodeBucket &bucket) { return !bucket.prefill; })) {
     return makeError(fmt::format("system '{}': the schedule has no DECODE program to serve "
                                  "traffic with; compile it for a multi-chip system",
                                  systemName));
@@ -162,13 +187,13 @@ Result<LpuPipelineBackend> LpuPipelineBackend::create(std::vector<DecodeBucket> 
   backend.staticWatts = system.chip.energy.staticWatts * double(backend.chips);
   uint32_t fewestStages = UINT32_MAX;
   bool anyDynamic = false;
-  for (const DecodeBucket &bucket : decode) {
+  for (const DecodeBucket &bucket : grouped) {
     Priced priced;
-    priced.kvLength = bucket.kvLength;
+    priced.length = bucket.prefill ? bucket.promptLength : bucket.kvLength;
     priced.stages = uint32_t(bucket.stages.size());
     uint64_t previousEnd = 0;
     for (const DecodeStage &stage : bucket.stages) {
-      // Stages run in sequence: a stage holds a token from the previous stage's end to its
+      // Stages run in sequence: a stage holds a step from the previous stage's end to its
       // own end, and no less than its busiest unit needs.
       uint64_t occupancy =
           std::max(stage.endCycle > previousEnd ? stage.endCycle - previousEnd : 0,
@@ -180,21 +205,40 @@ Result<LpuPipelineBackend> LpuPipelineBackend::create(std::vector<DecodeBucket> 
       previousEnd = std::max(previousEnd, stage.endCycle);
     }
     if (priced.stage == 0 || priced.latency == 0) {
-      return makeError(fmt::format("system '{}': the DECODE pipeline for kv length {} takes 0 "
+      return makeError(fmt::format("system '{}': the {} pipeline for {} length {} takes 0 "
                                    "cycles; cannot price traffic with it",
-                                   systemName, bucket.kvLength));
+                                   systemName, bucket.prefill ? "PREFILL" : "DECODE",
+                                   bucket.prefill ? "prompt" : "kv", priced.length));
+    }
+    if (bucket.prefill && priced.length == 0) {
+      return makeError(fmt::format("system '{}': a PREFILL program has prompt length 0; "
+                                   "recompile the schedule",
+                                   systemName));
     }
     anyDynamic = anyDynamic || priced.dynamicJoules > 0;
     fewestStages = std::min(fewestStages, priced.stages);
-    backend.buckets.push_back(priced);
+    (bucket.prefill ? backend.prefills : backend.buckets).push_back(priced);
   }
-  std::sort(backend.buckets.begin(), backend.buckets.end(),
-            [](const Priced &a, const Priced &b) { return a.kvLength < b.kvLength; });
-  // One sequence per stage at most: a stage works on one token at a time.
+  auto byLength = [](const Priced &a, const Priced &b) { return a.length < b.length; };
+  std::sort(backend.buckets.begin(), backend.buckets.end(), byLength);
+  std::sort(backend.prefills.begin(), backend.prefills.end(), byLength);
+  // One sequence per stage at most: a stage works on one step at a time.
   backend.sequenceLimit = std::min(options.maxSequences, fewestStages);
-  backend.modelNotes.push_back(
-      "prefill is approximated: no PREFILL program in the schedule, so a prompt runs token by "
-      "token through the DECODE pipeline (latency + (tokens - 1) x stage time)");
+  if (backend.prefills.empty()) {
+    backend.modelNotes.push_back(
+        "prefill is approximated: no PREFILL program in the schedule, so a prompt runs token "
+        "by token through the DECODE pipeline (latency + (tokens - 1) x stage time)");
+  } else {
+    std::string lengths;
+    for (const Priced &prefill : backend.prefills) {
+      lengths += fmt::format("{}{}", lengths.empty() ? "" : ", ", prefill.length);
+    }
+    backend.modelNotes.push_back(fmt::format(
+        "prefill from PREFILL programs (prompt buckets {}): a prompt takes the smallest bucket "
+        "that holds it, or token-by-token DECODE steps when those end sooner; a prompt longer "
+        "than {} runs as several PREFILL runs of {} (attention to the earlier runs not priced)",
+        lengths, backend.prefills.back().length, backend.prefills.back().length));
+  }
   if (!anyDynamic) {
     backend.modelNotes.push_back(
         "energy is static power only (all chips x time): the simulator reports no dynamic "
@@ -207,18 +251,13 @@ Result<LpuPipelineBackend> LpuPipelineBackend::create(std::vector<DecodeBucket> 
   return backend;
 }
 
-Result<IterationCost> LpuPipelineBackend::iterationCost(std::span<const SequenceWork> work) {
-  uint64_t totalTokens = 0, longestSequence = 0, longestContext = 0;
-  for (const SequenceWork &sequence : work) {
-    uint64_t tokens = std::max<uint64_t>(sequence.newTokens, 1);
-    totalTokens += tokens;
-    longestSequence = std::max(longestSequence, tokens);
-    longestContext = std::max(longestContext, sequence.contextTokens + tokens);
-  }
-  // The smallest bucket that holds every sequence's KV after this iteration.
+Result<LpuPipelineBackend::StepCost> LpuPipelineBackend::decodeCost(uint64_t tokens,
+                                                                    uint64_t context) const {
+  // The smallest bucket that holds the sequence's KV after this step.
+  const uint64_t needed = context + tokens;
   const Priced *bucket = nullptr;
   for (const Priced &candidate : buckets) {
-    if (candidate.kvLength == 0 || candidate.kvLength >= longestContext) {
+    if (candidate.length == 0 || candidate.length >= needed) {
       bucket = &candidate;
       break;
     }
@@ -227,16 +266,53 @@ Result<IterationCost> LpuPipelineBackend::iterationCost(std::span<const Sequence
     return makeError(fmt::format("{}: a sequence reaches {} tokens of context but the longest "
                                  "compiled DECODE bucket holds {}; compile a longer kv length or "
                                  "shorten prompts/outputs",
-                                 backendName, longestContext, buckets.back().kvLength));
+                                 backendName, needed, buckets.back().length));
   }
-  double latency = double(bucket->latency), stage = double(bucket->stage);
-  double cycles = std::max(latency + double(longestSequence - 1) * stage,
-                           double(totalTokens) * stage);
+  StepCost cost;
+  cost.latency = double(bucket->latency) + double(tokens - 1) * double(bucket->stage);
+  cost.occupancy = double(tokens) * double(bucket->stage);
+  cost.busyChipCycles = double(tokens) * bucket->busyChipCycles;
+  cost.dynamicJoules = double(tokens) * bucket->dynamicJoules;
+  return cost;
+}
+
+Result<IterationCost> LpuPipelineBackend::iterationCost(std::span<const SequenceWork> work) {
+  double longestLatency = 0, occupancy = 0, busyChipCycles = 0, dynamicJoules = 0;
+  for (const SequenceWork &sequence : work) {
+    const uint64_t tokens = std::max<uint64_t>(sequence.newTokens, 1);
+    Result<StepCost> step = decodeCost(tokens, sequence.contextTokens);
+    if (sequence.phase == SequencePhase::Prefill && !prefills.empty()) {
+      // The smallest PREFILL bucket that holds the prompt, or runs of the largest.
+      const Priced *bucket = &prefills.back();
+      for (const Priced &candidate : prefills) {
+        if (candidate.length >= tokens) {
+          bucket = &candidate;
+          break;
+        }
+      }
+      const uint64_t runs = (tokens + bucket->length - 1) / bucket->length;
+      StepCost prefill;
+      prefill.latency = double(bucket->latency) + double(runs - 1) * double(bucket->stage);
+      prefill.occupancy = double(runs) * double(bucket->stage);
+      prefill.busyChipCycles = double(runs) * bucket->busyChipCycles;
+      prefill.dynamicJoules = double(runs) * bucket->dynamicJoules;
+      if (!step || prefill.latency <= step->latency) {
+        step = prefill;
+      }
+    }
+    if (!step) {
+      return makeError(step.error());
+    }
+    longestLatency = std::max(longestLatency, step->latency);
+    occupancy += step->occupancy;
+    busyChipCycles += step->busyChipCycles;
+    dynamicJoules += step->dynamicJoules;
+  }
+  const double cycles = std::max(longestLatency, occupancy);
   IterationCost cost;
   cost.seconds = cycles / clockHz;
-  cost.dynamicJoules = double(totalTokens) * bucket->dynamicJoules;
-  cost.busyDeviceFraction =
-      std::clamp(double(totalTokens) * bucket->busyChipCycles / (double(chips) * cycles), 0.0, 1.0);
+  cost.dynamicJoules = dynamicJoules;
+  cost.busyDeviceFraction = std::clamp(busyChipCycles / (double(chips) * cycles), 0.0, 1.0);
   return cost;
 }
 

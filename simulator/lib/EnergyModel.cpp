@@ -82,11 +82,14 @@ bool chargeInstruction(const HardwareModel &model, schedule::Opcode opcode,
   case schedule::MEM_GATHER:
   case schedule::MEM_SLICE:
   case schedule::MEM_CONCAT:
+  case schedule::MEM_KV_APPEND:
   case schedule::SXM_BROADCAST:
     chargeTraffic(model, parts, readBytes, writtenBytes);
     return true;
   case schedule::MXM_MATMUL:
   case schedule::MXM_MATMUL_DQ:
+  case schedule::MXM_EXPERT_MATMUL:
+  case schedule::MXM_EXPERT_MATMUL_DQ:
     charge(parts, EnergyCategory::Mac, double(cost.macs) * macPicojoules);
     chargeTraffic(model, parts, readBytes, writtenBytes);
     return true;
@@ -118,13 +121,49 @@ bool chargeInstruction(const HardwareModel &model, schedule::Opcode opcode,
   return false;
 }
 
+/// Adds one instruction's parts to the program's categories and its unit, in the order
+/// programEnergy has always used.
+void accumulate(const EnergyParts &parts, schedule::Unit unit, ProgramEnergy &energy) {
+  double instructionTotal = 0;
+  for (size_t category = 0; category < kEnergyCategories; ++category) {
+    energy.categories[category] += parts[category];
+    instructionTotal += parts[category];
+  }
+  energy.units[unitSlot(unit)] += instructionTotal;
+}
+
 } // namespace
+
+bool chargesMacEnergy(schedule::Opcode opcode) {
+  return opcode == schedule::MXM_MATMUL || opcode == schedule::MXM_MATMUL_DQ ||
+         opcode == schedule::MXM_EXPERT_MATMUL || opcode == schedule::MXM_EXPERT_MATMUL_DQ;
+}
+
+bool addInstructionEnergy(const HardwareModel &model, const InstructionCost &cost,
+                          schedule::DType activations, ProgramEnergy &energy) {
+  double macPicojoules = 0;
+  if (chargesMacEnergy(cost.opcode)) {
+    if (size_t(activations) >= kDTypeSlots) {
+      return false;
+    }
+    macPicojoules = model.macPicojoules[size_t(activations)];
+    if (macPicojoules < 0) {
+      return false;
+    }
+  }
+  EnergyParts parts{};
+  if (!chargeInstruction(model, cost.opcode, cost, macPicojoules, parts)) {
+    return false;
+  }
+  accumulate(parts, cost.unit, energy);
+  return true;
+}
 
 Result<EnergyParts> instructionEnergy(const HardwareModel &model, const BufferTable &buffers,
                                       const schedule::Instruction &inst,
                                       const InstructionCost &cost) {
   double macPicojoules = 0;
-  if (inst.opcode() == schedule::MXM_MATMUL || inst.opcode() == schedule::MXM_MATMUL_DQ) {
+  if (chargesMacEnergy(inst.opcode())) {
     Result<double> picojoules = matmulPicojoules(model, buffers, inst);
     if (!picojoules) {
       return picojoules.takeError();
@@ -152,7 +191,7 @@ Result<ProgramEnergy> programEnergy(const HardwareModel &model, const BufferTabl
                                    schedule::opcodeName(inst.opcode()), inst.location(), reason));
     };
     double macPicojoules = 0;
-    if (cost.opcode == schedule::MXM_MATMUL || cost.opcode == schedule::MXM_MATMUL_DQ) {
+    if (chargesMacEnergy(cost.opcode)) {
       Result<double> picojoules = matmulPicojoules(model, buffers, program.instructions(index));
       if (!picojoules) {
         return fail(picojoules.error());
@@ -163,12 +202,7 @@ Result<ProgramEnergy> programEnergy(const HardwareModel &model, const BufferTabl
     if (!chargeInstruction(model, cost.opcode, cost, macPicojoules, parts)) {
       return fail(fmt::format("opcode {} has no energy rule", int(cost.opcode)));
     }
-    double instructionTotal = 0;
-    for (size_t category = 0; category < kEnergyCategories; ++category) {
-      energy.categories[category] += parts[category];
-      instructionTotal += parts[category];
-    }
-    energy.units[unitSlot(cost.unit)] += instructionTotal;
+    accumulate(parts, cost.unit, energy);
   }
   return energy;
 }

@@ -43,6 +43,26 @@ Route FabricModel::route(uint32_t from, uint32_t to) const {
   return path;
 }
 
+uint32_t FabricModel::forwardingChip(uint32_t from, uint32_t to, uint32_t port) const {
+  if (from == to || fabric.hopsBetween(from, to) < 2 || route(from, to).direct) {
+    return kNoChip;
+  }
+  const uint32_t fromRank = from % chipsPerNode;
+  uint32_t landingRank = 0;
+  if (port < localPorts) {
+    // The node-mate on this port (inverse of localPort), then its rail.
+    landingRank = port < fromRank ? port : port + 1;
+  } else {
+    const uint32_t global = port - localPorts;
+    landingRank = global < chipsPerNode ? global : fromRank;
+  }
+  if (landingRank >= chipsPerNode) {
+    return kNoChip;
+  }
+  const uint32_t landing = (to / chipsPerNode) * chipsPerNode + landingRank;
+  return landing == to || landing >= chips ? kNoChip : landing;
+}
+
 int64_t FabricModel::driftCorrection(uint32_t chip, uint64_t elapsed) const {
   const int64_t magnitude =
       int64_t((unsigned __int128)elapsed * (driftPartsPerBillion / 2) / 1000000000u);
@@ -69,6 +89,7 @@ Result<FabricModel> buildFabricModel(const system::SystemConfig &system) {
   model.localPorts = fabric.effectiveLocalLinks();
   model.clockHz = system.chip.clockHz;
   model.hopLatency = c2c.latencyCycles;
+  model.c2cPicojoulesPerBit = system.chip.energy.c2cPicojoulesPerBit;
   model.fabric = fabric;
   model.driftPartsPerBillion =
       fabric.clockDriftPpm > 0 ? uint64_t(std::llround(fabric.clockDriftPpm * 1000.0)) : 0;

@@ -67,6 +67,7 @@ struct ProgramImage {
   std::vector<ImageTransfer> transfers;
   std::vector<ImageBlock> blocks;
   std::vector<uint32_t> slotIds; // slot -> template buffer id
+  std::vector<EnergyParts> energy; // dynamic energy of one execution, per instruction
   bool hasTransfers = false;
   uint64_t executedPerRun = 0;
 };
@@ -181,6 +182,7 @@ Status FabricRunner::decode(const schedule::Program &program, ProgramImage &imag
   image.slots.reserve(slotCount);
   const std::string label = fmt::format("chip {}, program '{}'", program.chip(), program.name());
   image.instructions.resize(size_t(program.instructions_size()));
+  image.energy.resize(size_t(program.instructions_size()));
   for (int index = 0; index < program.instructions_size(); ++index) {
     const schedule::Instruction &inst = program.instructions(index);
     ImageInstruction &out = image.instructions[size_t(index)];
@@ -243,6 +245,16 @@ Status FabricRunner::decode(const schedule::Program &program, ProgramImage &imag
       }
       out.transfer = uint32_t(image.transfers.size());
       image.transfers.push_back(transfer);
+      // SRAM and stream traffic of the payload (the link energy is charged per run).
+      InstructionCost traffic;
+      traffic.opcode = inst.opcode();
+      traffic.unit = schedule::C2C;
+      (send ? traffic.readBytes : traffic.writtenBytes) = transfer.bytes;
+      Result<EnergyParts> parts = instructionEnergy(model, buffers, inst, traffic);
+      if (!parts) {
+        return fail(parts.error());
+      }
+      image.energy[size_t(index)] = *parts;
       break;
     }
     case schedule::SYNC:
@@ -272,6 +284,11 @@ Status FabricRunner::decode(const schedule::Program &program, ProgramImage &imag
       out.unit = uint8_t(slot);
       out.occupancy = cost->occupancy;
       out.duration = cost->duration;
+      Result<EnergyParts> parts = instructionEnergy(model, buffers, inst, *cost);
+      if (!parts) {
+        return fail(parts.error());
+      }
+      image.energy[size_t(index)] = *parts;
       break;
     }
     }
@@ -384,6 +401,7 @@ struct RootState {
   uint32_t writer = kNone; // static instruction index
   uint64_t writerIteration = 0;
   bool weight = false;
+  bool resident = false; // KV_CACHE: holds data at the start, written in place (MEM_KV_APPEND)
   bool strided = false; // moves with each iteration: fresh storage every iteration
 };
 
@@ -409,6 +427,7 @@ Status FabricRunner::runOne(uint32_t runIndex) {
       scratch[root] = uint32_t(states.size());
       RootState &state = states.emplace_back();
       state.weight = buffers.at(root).kind == schedule::WEIGHT;
+      state.resident = buffers.at(root).kind == schedule::KV_CACHE;
     }
     stateOfSlot[slot] = scratch[root];
   }
@@ -459,6 +478,7 @@ Status FabricRunner::runOne(uint32_t runIndex) {
     remap[slot] = uint32_t(slot);
   }
 
+  unsigned __int128 c2cBitHops = 0;
   std::string failure;
   auto execute = [&](uint32_t index, uint64_t iteration, uint64_t shift,
                      uint64_t idShift) -> bool {
@@ -497,6 +517,10 @@ Status FabricRunner::runOne(uint32_t runIndex) {
       if (state.weight) {
         continue;
       }
+      if (state.writer == kNone && state.resident) {
+        state.readEnd = std::max(state.readEnd, readEnd);
+        continue; // the cache's contents from before the program
+      }
       if (state.writer == kNone) {
         return fail(fmt::format("operand {} is not written before it is read, and is not a "
                                 "weight",
@@ -520,8 +544,9 @@ Status FabricRunner::runOne(uint32_t runIndex) {
         return fail(fmt::format("writes {}, a weight: weights are constant",
                                 buffers.at(bufferOfSlot[s]).label()));
       }
-      // v2 rewrites: a buffer may be written again once its value is dead.
-      if (state.writer != kNone) {
+      // v2 rewrites: a buffer may be written again once its value is dead (a KV cache's
+      // resident contents too).
+      if (state.writer != kNone || state.resident) {
         if (done < state.readEnd) {
           return fail(fmt::format("write after read: overwrites {} at cycle {} while it is "
                                   "still read until cycle {}",
@@ -609,6 +634,8 @@ Status FabricRunner::runOne(uint32_t runIndex) {
         record.serialisation = transfer.serialisation;
         record.arrival = record.slotStart + transfer.serialisation + route.hops * fabric.hopLatency;
         sends.push_back(record);
+        // Bit-hops are summed exactly (order-free); joules are taken once, after the run.
+        c2cBitHops += (unsigned __int128)transfer.bytes * 8 * route.hops;
         result.sends += 1;
         result.sentBytes += transfer.bytes;
         result.endCycle = std::max(result.endCycle, slotEnd);
@@ -663,6 +690,28 @@ Status FabricRunner::runOne(uint32_t runIndex) {
     }
     ++index;
   }
+  // Dynamic energy: each instruction's parts once per execution (its block's iterations),
+  // in instruction order.
+  size_t energyBlock = 0;
+  for (uint32_t index = 0; index < count; ++index) {
+    while (energyBlock < image.blocks.size() &&
+           index >= image.blocks[energyBlock].first + image.blocks[energyBlock].count) {
+      ++energyBlock;
+    }
+    const bool repeated =
+        energyBlock < image.blocks.size() && index >= image.blocks[energyBlock].first;
+    const double executions = repeated ? double(image.blocks[energyBlock].iterations) : 1.0;
+    const uint8_t unit = image.instructions[index].unit;
+    double instructionJoules = 0;
+    for (size_t category = 0; category < kEnergyCategories; ++category) {
+      const double joules = image.energy[index][category] * executions;
+      result.energy[category] += joules;
+      instructionJoules += joules;
+    }
+    result.unitEnergy[unit == kNoUnit ? kFabricUnits : unit] += instructionJoules;
+  }
+  result.c2cJoules = double(c2cBitHops) * fabric.c2cPicojoulesPerBit * 1e-12;
+  result.unitEnergy[kFabricUnits] += result.c2cJoules;
   result.instructions = image.executedPerRun;
   report.instructions += result.instructions;
   report.decodedInstructions += count;
@@ -714,6 +763,16 @@ Status FabricRunner::pairTransfers() {
   };
   std::vector<Inbound> inbound;
   inbound.reserve(recvs.size());
+  // Links crossed after the sender's port (FabricModel::forwardingChip), and the direct
+  // transfers that share them, in reference cycles.
+  struct LinkUse {
+    uint32_t from, to;
+    uint64_t start, end;
+    size_t recv;
+    bool forwarded;
+  };
+  std::vector<LinkUse> linkUses;
+  bool anyForwarded = false;
   size_t s = 0;
   for (size_t r = 0; r < recvs.size(); ++r) {
     const RecvRecord &recv = recvs[r];
@@ -745,6 +804,16 @@ Status FabricRunner::pairTransfers() {
           fabric.hopLatency, send.arrival, recv.issue));
     }
     inbound.push_back({recv.chip, recv.link, send.arrival - send.serialisation, send.arrival, r});
+    if (const uint32_t forwarder = fabric.forwardingChip(send.chip, recv.chip, send.link);
+        forwarder != FabricModel::kNoChip) {
+      // Cut-through: the forwarded stream crosses the last link as it arrives.
+      linkUses.push_back(
+          {forwarder, recv.chip, send.arrival - send.serialisation, send.arrival, r, true});
+      anyForwarded = true;
+    } else if (route.direct) {
+      linkUses.push_back({send.chip, recv.chip, send.slotStart,
+                          send.slotStart + send.serialisation, r, false});
+    }
     report.transfers += 1;
     report.transferBytes += send.bytes;
     report.endCycle = std::max(report.endCycle, send.arrival);
@@ -769,6 +838,44 @@ Status FabricRunner::pairTransfers() {
           "while transfer {} still arrives until {}",
           recvAt(recvs[after.recv]), after.link, recvs[after.recv].key, after.start, after.end,
           recvs[before.recv].key, before.end));
+    }
+  }
+  if (!anyForwarded) {
+    return Status::success();
+  }
+  // Per directed link, in start order: a use must start after every earlier forwarded use
+  // has ended; a forwarded use also after every earlier direct one. Two direct uses of one
+  // link come from one sender's port, which runOne has already checked in local cycles.
+  std::sort(linkUses.begin(), linkUses.end(), [](const LinkUse &a, const LinkUse &b) {
+    return std::tie(a.from, a.to, a.start, a.recv) < std::tie(b.from, b.to, b.start, b.recv);
+  });
+  constexpr size_t kNoUse = ~size_t(0);
+  size_t forwardedHolder = kNoUse, directHolder = kNoUse;
+  for (size_t i = 0; i < linkUses.size(); ++i) {
+    const LinkUse &use = linkUses[i];
+    if (i == 0 || use.from != linkUses[i - 1].from || use.to != linkUses[i - 1].to) {
+      forwardedHolder = directHolder = kNoUse;
+    }
+    size_t holder = kNoUse;
+    if (forwardedHolder != kNoUse && use.start < linkUses[forwardedHolder].end) {
+      holder = forwardedHolder;
+    } else if (use.forwarded && directHolder != kNoUse &&
+               use.start < linkUses[directHolder].end) {
+      holder = directHolder;
+    }
+    if (holder != kNoUse) {
+      const LinkUse &other = linkUses[holder];
+      return makeError(fmt::format(
+          "{}: link from chip {} to chip {} double-booked on a multi-hop route: transfer {} "
+          "crosses it over reference cycles [{}, {}) while transfer {} received by {} holds it "
+          "until {} (a transfer between nodes that lands on another chip of the receiver's "
+          "node is forwarded over this link; docs/simulator.md, routes between nodes)",
+          recvAt(recvs[use.recv]), use.from, use.to, recvs[use.recv].key, use.start, use.end,
+          recvs[other.recv].key, recvAt(recvs[other.recv]), other.end));
+    }
+    size_t &slot = use.forwarded ? forwardedHolder : directHolder;
+    if (slot == kNoUse || use.end > linkUses[slot].end) {
+      slot = i;
     }
   }
   return Status::success();

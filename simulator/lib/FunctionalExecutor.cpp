@@ -460,6 +460,59 @@ std::vector<float> matmulDequantized(const std::vector<float> &lhs, ShapeRef lhs
   return out;
 }
 
+/// MoE expert products read in place: out[t, j] = lhs[t, j or 0] @ table[indices[t, j]]
+/// (lhs [T, k or 1, M, K], table [E, K, N], out [T, k, M, N]), times that expert's
+/// per-channel scale row ([E, 1, N]) when `scale` is given; fp32 accumulation.
+Result<std::vector<float>> expertMatmul(const std::vector<float> &lhs, ShapeRef lhsShape,
+                                        const std::vector<float> &table, ShapeRef tableShape,
+                                        const std::vector<float> &indices, ShapeRef indexShape,
+                                        const std::vector<float> *scale) {
+  const auto tokens = uint64_t(indexShape[0]), slots = uint64_t(indexShape[1]);
+  const auto experts = int64_t(tableShape[0]);
+  const auto m = Eigen::Index(lhsShape[2]), k = Eigen::Index(tableShape[1]),
+             n = Eigen::Index(tableShape[2]);
+  const bool perSlotLhs = uint64_t(lhsShape[1]) == slots;
+  std::vector<float> out(tokens * slots * uint64_t(m * n));
+  for (uint64_t t = 0; t < tokens; ++t) {
+    for (uint64_t j = 0; j < slots; ++j) {
+      auto expert = int64_t(indices[t * slots + j]);
+      if (expert < 0 || expert >= experts) {
+        return makeError(fmt::format("expert index {} is outside [0, {})", expert, experts));
+      }
+      const uint64_t lhsSlot = t * uint64_t(lhsShape[1]) + (perSlotLhs ? j : 0);
+      Eigen::Map<const RowMajorMatrix> a(lhs.data() + lhsSlot * uint64_t(m * k), m, k);
+      Eigen::Map<const RowMajorMatrix> b(table.data() + uint64_t(expert) * uint64_t(k * n), k, n);
+      Eigen::Map<RowMajorMatrix> c(out.data() + (t * slots + j) * uint64_t(m * n), m, n);
+      c.noalias() = a * b;
+      if (scale != nullptr) {
+        Eigen::Map<const Eigen::RowVectorXf> row(scale->data() + uint64_t(expert) * uint64_t(n), n);
+        c.array().rowwise() *= row.array();
+      }
+    }
+  }
+  return out;
+}
+
+/// MEM_KV_APPEND: `cache` with the new rows [b, kv, s, d] written from `position` on the
+/// sequence axis: axis 2, cache [b, kv, T, d]; axis 3, cache kept transposed [b, kv, d, T].
+std::vector<float> kvAppend(std::vector<float> cache, ShapeRef cacheShape,
+                            const std::vector<float> &rows, ShapeRef rowShape, int64_t axis,
+                            int64_t position) {
+  const auto heads = uint64_t(rowShape[0] * rowShape[1]), s = uint64_t(rowShape[2]),
+             d = uint64_t(rowShape[3]);
+  const auto length = uint64_t(cacheShape[size_t(axis)]);
+  for (uint64_t h = 0; h < heads; ++h) {
+    for (uint64_t i = 0; i < s; ++i) {
+      const uint64_t p = uint64_t(position) + i;
+      for (uint64_t j = 0; j < d; ++j) {
+        const uint64_t at = axis == 2 ? (h * length + p) * d + j : (h * d + j) * length + p;
+        cache[at] = rows[(h * s + i) * d + j];
+      }
+    }
+  }
+  return cache;
+}
+
 } // namespace
 
 std::string FunctionalExecutor::unsupportedReason(const BufferTable &buffers) {
@@ -632,6 +685,26 @@ Status FunctionalExecutor::run(const schedule::Program &program, std::vector<Ten
       result = matmulDequantized(values(0), operand(0).shape, values(1), operand(1).shape,
                                  values(2));
       break;
+    case schedule::MXM_EXPERT_MATMUL:
+    case schedule::MXM_EXPERT_MATMUL_DQ: {
+      Result<std::vector<float>> products = expertMatmul(
+          values(0), operand(0).shape, values(1), operand(1).shape, values(2), operand(2).shape,
+          inst.opcode() == schedule::MXM_EXPERT_MATMUL_DQ ? &values(3) : nullptr);
+      if (!products) {
+        return makeError(fmt::format("program '{}', {} '{}': {}", program.name(),
+                                     schedule::opcodeName(inst.opcode()), inst.location(),
+                                     products.error()));
+      }
+      result = std::move(*products);
+      break;
+    }
+    case schedule::MEM_KV_APPEND: {
+      // In place: the result views the cache, whose other positions keep their values.
+      const BufferInfo &cache = buffers.byIdRef(inst.results(0));
+      result = kvAppend(storage[cache.root], cache.shape, values(0), operand(0).shape,
+                        inst.axis(), inst.starts(0));
+      break;
+    }
     default:
       return makeError(fmt::format("program '{}': opcode {} cannot be executed", program.name(),
                                    int(inst.opcode())));

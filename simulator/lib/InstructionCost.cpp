@@ -189,6 +189,49 @@ Result<InstructionCost> instructionCost(const HardwareModel &model, const Buffer
     cost.duration = model.memLatency + model.mxmLatency + cost.occupancy;
     return cost;
   }
+  case schedule::MXM_EXPERT_MATMUL:
+  case schedule::MXM_EXPERT_MATMUL_DQ: {
+    // MoE: T x k products, each installing one chosen expert's K x N slice of the table
+    // where it lives; only those slices (not the whole stack) are read from SRAM.
+    const BufferInfo &lhs = operand(0), &table = operand(1), &out = result(0);
+    if (table.shape.size() != 3 || out.shape.size() != 4) {
+      return makeError(fmt::format("expert product {} x {} has no [E, K, N] table",
+                                   shapeText(lhs.shape), shapeText(table.shape)));
+    }
+    const uint64_t rate = model.macsPerCycle[size_t(lhs.dtype)];
+    if (rate == 0) {
+      return makeError(fmt::format("the MXM has no rate for {} activations (chip.mxm."
+                                   "macs_per_cycle of system '{}')",
+                                   dtypeName(lhs.dtype), model.systemName));
+    }
+    const Wide products = Wide(out.shape[0]) * Wide(out.shape[1]);
+    const Wide sliceElements = Wide(table.shape[1]) * Wide(table.shape[2]);
+    const Wide sliceBytes = ceilDiv(products * sliceElements * dtypeBits(table.dtype), 8);
+    const Wide install = ceilDiv(sliceBytes, model.weightLoadBytesPerCycle);
+    const Wide macs = products * Wide(out.shape[2]) * sliceElements;
+    const Wide compute = ceilDiv(macs, rate);
+    if (install + compute > kMaxCycles) {
+      return makeError("the expert product takes more than 2^62 cycles");
+    }
+    cost.readBytes -= table.bytes;
+    cost.readBytes += uint64_t(sliceBytes);
+    if (inst.opcode() == schedule::MXM_EXPERT_MATMUL_DQ) {
+      // Only the chosen experts' scale rows are read.
+      const BufferInfo &scale = operand(3);
+      cost.readBytes -= scale.bytes;
+      cost.readBytes += uint64_t(products) * uint64_t(table.shape[2]) * 4;
+    }
+    cost.macs = uint64_t(macs);
+    cost.occupancy = uint64_t(install + compute);
+    cost.duration = model.memLatency + model.mxmLatency + cost.occupancy;
+    return cost;
+  }
+  case schedule::MEM_KV_APPEND:
+    // Only the new rows move (a MEM scatter into a transposed cache); the rest stays put.
+    cost.writtenBytes = operand(0).bytes;
+    cost.occupancy = operand(0).vectors;
+    cost.duration = model.memLatency + cost.occupancy;
+    return cost;
   case schedule::OPCODE_UNSPECIFIED:
   case schedule::Opcode_INT_MIN_SENTINEL_DO_NOT_USE_:
   case schedule::Opcode_INT_MAX_SENTINEL_DO_NOT_USE_:
@@ -365,6 +408,52 @@ std::optional<std::string> transformerShapeProblem(const BufferTable &buffers,
       return fmt::format("scales {} must be F32 [{}]", shapesText(operand(2)), dims->n);
     }
     return mustBe(dims->result);
+  }
+  case schedule::MXM_EXPERT_MATMUL:
+  case schedule::MXM_EXPERT_MATMUL_DQ: {
+    const ShapeRef table = operand(1).shape, indices = operand(2).shape;
+    if (table.size() != 3 || indices.size() != 2 || operand(2).dtype != schedule::INT32) {
+      return fmt::format("expert product needs a table [E, K, N] and INT32 indices [T, k], got "
+                         "{} and {}",
+                         shapesText(operand(1)), shapesText(operand(2)));
+    }
+    if (rank != 4 || in[0] != indices[0] || (in[1] != indices[1] && in[1] != 1) ||
+        in[3] != table[1]) {
+      return fmt::format("{} must be [{}, {} or 1, M, {}]", shapesText(operand(0)), indices[0],
+                         indices[1], table[1]);
+    }
+    if (inst.opcode() == schedule::MXM_EXPERT_MATMUL_DQ) {
+      const ShapeRef scale = operand(3).shape;
+      if (scale.size() != 3 || scale[0] != table[0] || scale[1] != 1 || scale[2] != table[2] ||
+          operand(3).dtype != schedule::F32) {
+        return fmt::format("scales {} must be F32 [{}, 1, {}]", shapesText(operand(3)), table[0],
+                           table[2]);
+      }
+    }
+    const int64_t expected[] = {indices[0], indices[1], in[2], table[2]};
+    return mustBe(expected);
+  }
+  case schedule::MEM_KV_APPEND: {
+    // rows [b, kv, s, d] into a [b, kv, T, d] (axis 2) or transposed [b, kv, d, T] (axis 3) cache
+    const int64_t axis = inst.axis();
+    if (buffers.at(result.root).kind != schedule::KV_CACHE) {
+      return fmt::format("result {} must be the storage of a KV_CACHE buffer", result.label());
+    }
+    if ((axis != 2 && axis != 3) || rank != 4 || result.shape.size() != 4 ||
+        inst.starts_size() != 1) {
+      return fmt::format("needs [b, kv, s, d] rows, a rank-4 cache, axis 2 or 3 and one start "
+                         "(the first position written); got rows {} and axis {}",
+                         shapesText(operand(0)), axis);
+    }
+    const ShapeRef cache = result.shape;
+    const int64_t depth = axis == 2 ? cache[3] : cache[2];
+    const int64_t first = inst.starts(0);
+    if (cache[0] != in[0] || cache[1] != in[1] || depth != in[3] || first < 0 ||
+        first + in[2] > cache[size_t(axis)] || result.dtype != operand(0).dtype) {
+      return fmt::format("rows {} do not fit cache {} at position {} on axis {}",
+                         shapesText(operand(0)), shapesText(result), first, axis);
+    }
+    return std::nullopt;
   }
   default:
     break;

@@ -6,7 +6,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
+#include <map>
+#include <vector>
 
 namespace conveyor::sim {
 namespace {
@@ -94,6 +97,47 @@ private:
   bool afterKey = false;
 };
 
+/// "0-7, 16, 18-19" for sorted, distinct chip numbers.
+std::string chipRanges(const std::vector<uint32_t> &chips) {
+  std::string text;
+  for (size_t i = 0; i < chips.size();) {
+    size_t j = i;
+    while (j + 1 < chips.size() && chips[j + 1] == chips[j] + 1) {
+      ++j;
+    }
+    text += fmt::format("{}{}", text.empty() ? "" : ", ", chips[i]);
+    if (j > i) {
+      text += fmt::format("-{}", chips[j]);
+    }
+    i = j + 1;
+  }
+  return text;
+}
+
+/// "chip 3" or "chips 0-7 (8 chips)".
+std::string chipListText(const std::vector<uint32_t> &chips) {
+  if (chips.size() == 1) {
+    return fmt::format("chip {}", chips[0]);
+  }
+  return fmt::format("chips {} ({} chips)", chipRanges(chips), chips.size());
+}
+
+bool sameFigures(const ProgramReport &a, const ProgramReport &b) {
+  auto sameUnits = [](const std::map<std::string, UnitStats> &x,
+                      const std::map<std::string, UnitStats> &y) {
+    return std::equal(x.begin(), x.end(), y.begin(), y.end(), [](const auto &p, const auto &q) {
+      return p.first == q.first && p.second.instructions == q.second.instructions &&
+             p.second.busyCycles == q.second.busyCycles &&
+             p.second.energyJoules == q.second.energyJoules;
+    });
+  };
+  return a.name == b.name && a.cycles == b.cycles && a.compilerCycles == b.compilerCycles &&
+         a.seconds == b.seconds && a.tokensPerStep == b.tokensPerStep &&
+         a.tokensPerSecond == b.tokensPerSecond && a.energyJoules == b.energyJoules &&
+         a.joulesPerToken == b.joulesPerToken && a.instructions == b.instructions &&
+         a.energyBreakdown == b.energyBreakdown && sameUnits(a.units, b.units);
+}
+
 } // namespace
 
 std::string renderText(const SimulationReport &report) {
@@ -106,17 +150,48 @@ std::string renderText(const SimulationReport &report) {
                    report.systemName, report.chips, report.clockHz / 1e6));
   line(report.functional ? std::string("Mode: functional (numerics computed)")
                          : fmt::format("Mode: timing only ({})", report.timingOnlyReason));
+  // Chips with the same figures share one line or block (a 576-chip fabric has a few dozen
+  // kinds of chip); renderJson keeps every chip.
   line("SRAM used per chip:");
-  for (size_t chip = 0; chip < report.sramBytesUsedPerChip.size(); ++chip) {
-    const double used = double(report.sramBytesUsedPerChip[chip]);
-    line(fmt::format("  chip {}: {:.3f} MiB of {:.3f} MiB ({:.2f} %)", chip, used / kMiB,
-                     double(report.sramBytesPerChip) / kMiB,
-                     percent(used, double(report.sramBytesPerChip))));
+  {
+    std::map<uint64_t, std::vector<uint32_t>> chipsByUse;
+    std::vector<uint64_t> order; // uses in order of their first chip
+    for (size_t chip = 0; chip < report.sramBytesUsedPerChip.size(); ++chip) {
+      std::vector<uint32_t> &chips = chipsByUse[report.sramBytesUsedPerChip[chip]];
+      if (chips.empty()) {
+        order.push_back(report.sramBytesUsedPerChip[chip]);
+      }
+      chips.push_back(uint32_t(chip));
+    }
+    for (uint64_t bytes : order) {
+      const double used = double(bytes);
+      line(fmt::format("  {}: {:.3f} MiB of {:.3f} MiB ({:.2f} %)", chipListText(chipsByUse[bytes]),
+                       used / kMiB, double(report.sramBytesPerChip) / kMiB,
+                       percent(used, double(report.sramBytesPerChip))));
+    }
   }
-  for (const ProgramReport &program : report.programs) {
+  // Programs with the same name and figures, in order of their first appearance.
+  std::vector<std::vector<size_t>> groups;
+  for (size_t index = 0; index < report.programs.size(); ++index) {
+    auto same = std::find_if(groups.begin(), groups.end(), [&](const std::vector<size_t> &group) {
+      return sameFigures(report.programs[group.front()], report.programs[index]);
+    });
+    if (same == groups.end()) {
+      groups.push_back({index});
+    } else {
+      same->push_back(index);
+    }
+  }
+  for (const std::vector<size_t> &group : groups) {
+    const ProgramReport &program = report.programs[group.front()];
+    std::vector<uint32_t> chips;
+    for (size_t index : group) {
+      chips.push_back(report.programs[index].chip);
+    }
+    std::sort(chips.begin(), chips.end());
     line("");
-    line(fmt::format("Program '{}' on chip {}: {} instruction(s)", program.name, program.chip,
-                     program.instructions));
+    line(fmt::format("Program '{}' on {}: {} instruction(s){}", program.name, chipListText(chips),
+                     program.instructions, chips.size() > 1 ? " each" : ""));
     line(fmt::format("  {:<14} {}", "cycles", program.cycles));
     line(fmt::format("  {:<14} {}", "compiler est.", program.compilerCycles));
     line(fmt::format("  {:<14} {:.3f} us", "time", program.seconds * 1e6));

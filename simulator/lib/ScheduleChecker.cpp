@@ -33,6 +33,8 @@ const char *kindText(schedule::BufferKind kind) {
     return "an output";
   case schedule::ACTIVATION:
     return "an activation";
+  case schedule::KV_CACHE:
+    return "a KV cache";
   case schedule::BUFFER_KIND_UNSPECIFIED:
   case schedule::BufferKind_INT_MIN_SENTINEL_DO_NOT_USE_:
   case schedule::BufferKind_INT_MAX_SENTINEL_DO_NOT_USE_:
@@ -124,6 +126,9 @@ std::optional<std::string> shapeProblem(const BufferTable &buffers,
   case schedule::VXM_CAST:
   case schedule::VXM_ROTARY:
   case schedule::MXM_MATMUL_DQ:
+  case schedule::MXM_EXPERT_MATMUL:
+  case schedule::MXM_EXPERT_MATMUL_DQ:
+  case schedule::MEM_KV_APPEND:
     return transformerShapeProblem(buffers, inst);
   case schedule::OPCODE_UNSPECIFIED:
   case schedule::Opcode_INT_MIN_SENTINEL_DO_NOT_USE_:
@@ -248,8 +253,9 @@ bool checkInOnePass(const HardwareModel &model, const BufferTable &buffers,
     for (uint32_t id : inst.operands()) {
       const size_t root = buffers.byIdRef(id).root;
       if (readyAt[root] == kNotWritten) {
-        if (buffers.at(root).kind == schedule::WEIGHT) {
-          continue;
+        if (buffers.at(root).kind == schedule::WEIGHT ||
+            buffers.at(root).kind == schedule::KV_CACHE) {
+          continue; // resident before the program starts
         }
         return false; // never written, written later, or by this very instruction
       }
@@ -360,7 +366,8 @@ Result<ProgramTiming> checkProgramExactly(const HardwareModel &model, const Buff
       const BufferInfo &read = buffers.byIdRef(id);
       const size_t root = read.root;
       if (writerOf[root] == kNoWriter) {
-        if (buffers.at(root).kind == schedule::WEIGHT) {
+        if (buffers.at(root).kind == schedule::WEIGHT ||
+            buffers.at(root).kind == schedule::KV_CACHE) {
           continue; // resident before the program starts: ready at cycle 0
         }
         return violation(index, fmt::format("operand {} is never written in this program and "

@@ -9,10 +9,12 @@
 #include "conveyor/Simulator/FunctionalExecutor.h"
 #include "conveyor/Simulator/HardwareModel.h"
 #include "conveyor/Simulator/ScheduleChecker.h"
+#include "conveyor/Simulator/ScheduleDecoder.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <optional>
 #include <unordered_map>
 
 namespace conveyor::sim {
@@ -68,35 +70,27 @@ std::vector<InstructionTrace> traceProgram(const BufferTable &buffers,
   return trace;
 }
 
-/// Checks and accounts one program: timing, per-unit statistics and energy.
-Result<ProgramReport> reportProgram(const HardwareModel &model, const BufferTable &buffers,
-                                    const schedule::Program &program, bool collectTrace) {
-  Result<ProgramTiming> timing = checkProgram(model, buffers, program);
-  if (!timing) {
-    return timing.takeError();
-  }
+/// The report of one program from its checked timing and dynamic energy.
+ProgramReport reportProgram(const HardwareModel &model, const BufferTable &buffers,
+                            const schedule::Program &program, const ProgramTiming &timing,
+                            const ProgramEnergy &energy, bool collectTrace) {
   ProgramReport report;
   report.name = program.name();
   report.chip = program.chip();
-  report.cycles = timing->endCycle;
+  report.cycles = timing.endCycle;
   report.compilerCycles = program.compiler_cycles();
   report.seconds = double(report.cycles) / model.clockHz;
   report.tokensPerStep = program.tokens_per_step();
   report.instructions = uint64_t(program.instructions_size());
 
-  Result<ProgramEnergy> energy = programEnergy(model, buffers, program, timing->costs);
-  if (!energy) {
-    return energy.takeError();
-  }
-  EnergyParts &total = energy->categories;
-  const std::array<double, kReportedUnits.size()> &unitEnergy = energy->units;
+  EnergyParts total = energy.categories;
   total[size_t(EnergyCategory::Static)] = staticEnergy(model, report.seconds);
 
   for (size_t slot = 0; slot < kReportedUnits.size(); ++slot) {
     UnitStats &stats = report.units[schedule::unitName(kReportedUnits[slot])];
-    stats.instructions = timing->unitInstructions[slot];
-    stats.busyCycles = timing->unitBusyCycles[slot];
-    stats.energyJoules = unitEnergy[slot];
+    stats.instructions = timing.unitInstructions[slot];
+    stats.busyCycles = timing.unitBusyCycles[slot];
+    stats.energyJoules = energy.units[slot];
   }
   // Categories are summed in key order so that the breakdown adds up to the total exactly.
   for (size_t category = 0; category < kEnergyCategories; ++category) {
@@ -112,9 +106,24 @@ Result<ProgramReport> reportProgram(const HardwareModel &model, const BufferTabl
     report.joulesPerToken = report.energyJoules / double(report.tokensPerStep);
   }
   if (collectTrace) {
-    report.trace = traceProgram(buffers, program, *timing);
+    report.trace = traceProgram(buffers, program, timing);
   }
   return report;
+}
+
+/// Checks and accounts one program the plain way: timing rules, then energy.
+Result<ProgramReport> checkAndReportProgram(const HardwareModel &model,
+                                            const BufferTable &buffers,
+                                            const schedule::Program &program, bool collectTrace) {
+  Result<ProgramTiming> timing = checkProgram(model, buffers, program);
+  if (!timing) {
+    return timing.takeError();
+  }
+  Result<ProgramEnergy> energy = programEnergy(model, buffers, program, timing->costs);
+  if (!energy) {
+    return energy.takeError();
+  }
+  return reportProgram(model, buffers, program, *timing, *energy, collectTrace);
 }
 
 // Multi-chip (v2) schedules
@@ -190,7 +199,8 @@ std::vector<uint64_t> sramBytesUsedWithStrides(const schedule::Schedule &schedul
 }
 
 /// Times a schedule that uses repeat blocks, templates or C2C with the fabric engine and
-/// reports one ProgramReport per (program, chip) run. Energy: static only.
+/// reports one ProgramReport per (program, chip) run, with its dynamic energy (every
+/// executed instruction, C2C links) and its chip's static energy.
 Result<SimulationReport> simulateWithFabric(const schedule::Schedule &schedule,
                                             const system::SystemConfig &system,
                                             const SimulationOptions &options) {
@@ -223,12 +233,23 @@ Result<SimulationReport> simulateWithFabric(const schedule::Schedule &schedule,
       UnitStats &stats = out.units[schedule::unitName(kReportedUnits[slot])];
       stats.instructions = run.unitInstructions[slot];
       stats.busyCycles = run.unitBusyCycles[slot];
+      stats.energyJoules = run.unitEnergy[slot];
     }
+    // The link resource: sends and receives (they occupy ports, not a unit queue), with their
+    // SRAM/stream traffic and the link energy. SYNC (ICU) moves no data and costs nothing.
+    UnitStats &links = out.units[schedule::unitName(schedule::C2C)];
+    links.instructions = run.sends + run.recvs;
+    links.energyJoules = run.unitEnergy[kFabricUnits];
     for (size_t category = 0; category < kEnergyCategories; ++category) {
-      out.energyBreakdown[energyCategoryName(EnergyCategory(category))] = 0;
+      out.energyBreakdown[energyCategoryName(EnergyCategory(category))] = run.energy[category];
     }
+    out.energyBreakdown["c2c"] = run.c2cJoules;
+    // Static power of this chip over the run (the system's total over its chips).
     out.energyBreakdown["static"] = staticEnergy(*model, out.seconds) / double(model->chips);
-    out.energyJoules = out.energyBreakdown["static"];
+    // Summed in key order, so that the breakdown adds up to the total exactly.
+    for (const auto &[name, joules] : out.energyBreakdown) {
+      out.energyJoules += joules;
+    }
     if (out.seconds > 0) {
       out.tokensPerSecond = double(out.tokensPerStep) / out.seconds;
     }
@@ -244,12 +265,91 @@ Result<SimulationReport> simulateWithFabric(const schedule::Schedule &schedule,
   return report;
 }
 
+/// The report header, SRAM use and, when asked and possible, the numerics of a checked
+/// single-chip schedule whose program reports are already in `report`.
+Result<SimulationReport> finishSingleChip(const schedule::Schedule &schedule,
+                                          const system::SystemConfig &system,
+                                          const HardwareModel &model, const BufferTable &buffers,
+                                          const std::vector<TensorData> &inputs,
+                                          const SimulationOptions &options,
+                                          SimulationReport report) {
+  const std::string source = fmt::format("schedule of model '{}'", schedule.model_name());
+  report.modelName = schedule.model_name();
+  report.systemName = system.name;
+  report.chips = model.chips;
+  report.clockHz = model.clockHz;
+  report.sramBytesPerChip = model.sramBytes;
+  report.sramBytesUsedPerChip = buffers.reservedBytesPerChip();
+  report.sramBytesUsedPerChip.resize(model.chips, 0);
+  report.traced = options.collectTrace;
+  if (!options.functional) {
+    report.timingOnlyReason = "functional run not requested";
+    return report;
+  }
+  report.timingOnlyReason = FunctionalExecutor::unsupportedReason(buffers);
+  if (!report.timingOnlyReason.empty()) {
+    return report;
+  }
+  std::vector<const schedule::Program *> programs;
+  for (const schedule::Program &program : schedule.programs()) {
+    programs.push_back(&program);
+  }
+  FunctionalExecutor executor(buffers);
+  if (Status status = executor.bindInputs(inputs, programs); !status) {
+    return makeError(fmt::format("{}: {}", source, status.error()));
+  }
+  for (const schedule::Program *program : programs) {
+    if (Status status = executor.run(*program, report.outputs); !status) {
+      return makeError(fmt::format("{}: {}", source, status.error()));
+    }
+  }
+  report.functional = true;
+  return report;
+}
+
+/// The fast path: a plain single-chip schedule decoded and checked in one pass
+/// (ScheduleDecoder.h). nullopt when anything is out of the ordinary; the plain sequence
+/// then decides.
+std::optional<Result<SimulationReport>> simulateInOnePass(const schedule::Schedule &schedule,
+                                                          const system::SystemConfig &system,
+                                                          const std::vector<TensorData> &inputs,
+                                                          const SimulationOptions &options) {
+  if (schedule.magic() != schedule::kMagic || schedule.version() != schedule::kVersion ||
+      schedule.system().fingerprint() != system::fingerprint(system)) {
+    return std::nullopt;
+  }
+  Result<HardwareModel> model = buildHardwareModel(system);
+  if (!model || schedule.system().chips() != model->chips) {
+    return std::nullopt;
+  }
+  std::optional<DecodedSchedule> decoded = decodeInOnePass(schedule, *model);
+  if (!decoded) {
+    return std::nullopt;
+  }
+  SimulationReport report;
+  report.programs.reserve(size_t(schedule.programs_size()));
+  for (int p = 0; p < schedule.programs_size(); ++p) {
+    report.programs.push_back(reportProgram(*model, decoded->buffers, schedule.programs(p),
+                                            decoded->timings[size_t(p)],
+                                            decoded->energies[size_t(p)], options.collectTrace));
+  }
+  return finishSingleChip(schedule, system, *model, decoded->buffers, inputs, options,
+                          std::move(report));
+}
+
 } // namespace
 
 Result<SimulationReport> simulate(const schedule::Schedule &schedule,
                                   const system::SystemConfig &system,
                                   const std::vector<TensorData> &inputs,
                                   const SimulationOptions &options) {
+  if (options.onePass) {
+    if (std::optional<Result<SimulationReport>> fast =
+            simulateInOnePass(schedule, system, inputs, options)) {
+      return std::move(*fast);
+    }
+  }
+  // The plain sequence: each check in its documented order, each with its own message.
   if (usesFabricFeatures(schedule)) {
     return simulateWithFabric(schedule, system, options);
   }
@@ -277,51 +377,16 @@ Result<SimulationReport> simulate(const schedule::Schedule &schedule,
   if (Status status = checkSram(*model, buffers); !status) {
     return makeError(status.error());
   }
-
   SimulationReport report;
-  report.modelName = schedule.model_name();
-  report.systemName = system.name;
-  report.chips = model->chips;
-  report.clockHz = model->clockHz;
-  report.sramBytesPerChip = model->sramBytes;
-  report.sramBytesUsedPerChip.assign(model->chips, 0);
-  for (const BufferInfo &buffer : buffers.all()) {
-    if (!buffer.isView()) {
-      report.sramBytesUsedPerChip[buffer.chip] += buffer.sizeBytes;
-    }
-  }
-
-  report.traced = options.collectTrace;
-  std::vector<const schedule::Program *> programs;
   for (const schedule::Program &program : schedule.programs()) {
     Result<ProgramReport> programReport =
-        reportProgram(*model, buffers, program, options.collectTrace);
+        checkAndReportProgram(*model, buffers, program, options.collectTrace);
     if (!programReport) {
       return programReport.takeError();
     }
     report.programs.push_back(std::move(*programReport));
-    programs.push_back(&program);
   }
-
-  if (!options.functional) {
-    report.timingOnlyReason = "functional run not requested";
-    return report;
-  }
-  report.timingOnlyReason = FunctionalExecutor::unsupportedReason(buffers);
-  if (!report.timingOnlyReason.empty()) {
-    return report;
-  }
-  FunctionalExecutor executor(buffers);
-  if (Status status = executor.bindInputs(inputs, programs); !status) {
-    return makeError(fmt::format("{}: {}", source, status.error()));
-  }
-  for (const schedule::Program *program : programs) {
-    if (Status status = executor.run(*program, report.outputs); !status) {
-      return makeError(fmt::format("{}: {}", source, status.error()));
-    }
-  }
-  report.functional = true;
-  return report;
+  return finishSingleChip(schedule, system, *model, buffers, inputs, options, std::move(report));
 }
 
 } // namespace conveyor::sim

@@ -3,6 +3,7 @@
 // runtime/lib/Reports.
 #include "ReportCommands.h"
 
+#include "conveyor/Partition/ModelSummaryAnalysis.h"
 #include "conveyor/Reports/Compare.h"
 #include "conveyor/Reports/PlannerEstimate.h"
 #include "conveyor/Reports/ReportRender.h"
@@ -11,6 +12,7 @@
 #include <fmt/format.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -72,6 +74,32 @@ int runCompare(const CompareFlags &flags, const std::string &argv0) {
   if (flags.maxContext < 1) {
     return reportFailure("--max-context must be at least 1");
   }
+  // GPU systems time the per-op profile of the model's cv.graph when the zoo has it.
+  {
+    std::filesystem::path given(flags.model);
+    std::filesystem::path graph =
+        given.extension() == ".onnx"
+            ? given
+            : std::filesystem::path(root) / "models/zoo/onnx" /
+                  ((given.extension() == ".json" ? given.stem().string() : flags.model) + ".onnx");
+    if (std::filesystem::exists(graph)) {
+      Result<partition::ModelSummary> summary = partition::summarizeOnnxModel(graph.string());
+      if (!summary) {
+        // The config still describes the model: say why the graph was not used, go on.
+        fmt::print(stderr, "conveyor: warning: GPU profiles from the zoo config: {}\n",
+                   summary.error());
+      } else {
+        settings.graphModel = std::move(*summary);
+      }
+    }
+    if (settings.graphModel) {
+      settings.graphModel->name = model.name;
+      settings.graphSource = graph.lexically_relative(root).string();
+      if (settings.graphSource.empty() || settings.graphSource.rfind("..", 0) == 0) {
+        settings.graphSource = graph.string();
+      }
+    }
+  }
 
   std::vector<CompareSystem> systems;
   for (const std::string &spec : splitList(flags.systems)) {
@@ -127,9 +155,11 @@ int runCompare(const CompareFlags &flags, const std::string &argv0) {
                         options.traffic.admission)
           : fmt::format("Traffic: trace `{}` (no load sweep: its arrivals are fixed).",
                         options.traffic.traceFile),
-      "LPU systems are priced from the partition planner's estimate (not a simulated "
-      "schedule); GPU systems from the calibrated roofline (docs/gpu-model.md). Method: "
-      "docs/reports.md."};
+      fmt::format("LPU systems are priced from the partition planner's estimate (not a "
+                  "simulated schedule); GPU systems from the calibrated roofline "
+                  "(docs/gpu-model.md) over the per-op profile of {}. Method: docs/reports.md.",
+                  settings.graphModel ? "the graph " + settings.graphSource
+                                      : std::string("the zoo config (no zoo graph found)"))};
   Document document = makeCompareDocument(model.name, setup, systems, *runs);
   Result<WrittenReport> written =
       writeReportDocument(document, flags.report, flags.noPlots, flags.json);
@@ -153,36 +183,6 @@ int runCompare(const CompareFlags &flags, const std::string &argv0) {
     }
   }
   return 0;
-}
-
-int runValidation(const std::string &output, const std::string &check, const std::string &argv0) {
-  Result<std::string> root = findSourceRoot(argv0);
-  if (!root) {
-    return reportFailure(root.error());
-  }
-  Result<std::string> document = reports::renderLpuValidationMarkdown(*root);
-  if (!document) {
-    return reportFailure(document.error());
-  }
-  if (!check.empty()) {
-    std::ifstream in(check, std::ios::binary);
-    std::stringstream current;
-    current << in.rdbuf();
-    if (!in || current.str() != *document) {
-      return reportFailure(check +
-                           " is stale or missing: the planner, a system, a GPU "
-                           "description or a measurement changed; regenerate it with "
-                           "conveyor validation -o " +
-                           check);
-    }
-    return 0;
-  }
-  if (output.empty() || output == "-") {
-    fmt::print("{}", *document);
-    return 0;
-  }
-  Status written = reports::writeFileAtomically(output, *document);
-  return written ? 0 : reportFailure(written.error());
 }
 
 } // namespace
@@ -312,21 +312,24 @@ std::vector<ReportCommand> registerCompareCommands(CLI::App &app, const std::str
       ->capture_default_str();
   addReportOutputFlags(*compare, flags->noPlots, flags->json, flags->quiet);
 
-  auto validationOutput = std::make_shared<std::string>();
-  auto validationCheck = std::make_shared<std::string>();
+  auto validationFlags = std::make_shared<ValidationFlags>();
   CLI::App *validation = app.add_subcommand(
-      "validation", "Write the validation table: LPU per-user speed (planner estimate) vs "
-                    "Groq's published figures and the GPU roofline vs published measurements, "
-                    "every error shown");
-  validation->add_option("-o,--output", *validationOutput,
+      "validation", "Write the validation table: LPU per-user speed (compiled multi-chip "
+                    "schedule, simulated) vs Groq's published figures and the GPU roofline "
+                    "(per-op profiles of the zoo graphs) vs published measurements, every "
+                    "error shown; and the GPU calibration table");
+  validation->add_option("-o,--output", validationFlags->output,
                          "Write here (e.g. docs/validation.md); default stdout");
-  validation->add_option("--check", *validationCheck,
+  validation->add_option("--check", validationFlags->check,
                          "Exit 1 if this checked-in document is not the current rendering");
+  validation->add_option("--calibration", validationFlags->calibration,
+                         "Also write the GPU calibration table here (docs/gpu-calibration.md)");
+  validation->add_option("--check-calibration", validationFlags->checkCalibration,
+                         "Exit 1 if this checked-in calibration table is not current");
 
   return {{compare, [flags, argv0] { return runCompare(*flags, argv0); }},
-          {validation, [validationOutput, validationCheck, argv0] {
-             return runValidation(*validationOutput, *validationCheck, argv0);
-           }}};
+          {validation,
+           [validationFlags, argv0] { return runValidation(*validationFlags, argv0); }}};
 }
 
 } // namespace conveyor::tool

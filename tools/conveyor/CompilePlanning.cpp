@@ -195,6 +195,9 @@ void addPlanningFlags(CLI::App &compile, PlanningFlags &flags) {
                    "weight precision (all of them unless --weights), and exit");
   compile.add_flag("--explain", flags.explain,
                    "Print the partition plan and the per-chip memory map (with --json: as JSON)");
+  compile.add_flag("--explain-all", flags.explainAll,
+                   "With --explain: list every tensor of each chip role's memory map (default: "
+                   "the largest 8 and the totals per kind)");
 }
 
 std::optional<int> runPlanning(const std::string &modelPath, const std::string &systemPath,
@@ -212,7 +215,7 @@ std::optional<int> runPlanning(const std::string &modelPath, const std::string &
   if (!model) {
     // One chip and only precision flags: a graph the planner cannot summarise (no KV cache,
     // unnamed heads) still compiles; the one-chip SRAM allocator checks that it fits.
-    if (!multiChip && !flags.minChips && !flags.explain) {
+    if (!multiChip && !flags.minChips && !flags.explain && !flags.explainAll) {
       return std::nullopt;
     }
     return failWith(model.error());
@@ -271,16 +274,22 @@ std::optional<int> runPlanning(const std::string &modelPath, const std::string &
     }
     return failWith(message);
   }
-  if (flags.explain) {
-    fmt::print("{}", json ? partition::renderPlanJson(*plan, *system)
-                          : partition::renderPlanText(*plan, *system));
+  if (flags.explain || flags.explainAll) {
+    const std::vector<partition::StageMemoryMap> maps =
+        partition::planMemoryMaps(*model, *plan, system->chip);
+    if (json) {
+      fmt::print("{}", partition::renderPlanJson(*plan, *system, maps));
+    } else {
+      fmt::print("{}{}", partition::renderPlanText(*plan, *system),
+                 partition::renderMemoryMapsText(maps, system->chip, flags.explainAll ? 0 : 8));
+    }
   }
   if (!multiChip) {
     // The plan is one chip: the normal compile writes the schedule when asked for one.
     return wantsOutput ? std::nullopt : std::optional<int>(0);
   }
   if (!wantsOutput) {
-    if (!flags.explain) {
+    if (!flags.explain && !flags.explainAll) {
       fmt::print("planned {} on {}: tp {} x {} stages = {} of {} chips, decode step ~{:.1f} us "
                  "(--explain for the memory map)\n",
                  plan->modelName, system->name, plan->tp, plan->stageCount, plan->chipsUsed,

@@ -14,12 +14,15 @@ struct PlanningFlags {
   int64_t maxContext = 4096, seqs = 1;
   std::optional<uint32_t> tp, layersPerStage;
   bool minChips = false, explain = false, alignStages = false;
+  bool explainAll = false; // --explain-all: every tensor of the memory map, not the largest
   /// --sram-reserve; unset: 2% for planning, 8% for a multi-chip compile with output.
   std::optional<double> reserve;
   double reserveOr(double fallback) const { return reserve.value_or(fallback); }
 
   /// True when any flag asks for planning on a one-chip system too.
-  bool requested() const { return minChips || explain || !weights.empty() || tp || layersPerStage; }
+  bool requested() const {
+    return minChips || explain || explainAll || !weights.empty() || tp || layersPerStage;
+  }
 };
 
 /// A multi-chip plan that fits, for the shard pass (CompileOptions::tensorParallel and

@@ -28,6 +28,19 @@ ReportCommand registerExploreCommand(CLI::App &app, const std::string &argv0);
 /// Prints "conveyor: error: <message>" and returns 1.
 int reportFailure(const std::string &message);
 
+/// `conveyor validation` (ValidationCommand.cpp): docs/validation.md (-o, --check) and
+/// docs/gpu-calibration.md (--calibration, --check-calibration).
+struct ValidationFlags {
+  std::string output, check, calibration, checkCalibration;
+};
+int runValidation(const ValidationFlags &flags, const std::string &argv0);
+
+/// `conveyor inspect --profile FILE` (ValidationCommand.cpp): the per-op workload profile of
+/// the graph, with every op's FLOPs and bytes for a prefill of `prompt` tokens and one decode
+/// step at `context` tokens, as JSON ('-' = stdout).
+int writeGraphProfile(const std::string &onnxPath, const std::string &output, int64_t prompt,
+                      int64_t context, const std::string &kvPrecision);
+
 // Shared by the report subcommands (defined in CompareCommand.cpp).
 
 /// The Conveyor source tree (models/zoo/configs) above the executable or the working

@@ -7,6 +7,7 @@
 #include "conveyor/Runtime/LpuServingBackend.h"
 #include "conveyor/Runtime/ReferenceCheck.h"
 #include "conveyor/Runtime/Serve.h"
+#include "conveyor/Runtime/StepSimulation.h"
 #include "conveyor/Schedule/ScheduleFormat.h"
 #include "conveyor/Simulator/Simulator.h"
 #include "conveyor/System/SystemConfig.h"
@@ -71,6 +72,8 @@ std::string appendJsonMember(const std::string &json, const std::string &key,
 
 struct CompileFlags {
   std::string model, system, output, emitKind = "sched", jsonPath, dims;
+  std::string kvBuckets, prefillBuckets; // length buckets of a multi-chip schedule
+  bool kvBucketsGiven = false, prefillBucketsGiven = false;
   bool json = false, stats = false;
   conveyor::cli::PlanningFlags planning; // precisions, partition, --min-chips
 };
@@ -94,6 +97,10 @@ int runCompile(const CompileFlags &flags) {
   options.systemPath = flags.system;
   options.outputPath = flags.output;
   options.dimSizes = flags.dims;
+  options.kvBuckets = flags.kvBuckets;
+  options.prefillBuckets = flags.prefillBuckets;
+  options.kvBucketsGiven = flags.kvBucketsGiven;
+  options.prefillBucketsGiven = flags.prefillBucketsGiven;
   // Precision numerics follow the planning flags once --weights is given
   if (!flags.planning.weights.empty()) {
     options.weightPrecision = flags.planning.weights;
@@ -136,6 +143,16 @@ int runCompile(const CompileFlags &flags) {
                                           s.decodeCycles, s.decodeBoundCycles,
                                           s.decodeBoundTokensPerSecond));
     }
+    if (!s.buckets.empty()) {
+      std::string list = "[";
+      for (const CompiledBucket &bucket : s.buckets) {
+        list += fmt::format("{}{{\"kind\": \"{}\", \"length\": {}, \"cycles\": {}, "
+                            "\"instructions\": {}}}",
+                            list.size() > 1 ? ", " : "", bucket.kind, bucket.length,
+                            bucket.cycles, bucket.instructions);
+      }
+      json = appendJsonMember(json, "buckets", list + "]");
+    }
     if (!flags.jsonPath.empty()) {
       if (int rc = emit(json, flags.jsonPath)) {
         return rc;
@@ -152,6 +169,18 @@ int runCompile(const CompileFlags &flags) {
                s.modelName, s.systemName, s.instructions, s.endCycle,
                s.sramBytesUsed / 1048576.0, s.sramBytesCapacity / 1048576.0, s.seconds,
                options.outputPath);
+  }
+  // Every length bucket of a partitioned schedule, then notes (buckets left out)
+  if (options.emit == EmitKind::Schedule || flags.stats) {
+    for (const CompiledBucket &bucket : s.buckets) {
+      fmt::print("{} bucket {} {}: {} cycles compiled (one sequence, all stages), {} "
+                 "instructions\n",
+                 bucket.kind, bucket.kind == "prefill" ? "prompt" : "kv", bucket.length,
+                 bucket.cycles, bucket.instructions);
+    }
+    for (const std::string &note : s.notes) {
+      fmt::print("note: {}\n", note);
+    }
   }
   // Decode step of a partitioned schedule against the partition lower bound
   if (s.decodeCycles > 0 && (options.emit == EmitKind::Schedule || flags.stats)) {
@@ -210,7 +239,8 @@ int runSimulate(const SimulateFlags &flags) {
   sim::SimulationOptions options;
   options.functional = !flags.timingOnly && !flags.inputs.empty();
   options.collectTrace = !flags.traceOut.empty();
-  Result<sim::SimulationReport> report = sim::simulate(*sched, *config, inputs, options);
+  // One fabric run per length bucket: a chip runs one bucket's step at a time.
+  Result<sim::SimulationReport> report = runtime::simulateSteps(*sched, *config, inputs, options);
   if (!report) {
     return fail(report.error());
   }
@@ -243,9 +273,19 @@ int runSimulate(const SimulateFlags &flags) {
       for (size_t b = 0; b < backend->bucketCount(); ++b) {
         servingNotes.push_back(fmt::format(
             "decode pipeline: latency {} cycles ({:.4g} ms) per token of one sequence, stage "
-            "time {} cycles; up to {} sequences in flight",
+            "time {} cycles; up to {} sequences in flight{}",
             backend->latencyCycles(b), 1e3 * double(backend->latencyCycles(b)) / report->clockHz,
-            backend->stageCycles(b), backend->maxSequences()));
+            backend->stageCycles(b), backend->maxSequences(),
+            backend->bucketCount() > 1 ? fmt::format(" (kv bucket {})", backend->kvLength(b))
+                                       : std::string()));
+      }
+      for (size_t b = 0; b < backend->prefillBucketCount(); ++b) {
+        servingNotes.push_back(fmt::format(
+            "prefill pipeline (prompt bucket {}): latency {} cycles ({:.4g} ms), stage time {} "
+            "cycles",
+            backend->promptLength(b), backend->prefillLatencyCycles(b),
+            1e3 * double(backend->prefillLatencyCycles(b)) / report->clockHz,
+            backend->prefillStageCycles(b)));
       }
       servingNotes.insert(servingNotes.end(), backend->notes().begin(), backend->notes().end());
       served = runtime::serve(flags.traffic, *backend);
@@ -333,6 +373,7 @@ int runDump(const std::string &path, bool json) {
 
 struct InspectFlags {
   std::string model, kvPrecision = "fp16", dims;
+  std::string profile; // --profile FILE: per-op workload profile as JSON
   int64_t context = 4096, prompt = 2048;
   bool json = false;
 };
@@ -350,6 +391,10 @@ int runInspect(const InspectFlags &flags) {
   options.kvPrecision = *precision;
   if (conveyor::Status status = parseDimAssignments(flags.dims, options.otherDims); !status) {
     return fail(status.error());
+  }
+  if (!flags.profile.empty()) {
+    return conveyor::tool::writeGraphProfile(flags.model, flags.profile, flags.prompt,
+                                             flags.context, flags.kvPrecision);
   }
   conveyor::Result<ModelStats> stats = inspectOnnxModel(flags.model, options);
   if (!stats) {
@@ -381,6 +426,14 @@ int main(int argc, char **argv) {
       ->check(CLI::IsMember({"sched", "graph", "chip"}));
   compile->add_option("--dims", compileFlags.dims,
                       "Sizes for the model's symbolic dimensions, e.g. batch=1,seq=8,past=0");
+  CLI::Option *kvBuckets = compile->add_option(
+      "--kv-buckets", compileFlags.kvBuckets,
+      "Multi-chip: DECODE programs for these KV lengths, e.g. 512,1024,4096 (default: powers "
+      "of two from 512 up to --max-context, and --max-context)");
+  CLI::Option *prefillBuckets = compile->add_option(
+      "--prefill-buckets", compileFlags.prefillBuckets,
+      "Multi-chip: PREFILL programs for these prompt lengths, or none (default: 128,512,2048 "
+      "up to --max-context, leaving out those that do not fit in SRAM)");
   compile->add_flag("--stats", compileFlags.stats, "Print the compile summary");
   compile->add_flag("--json", compileFlags.json, "Print the compile summary as JSON");
   compile->add_option("--json-out", compileFlags.jsonPath, "Write the JSON summary to this file");
@@ -453,6 +506,10 @@ int main(int argc, char **argv) {
   inspect->add_option("--dims", inspectFlags.dims,
                       "Sizes for symbolic dimensions other than batch, seq and past (name=N,...)");
   inspect->add_flag("--json", inspectFlags.json, "Print the statistics as JSON");
+  inspect->add_option("--profile", inspectFlags.profile,
+                      "Instead, write the per-op workload profile (FLOPs, weight, activation "
+                      "and KV bytes per op for prefill of --prompt tokens and a decode step at "
+                      "--context) as JSON to this file ('-' = stdout)");
 
   std::string dumpPath;
   CLI::App *dump = app.add_subcommand("dump", "Print a schedule file as text");
@@ -472,6 +529,8 @@ int main(int argc, char **argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   if (compile->parsed()) {
+    compileFlags.kvBucketsGiven = kvBuckets->count() > 0;
+    compileFlags.prefillBucketsGiven = prefillBuckets->count() > 0;
     return runCompile(compileFlags);
   }
   if (simulate->parsed()) {

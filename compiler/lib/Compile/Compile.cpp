@@ -13,6 +13,7 @@
 #include "conveyor/Schedule/ScheduleFormat.h"
 #include "conveyor/Sharding/ShardingPasses.h"
 #include "MultiChip.h"
+#include "ScheduleBuckets.h"
 #include "conveyor/System/SystemConfig.h"
 #include "conveyor/Target/ScheduleWriter.h"
 
@@ -25,6 +26,8 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <chrono>
+#include <optional>
+#include <fmt/format.h>
 #include <iostream>
 
 using namespace mlir;
@@ -171,138 +174,277 @@ Result<CompileSummary> compileModel(const CompileOptions &options) {
   context.loadAllAvailableDialects();
   ErrorCapture errors(context, options.onnxPath);
 
-  frontend::ImportOptions importOptions;
-  // A partitioned schedule is one decode step (seq 1) for one KV-length bucket
+  // A partitioned schedule holds one step per length bucket: DECODE (seq 1) per KV length,
+  // PREFILL (past 0) per prompt length; each bucket is imported and lowered on its own.
   const bool partitionedSchedule = (options.tensorParallel > 0 || options.pipelineStages > 0) &&
                                    options.emit == EmitKind::Schedule;
   uint64_t kvLength = options.kvBucket ? options.kvBucket : 4096;
-  std::string dimSizes = options.dimSizes;
-  if (partitionedSchedule && dimSizes.empty()) {
-    dimSizes = "batch=1,seq=1,past=" + std::to_string(kvLength);
-  } else if (partitionedSchedule) {
-    for (StringRef entry : llvm::split(StringRef(dimSizes), ',')) {
+  std::vector<ScheduleBucket> buckets;
+  bool decodeDefaulted = false, prefillDefaulted = false;
+  if (partitionedSchedule && !options.dimSizes.empty()) {
+    // --dims fixes the shapes: one DECODE bucket, for the `past` it gives.
+    for (StringRef entry : llvm::split(StringRef(options.dimSizes), ',')) {
       auto [key, value] = entry.trim().split('=');
       if (key.trim() == "past") {
         value.trim().getAsInteger(10, kvLength);
       }
     }
-  }
-  if (!dimSizes.empty()) {
-    std::string problem = frontend::parseDimSizes(dimSizes, importOptions);
-    if (!problem.empty()) {
-      return makeError("--dims: " + problem);
+    buckets.push_back({schedule::DECODE, kvLength, true});
+  } else if (partitionedSchedule) {
+    Result<std::vector<uint64_t>> decode = parseBucketList(options.kvBuckets, "--kv-buckets");
+    Result<std::vector<uint64_t>> prefill =
+        parseBucketList(options.prefillBuckets, "--prefill-buckets");
+    if (!decode) {
+      return decode.takeError();
+    }
+    if (!prefill) {
+      return prefill.takeError();
+    }
+    if (!options.kvBucketsGiven) {
+      // Powers of two from 512 below the longest context, and the longest context.
+      decodeDefaulted = true;
+      decode->clear();
+      for (uint64_t length = 512; length < kvLength; length *= 2) {
+        decode->push_back(length);
+      }
+      decode->push_back(kvLength);
+    }
+    if (!options.prefillBucketsGiven) {
+      prefill->clear();
+      for (uint64_t length : {128, 512, 2048}) {
+        if (length <= kvLength) {
+          prefill->push_back(length);
+        }
+      }
+      prefillDefaulted = true;
+    }
+    if (decode->empty()) {
+      return makeError("--kv-buckets: a serving schedule needs at least one DECODE bucket");
+    }
+    for (uint64_t length : *decode) {
+      if (length > kvLength) {
+        return makeError(fmt::format("--kv-buckets: bucket {} is longer than --max-context {}; "
+                                     "raise --max-context or drop the bucket",
+                                     length, kvLength));
+      }
+    }
+    for (uint64_t length : *prefill) {
+      if (length > kvLength) {
+        return makeError(fmt::format("--prefill-buckets: bucket {} is longer than --max-context "
+                                     "{}; raise --max-context or drop the bucket",
+                                     length, kvLength));
+      }
+    }
+    kvLength = decode->back();
+    // Longest KV first: shorter decode buckets view its cache. Then prompts, shortest first.
+    for (auto it = decode->rbegin(); it != decode->rend(); ++it) {
+      buckets.push_back({schedule::DECODE, *it, it == decode->rbegin()});
+    }
+    for (uint64_t length : *prefill) {
+      buckets.push_back({schedule::PREFILL, length});
     }
   }
-  OwningOpRef<ModuleOp> module =
-      frontend::importOnnxFile(context, options.onnxPath, importOptions);
-  if (!module) {
-    return errors.take("could not import the ONNX model");
-  }
-  Builder builder(&context);
-  (*module)->setAttr(target::kSourcePathAttr, builder.getStringAttr(options.onnxPath));
-  if (auto name = (*module)->getAttrOfType<StringAttr>("cv.model_name")) {
-    summary.modelName = name.str();
-  }
+  auto dimsOf = [&](const ScheduleBucket &bucket) {
+    if (!options.dimSizes.empty() || !partitionedSchedule) {
+      return options.dimSizes;
+    }
+    return bucket.kind == schedule::PREFILL
+               ? "batch=1,seq=" + std::to_string(bucket.length) + ",past=0"
+               : "batch=1,seq=1,past=" + std::to_string(bucket.length);
+  };
 
-  PassManager pm(&context);
-  pm.addPass(graph::createGraphCanonicalizeShapes());
-  if (options.emit != EmitKind::Graph && !partitionedSchedule) { // not partitioned
-    // Bind named dims, fuse transformer patterns, then lower everything
-    std::vector<std::string> dimBindings;
-    for (StringRef entry : llvm::split(StringRef(options.dimSizes), ',')) {
-      if (!entry.trim().empty()) {
-        dimBindings.push_back(entry.trim().str());
+  // Import and run the graph pipeline for one set of dims (one bucket when partitioned).
+  auto lowerModule = [&](const std::string &dimSizes) -> Result<OwningOpRef<ModuleOp>> {
+    frontend::ImportOptions importOptions;
+    if (!dimSizes.empty()) {
+      std::string problem = frontend::parseDimSizes(dimSizes, importOptions);
+      if (!problem.empty()) {
+        return makeError("--dims: " + problem);
       }
     }
-    if (!dimBindings.empty()) {
-      pm.addPass(graph::createGraphSpecializeDims(graph::GraphSpecializeDimsOptions{dimBindings}));
+    OwningOpRef<ModuleOp> module =
+        frontend::importOnnxFile(context, options.onnxPath, importOptions);
+    if (!module) {
+      return errors.take("could not import the ONNX model");
     }
-    pm.addPass(graph::createGraphFuseNorms());
-    pm.addPass(graph::createGraphFuseActivations());
-    pm.addPass(graph::createGraphFuseTransformer());
-    pm.addPass(createCanonicalizerPass());
-    pm.addPass(createCSEPass());
-    pm.addPass(createConvertGraphToChip());
-    // Quantise weights, round activations and the KV cache
-    if (!options.weightPrecision.empty() || !options.activationPrecision.empty() ||
-        !options.kvPrecision.empty()) {
-      PrecisionOptions precision{options.weightPrecision, options.activationPrecision,
-                                 options.kvPrecision};
-      if (std::string problem = checkPrecisionOptions(precision); !problem.empty()) {
-        return makeError("error: " + problem);
+    Builder builder(&context);
+    (*module)->setAttr(target::kSourcePathAttr, builder.getStringAttr(options.onnxPath));
+    if (auto name = (*module)->getAttrOfType<StringAttr>("cv.model_name")) {
+      summary.modelName = name.str();
+    }
+
+    PassManager pm(&context);
+    pm.addPass(graph::createGraphCanonicalizeShapes());
+    if (options.emit != EmitKind::Graph && !partitionedSchedule) { // not partitioned
+      // Bind named dims, fuse transformer patterns, then lower everything
+      std::vector<std::string> dimBindings;
+      for (StringRef entry : llvm::split(StringRef(options.dimSizes), ',')) {
+        if (!entry.trim().empty()) {
+          dimBindings.push_back(entry.trim().str());
+        }
       }
-      pm.addPass(createApplyPrecisionPass(precision));
+      if (!dimBindings.empty()) {
+        pm.addPass(graph::createGraphSpecializeDims(graph::GraphSpecializeDimsOptions{dimBindings}));
+      }
+      pm.addPass(graph::createGraphFuseNorms());
+      pm.addPass(graph::createGraphFuseActivations());
+      pm.addPass(graph::createGraphFuseTransformer());
+      pm.addPass(createCanonicalizerPass());
+      pm.addPass(createCSEPass());
+      pm.addPass(createConvertGraphToChip());
+      // Quantise weights, round activations and the KV cache
+      if (!options.weightPrecision.empty() || !options.activationPrecision.empty() ||
+          !options.kvPrecision.empty()) {
+        PrecisionOptions precision{options.weightPrecision, options.activationPrecision,
+                                   options.kvPrecision};
+        if (std::string problem = checkPrecisionOptions(precision); !problem.empty()) {
+          return makeError("error: " + problem);
+        }
+        pm.addPass(createApplyPrecisionPass(precision));
+      }
+      pm.addPass(chip::createAllocateSram(chip::AllocateSramOptions{options.systemPath}));
+      pm.addPass(
+          chip::createScheduleInstructions(chip::ScheduleInstructionsOptions{options.systemPath}));
     }
-    pm.addPass(chip::createAllocateSram(chip::AllocateSramOptions{options.systemPath}));
-    pm.addPass(
-        chip::createScheduleInstructions(chip::ScheduleInstructionsOptions{options.systemPath}));
-  }
-  // Tensor/pipeline partition: one cv.graph function per chip role + decode bound
-  const bool partitioned = options.tensorParallel > 0 || options.pipelineStages > 0;
-  if (partitioned) {
-    if (options.emit == EmitKind::Chip) { // schedules are built below
-      return makeError("error: a partitioned compile (tensor parallel x pipeline stages) writes "
-                       "cv.graph text only until multi-chip lowering is wired in; pass --emit graph");
+    // Tensor/pipeline partition: one cv.graph function per chip role + decode bound
+    const bool partitioned = options.tensorParallel > 0 || options.pipelineStages > 0;
+    if (partitioned) {
+      if (options.emit == EmitKind::Chip) { // schedules are built below
+        return makeError("error: a partitioned compile (tensor parallel x pipeline stages) writes "
+                         "cv.graph text only until multi-chip lowering is wired in; pass --emit graph");
+      }
+      if (options.systemPath.empty()) {
+        return makeError("error: a partitioned compile needs --system systems/<name>.yaml for "
+                         "routing and the decode bound");
+      }
+      pm.addPass(graph::createGraphFuseNorms());
+      pm.addPass(graph::createGraphFuseActivations());
+      pm.addPass(graph::createGraphFuseTransformer());
+      sharding::PartitionGraphOptions partition;
+      partition.tp = std::max<uint32_t>(1, options.tensorParallel);
+      partition.stages = std::max<uint32_t>(1, options.pipelineStages);
+      pm.addPass(sharding::createPartitionGraph(partition));
+      // The bound counts weights at the stored precision (fp16, the zoo's, when not given).
+      auto dtypeName = [](const std::string &name, const char *fallback) {
+        return name.empty() ? std::string(fallback) : name == "fp32" ? std::string("f32") : name;
+      };
+      sharding::PartitionBoundOptions bound;
+      bound.systemPath = options.systemPath;
+      bound.weightType = dtypeName(options.weightPrecision, "fp16");
+      bound.activationType = dtypeName(options.activationPrecision, "fp16");
+      pm.addPass(sharding::createPartitionBound(bound));
+      // Collectives -> C2C for the multi-chip schedule
+      if (partitionedSchedule) {
+        sharding::LowerCollectivesOptions collectives;
+        collectives.systemPath = options.systemPath;
+        collectives.activationType = bound.activationType;
+        pm.addPass(sharding::createLowerCollectives(collectives));
+      }
     }
-    if (options.systemPath.empty()) {
-      return makeError("error: a partitioned compile needs --system systems/<name>.yaml for "
-                       "routing and the decode bound");
+    if (failed(pm.run(*module))) {
+      return errors.take("compilation failed");
     }
-    pm.addPass(graph::createGraphFuseNorms());
-    pm.addPass(graph::createGraphFuseActivations());
-    pm.addPass(graph::createGraphFuseTransformer());
-    sharding::PartitionGraphOptions partition;
-    partition.tp = std::max<uint32_t>(1, options.tensorParallel);
-    partition.stages = std::max<uint32_t>(1, options.pipelineStages);
-    pm.addPass(sharding::createPartitionGraph(partition));
-    // The bound counts weights at the stored precision (fp16, the zoo's, when not given).
-    auto dtypeName = [](const std::string &name, const char *fallback) {
-      return name.empty() ? std::string(fallback) : name == "fp32" ? std::string("f32") : name;
-    };
-    sharding::PartitionBoundOptions bound;
-    bound.systemPath = options.systemPath;
-    bound.weightType = dtypeName(options.weightPrecision, "fp16");
-    bound.activationType = dtypeName(options.activationPrecision, "fp16");
-    pm.addPass(sharding::createPartitionBound(bound));
-    // Collectives -> C2C for the multi-chip schedule
-    if (partitionedSchedule) {
-      sharding::LowerCollectivesOptions collectives;
-      collectives.systemPath = options.systemPath;
-      collectives.activationType = bound.activationType;
-      pm.addPass(sharding::createLowerCollectives(collectives));
+    // Read the partition and its bound off the module
+    if (partitioned) {
+      auto integer = [&](StringRef name) -> uint64_t {
+        auto attr = (*module)->getAttrOfType<IntegerAttr>(name);
+        return attr ? attr.getValue().getZExtValue() : 0;
+      };
+      summary.tensorParallel = integer("cv.partition.tp");
+      summary.pipelineStages = integer("cv.partition.stages");
+      summary.layers = integer("cv.partition.layers");
+      summary.decodeBoundCycles = integer("cv.partition.decode_bound_cycles");
+      if (auto rate = (*module)->getAttrOfType<FloatAttr>("cv.partition.decode_bound_tokens_per_s")) {
+        summary.decodeBoundTokensPerSecond = rate.getValueAsDouble();
+      }
+      for (auto func : module->getOps<func::FuncOp>()) {
+        summary.partitionTemplates += func->hasAttr("cv.partition.role") ? 1 : 0;
+      }
     }
-  }
-  if (failed(pm.run(*module))) {
-    return errors.take("compilation failed");
-  }
-  // Read the partition and its bound off the module
-  if (partitioned) {
-    auto integer = [&](StringRef name) -> uint64_t {
-      auto attr = (*module)->getAttrOfType<IntegerAttr>(name);
-      return attr ? attr.getValue().getZExtValue() : 0;
-    };
-    summary.tensorParallel = integer("cv.partition.tp");
-    summary.pipelineStages = integer("cv.partition.stages");
-    summary.layers = integer("cv.partition.layers");
-    summary.decodeBoundCycles = integer("cv.partition.decode_bound_cycles");
-    if (auto rate = (*module)->getAttrOfType<FloatAttr>("cv.partition.decode_bound_tokens_per_s")) {
-      summary.decodeBoundTokensPerSecond = rate.getValueAsDouble();
-    }
-    for (auto func : module->getOps<func::FuncOp>()) {
-      summary.partitionTemplates += func->hasAttr("cv.partition.role") ? 1 : 0;
-    }
-  }
+    return module;
+  };
 
   Status written;
-  // Partitioned: lower each template and write the multi-chip decode schedule
+  // Partitioned: lower each template per bucket and merge the multi-chip programs
   if (partitionedSchedule) {
     summary.kvLength = kvLength;
-    FailureOr<schedule::Schedule> built =
-        buildMultiChipSchedule(*module, config, options, kvLength, summary);
-    if (failed(built)) {
-      return errors.take("could not build the multi-chip schedule");
+    ScheduleBucketMerger merger(config.chip.sramBytes());
+    std::optional<CompileSummary> longest;
+    bool stopPrefill = false;
+    for (const ScheduleBucket &bucket : buckets) {
+      // A default bucket other than the longest DECODE one that cannot be built or does not
+      // fit in SRAM is left out, and said so. Longer prompts would need more SRAM still, so
+      // no PREFILL bucket is tried after one is left out; shorter DECODE buckets still are.
+      const bool optional = bucket.kind == schedule::PREFILL
+                                ? prefillDefaulted
+                                : decodeDefaulted && bucket.length != kvLength;
+      bool stop = false;
+      auto leaveOut = [&](const std::string &why) {
+        summary.notes.push_back(fmt::format("{} left out (a default bucket): {}", bucket.tag(),
+                                            why));
+        stop = bucket.kind == schedule::PREFILL;
+      };
+      if (stopPrefill && bucket.kind == schedule::PREFILL) {
+        continue;
+      }
+      Result<OwningOpRef<ModuleOp>> module = lowerModule(dimsOf(bucket));
+      if (!module && optional) {
+        leaveOut(module.error());
+        stopPrefill = stop;
+        continue;
+      }
+      if (!module) {
+        return module.takeError();
+      }
+      CompileSummary stepSummary = summary;
+      stepSummary.weightBytes = 0;
+      stepSummary.instructions = 0;
+      FailureOr<schedule::Schedule> built = buildMultiChipSchedule(
+          **module, config, options, bucket.kind == schedule::DECODE ? bucket.length : 0,
+          stepSummary);
+      if (failed(built)) {
+        Error error =
+            errors.take(fmt::format("could not build the multi-chip schedule of {}", bucket.tag()));
+        if (optional) {
+          leaveOut(error.message);
+          stopPrefill = stop;
+          continue;
+        }
+        return error;
+      }
+      Status added = merger.add(*built, bucket);
+      if (!added && optional) {
+        leaveOut(added.error());
+        stopPrefill = stop;
+        continue;
+      }
+      if (!added) {
+        return makeError(options.onnxPath + ": error: " + added.error() +
+                         "; drop the bucket or use a larger system");
+      }
+      summary.buckets.push_back(
+          {bucket.kind == schedule::PREFILL ? "prefill" : "decode", bucket.length,
+           stepSummary.decodeCycles, stepSummary.instructions});
+      summary.instructions += stepSummary.instructions;
+      summary.weightBytes = stepSummary.weightBytes;
+      if (bucket.kind == schedule::DECODE && bucket.length == kvLength) {
+        longest = stepSummary;
+      }
     }
-    written = schedule::writeScheduleFile(*built, options.outputPath);
+    // The longest DECODE bucket is the file's decode step (and its lower bound)
+    if (longest) {
+      summary.decodeCycles = longest->decodeCycles;
+      summary.endCycle = longest->endCycle;
+      summary.tokensPerStep = longest->tokensPerStep;
+      summary.decodeBoundCycles = longest->decodeBoundCycles;
+      summary.decodeBoundTokensPerSecond = longest->decodeBoundTokensPerSecond;
+      summary.tensorParallel = longest->tensorParallel;
+      summary.pipelineStages = longest->pipelineStages;
+      summary.layers = longest->layers;
+      summary.partitionTemplates = longest->partitionTemplates;
+    }
+    summary.sramBytesUsed = merger.sramBytesUsed();
+    written = schedule::writeScheduleFile(merger.merged(), options.outputPath);
     if (!written) {
       return makeError(written.error());
     }
@@ -310,6 +452,12 @@ Result<CompileSummary> compileModel(const CompileOptions &options) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return summary;
   }
+  Result<OwningOpRef<ModuleOp>> lowered = lowerModule(options.dimSizes);
+  if (!lowered) {
+    return lowered.takeError();
+  }
+  OwningOpRef<ModuleOp> module = std::move(*lowered);
+
   if (options.emit == EmitKind::Graph) {
     written = writeText(options.outputPath, printModule(*module));
   } else {

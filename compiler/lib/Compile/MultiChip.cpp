@@ -301,50 +301,90 @@ void applyShapeOnlyPrecision(func::FuncOp func, const CompileOptions &options) {
     }
   }
   if (!weightType.isF32()) {
-    // MoE experts: matmul rhs = gather(table [E, K, N], expert ids): gather the narrow table
-    // and its per-(expert, channel) scales, dequantise on the VXM (as apply-precision does).
-    SmallVector<chip::GatherOp> gathers;
+    // MoE experts: mxm_expert_matmul on a [E, K, N] stack reads the narrow stack in place,
+    // with per-(expert, channel) f32 scales on the accumulators (as apply-precision does).
+    SmallVector<chip::ExpertMatMulOp> products;
+    func.walk([&](chip::ExpertMatMulOp product) {
+      auto table = product.getTable().getDefiningOp<chip::WeightOp>();
+      if (table && !product.getScale() && !chip::getDenseElements(table.getValue())) {
+        products.push_back(product);
+      }
+    });
+    llvm::DenseMap<Operation *, std::pair<Value, Value>> narrowTables;
+    for (chip::ExpertMatMulOp product : products) {
+      auto table = product.getTable().getDefiningOp<chip::WeightOp>();
+      auto [cached, inserted] = narrowTables.try_emplace(table, Value(), Value());
+      if (inserted) {
+        auto type = cast<RankedTensorType>(table.getType());
+        OpBuilder builder(table);
+        auto narrow = RankedTensorType::get(type.getShape(), weightType);
+        auto scaleType = RankedTensorType::get({type.getDimSize(0), 1, type.getDimSize(2)},
+                                               builder.getF32Type());
+        auto q = createPlaced<chip::WeightOp>(
+            builder, table.getLoc(), narrow, shapeOnly(context, narrow),
+            builder.getStringAttr(table.getName().str() + "." + options.weightPrecision));
+        auto scales = createPlaced<chip::WeightOp>(
+            builder, table.getLoc(), scaleType, shapeOnly(context, scaleType),
+            builder.getStringAttr(table.getName().str() + ".scale"));
+        keep.insert(q);
+        keep.insert(scales);
+        cached->second = {q.getResult(), scales.getResult()};
+      }
+      OpBuilder builder(product);
+      auto replacement = createPlaced<chip::ExpertMatMulOp>(
+          builder, product.getLoc(), product.getType(), product.getLhs(), cached->second.first,
+          product.getIndices(), cached->second.second);
+      product.replaceAllUsesWith(replacement.getResult());
+      product.erase();
+    }
+    for (auto &entry : narrowTables) {
+      if (entry.first->use_empty()) {
+        entry.first->erase();
+      }
+    }
+  }
+  if (!weightType.isF32()) {
+    // Embedding tables (a MEM gather of rows, not an MXM weight): stored at `--weights` with
+    // one f32 scale per row, as the planner counts them; the gathered rows are widened and
+    // scaled on the VXM. Only the few gathered rows are dequantised per step.
+    SmallVector<chip::GatherOp> lookups;
     func.walk([&](chip::GatherOp gather) {
       auto table = gather.getTable().getDefiningOp<chip::WeightOp>();
       auto type = cast<RankedTensorType>(gather.getTable().getType());
-      bool feedsMatmul = llvm::any_of(gather->getUsers(), [&](Operation *user) {
-        auto product = dyn_cast<chip::MatMulOp>(user);
-        return product && product.getRhs() == gather.getResult();
-      });
-      if (table && feedsMatmul && type.getRank() == 3 && gather.getAxis() == 0 &&
-          !chip::getDenseElements(table.getValue())) {
-        gathers.push_back(gather);
+      if (table && type.getRank() == 2 && gather.getAxis() == 0 &&
+          type.getElementType().isF32() && !chip::getDenseElements(table.getValue())) {
+        lookups.push_back(gather);
       }
     });
-    for (chip::GatherOp gather : gathers) {
+    for (chip::GatherOp gather : lookups) {
       auto table = gather.getTable().getDefiningOp<chip::WeightOp>();
       auto type = cast<RankedTensorType>(table.getType());
       OpBuilder builder(gather);
       Location loc = gather.getLoc();
       auto narrow = RankedTensorType::get(type.getShape(), weightType);
-      auto scaleTableType =
-          RankedTensorType::get({type.getDimSize(0), 1, type.getDimSize(2)}, builder.getF32Type());
+      auto scaleType = RankedTensorType::get({type.getDimSize(0), 1}, builder.getF32Type());
       auto q = createPlaced<chip::WeightOp>(
           builder, loc, narrow, shapeOnly(context, narrow),
           builder.getStringAttr(table.getName().str() + "." + options.weightPrecision));
       auto scales = createPlaced<chip::WeightOp>(
-          builder, loc, scaleTableType, shapeOnly(context, scaleTableType),
+          builder, loc, scaleType, shapeOnly(context, scaleType),
           builder.getStringAttr(table.getName().str() + ".scale"));
-      keep.insert(q);
-      auto gatheredType = cast<RankedTensorType>(gather.getType());
-      SmallVector<int64_t> scaleShape(gatheredType.getShape());
-      scaleShape[scaleShape.size() - 2] = 1;
-      Value gatheredQ = createPlaced<chip::GatherOp>(
-          builder, loc, RankedTensorType::get(gatheredType.getShape(), weightType), q.getResult(),
+      keep.insert(q); // the scales take the activation type below (they multiply on the VXM)
+      auto rowsType = cast<RankedTensorType>(gather.getType());
+      SmallVector<int64_t> scaleShape(rowsType.getShape());
+      scaleShape.back() = 1;
+      auto rowsQ = createPlaced<chip::GatherOp>(
+          builder, loc, RankedTensorType::get(rowsType.getShape(), weightType), q.getResult(),
           gather.getIndices(), gather.getAxisAttr());
-      Value gatheredScales = createPlaced<chip::GatherOp>(
-          builder, loc, RankedTensorType::get(scaleShape, builder.getF32Type()), scales.getResult(),
-          gather.getIndices(), gather.getAxisAttr());
-      Value widened = createPlaced<chip::CastOp>(builder, loc, gatheredType, gatheredQ);
-      Value dequantized = createPlaced<chip::BinaryOp>(builder, loc, gatheredType, widened,
-                                                      gatheredScales, builder.getStringAttr("mul"));
-      keep.insert(gatheredQ.getDefiningOp());
-      gather.replaceAllUsesWith(dequantized);
+      auto rowScales = createPlaced<chip::GatherOp>(
+          builder, loc, RankedTensorType::get(scaleShape, builder.getF32Type()),
+          scales.getResult(), gather.getIndices(), gather.getAxisAttr());
+      keep.insert(rowsQ);
+      Value widened = createPlaced<chip::CastOp>(builder, loc, rowsType, rowsQ.getResult());
+      Value rows = createPlaced<chip::BinaryOp>(builder, loc, rowsType, widened,
+                                                rowScales.getResult(),
+                                                builder.getStringAttr("mul"));
+      gather.replaceAllUsesWith(rows);
       gather.erase();
       if (table->use_empty()) {
         table->erase();
@@ -475,6 +515,10 @@ uint32_t rootOf(const pb::Schedule &schedule, uint32_t id) {
   return buffer.alias_of() ? buffer.alias_of() : id;
 }
 
+uint64_t bufferBytesOf(const pb::Schedule &schedule, uint32_t id) {
+  return schedule.buffers(int(id) - 1).size_bytes();
+}
+
 Result<TimedTemplate> Assembler::retime(pb::Schedule &lowered,
                                         const std::vector<chip::InstructionCost> &costs,
                                         uint64_t iterations) {
@@ -538,9 +582,44 @@ Result<TimedTemplate> Assembler::retime(pb::Schedule &lowered,
       phase[size_t(it->second)] = Phase::Body;
     }
   }
+  // A send reads its buffer for as long as its link slot lasts, and sends do not write what
+  // they read: a MEM_COPY that only gives a send its own buffer (the lowering gives every
+  // returned value one) is dropped and the send reads the copy's source. Sends of one value
+  // to several peers then leave together instead of waiting for one copy each.
+  std::vector<bool> dead(size_t(n), false);
+  {
+    std::map<uint32_t, int> readers; // root buffer -> instructions reading it
+    for (int i = 0; i < n; ++i) {
+      for (uint32_t id : instructions[size_t(i)].operands()) {
+        readers[rootOf(lowered, id)] += 1;
+      }
+    }
+    for (int i = 0; i < n; ++i) {
+      if (!transfer[size_t(i)] || !routes[size_t(i)].send) {
+        continue;
+      }
+      pb::Instruction &send = instructions[size_t(i)];
+      const uint32_t root = rootOf(lowered, send.operands(0));
+      auto it = producer.find(root);
+      if (it == producer.end() || readers[root] != 1) {
+        continue;
+      }
+      const pb::Instruction &copy = instructions[size_t(it->second)];
+      if (transfer[size_t(it->second)] || copy.opcode() != pb::MEM_COPY ||
+          copy.operands_size() != 1 ||
+          bufferBytesOf(lowered, copy.operands(0)) != bufferBytesOf(lowered, root)) {
+        continue;
+      }
+      dead[size_t(it->second)] = true;
+      send.set_operands(0, copy.operands(0));
+    }
+  }
   // After = depends (transitively) on a body result and is not in the body.
   std::vector<bool> fromBody(size_t(n), false);
   for (int i = 0; i < n; ++i) {
+    if (dead[size_t(i)]) {
+      continue;
+    }
     for (uint32_t id : instructions[size_t(i)].operands()) {
       auto it = producer.find(rootOf(lowered, id));
       if (it != producer.end() && (phase[size_t(it->second)] == Phase::Body ||
@@ -552,9 +631,29 @@ Result<TimedTemplate> Assembler::retime(pb::Schedule &lowered,
       phase[size_t(i)] = Phase::After;
     }
   }
+  // An outer tp receive has no operands; it belongs to the phase of its own send (the
+  // logits' all-gather sends after the layers, so its receives come after them too).
+  std::map<int64_t, Phase> tpSendPhase;
+  for (int i = 0; i < n; ++i) {
+    if (transfer[size_t(i)] && routes[size_t(i)].send && routes[size_t(i)].group == "tp") {
+      tpSendPhase[routes[size_t(i)].tag] = phase[size_t(i)];
+    }
+  }
+  for (int i = 0; i < n; ++i) {
+    if (transfer[size_t(i)] && !routes[size_t(i)].send && routes[size_t(i)].group == "tp" &&
+        !routes[size_t(i)].body) {
+      auto it = tpSendPhase.find(routes[size_t(i)].tag);
+      if (it != tpSendPhase.end()) {
+        phase[size_t(i)] = it->second;
+      }
+    }
+  }
   // The carried pair: what the body reads from before it, and what after reads from it.
   std::set<uint32_t> carriedIn, carriedOut;
   for (int i = 0; i < n; ++i) {
+    if (dead[size_t(i)]) {
+      continue;
+    }
     for (uint32_t id : instructions[size_t(i)].operands()) {
       uint32_t root = rootOf(lowered, id);
       auto it = producer.find(root);
@@ -596,7 +695,9 @@ Result<TimedTemplate> Assembler::retime(pb::Schedule &lowered,
   uint64_t phaseEnd = phaseStart;
   std::vector<std::vector<int>> phases(3);
   for (int i = 0; i < n; ++i) {
-    phases[size_t(phase[size_t(i)])].push_back(i);
+    if (!dead[size_t(i)]) {
+      phases[size_t(phase[size_t(i)])].push_back(i);
+    }
   }
   uint64_t bodyStart = 0;
   for (size_t p = 0; p < 3; ++p) {
@@ -829,6 +930,7 @@ FailureOr<pb::Schedule> buildMultiChipSchedule(ModuleOp module, const system::Sy
     }
     PassManager lower(module.getContext());
     lower.addPass(createConvertGraphToChip());
+    lower.addPass(chip::createShortenChains()); // decode latency: short dependence chains
     if (failed(lower.run(**flat))) {
       return failure();
     }
@@ -916,7 +1018,7 @@ FailureOr<pb::Schedule> buildMultiChipSchedule(ModuleOp module, const system::Sy
       if (buffer.alias_of()) {
         continue;
       }
-      bool perLayer = buffer.kind() == pb::WEIGHT &&
+      bool perLayer = (buffer.kind() == pb::WEIGHT || buffer.kind() == pb::KV_CACHE) &&
                       buffer.name().find("{layer}") != std::string::npos;
       uint64_t size = (buffer.size_bytes() + 63) / 64 * 64;
       address[buffer.id()] = next;

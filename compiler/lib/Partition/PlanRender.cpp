@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <tuple>
 
 namespace conveyor::partition {
@@ -199,6 +201,95 @@ std::string renderPlanJson(const Plan &plan, const system::SystemConfig &system)
                        m.slicesUsed, i + 1 < groups.size() ? "," : "");
   }
   out += "  ]\n}\n";
+  return out;
+}
+
+std::string renderMemoryMapsText(const std::vector<StageMemoryMap> &maps,
+                                 const system::ChipConfig &chip, size_t top) {
+  std::string out = fmt::format(
+      "tensor placement per chip role (rank 0 shown; every tp rank holds the same shapes): "
+      "addresses aligned to {} B, {} MEM slices of {} B, reserve at the top of SRAM\n",
+      chip.vectorBytes, chip.mem.slices, chip.mem.bytesPerSlice);
+  auto slices = [](uint32_t first, uint32_t last) {
+    return first == last ? fmt::format("{}", first) : fmt::format("{}-{}", first, last);
+  };
+  for (const StageMemoryMap &map : maps) {
+    const uint64_t usable = map.capacityBytes - map.reservedBytes;
+    const bool fits = map.endAddress <= usable;
+    out += fmt::format("  {} {} (chips {}): {} tensors in [0, {}) of {} usable B: {}\n",
+                       map.stages.size() == 1 ? "stage" : "stages", idRanges(map.stages), idRanges(map.chips), map.tensors.size(),
+                       map.endAddress, usable,
+                       fits ? fmt::format("fits, {} B free", usable - map.endAddress)
+                            : fmt::format("OVER by {} B", map.endAddress - usable));
+    const PlacedTensor::Kind kinds[] = {PlacedTensor::Kind::Weight, PlacedTensor::Kind::Scale,
+                                        PlacedTensor::Kind::KvCache,
+                                        PlacedTensor::Kind::Activation};
+    for (PlacedTensor::Kind kind : kinds) {
+      uint64_t bytes = 0, count = 0;
+      uint32_t first = UINT32_MAX, last = 0;
+      for (const PlacedTensor &t : map.tensors) {
+        if (t.kind == kind) {
+          bytes += t.bytes;
+          ++count;
+          first = std::min(first, t.firstSlice);
+          last = std::max(last, t.lastSlice);
+        }
+      }
+      if (count > 0) {
+        out += fmt::format("    {:<12} {:>4} tensors {:>13} B  slices {}\n",
+                           placedKindName(kind), count, bytes, slices(first, last));
+      }
+    }
+    out += fmt::format("    {:<12} {:>4}         {:>13} B  [{}, {})\n", "reserve", "",
+                       map.reservedBytes, usable, map.capacityBytes);
+    std::vector<const PlacedTensor *> shown;
+    for (const PlacedTensor &t : map.tensors) {
+      shown.push_back(&t);
+    }
+    if (top > 0 && top < shown.size()) {
+      std::stable_sort(shown.begin(), shown.end(), [](const PlacedTensor *a, const PlacedTensor *b) {
+        return a->bytes > b->bytes;
+      });
+      shown.resize(top);
+      out += fmt::format("    largest {} of {} (--explain-all for every tensor):\n", top,
+                         map.tensors.size());
+    } else {
+      out += "    every tensor:\n";
+    }
+    for (const PlacedTensor *t : shown) {
+      out += fmt::format("      {:<24} {:<11} slices {:<7} [{:#09x}, {:#09x}) {:>11} B\n",
+                         t->name, placedKindName(t->kind), slices(t->firstSlice, t->lastSlice),
+                         t->address, t->address + t->bytes, t->bytes);
+    }
+  }
+  return out;
+}
+
+std::string renderPlanJson(const Plan &plan, const system::SystemConfig &system,
+                           const std::vector<StageMemoryMap> &maps) {
+  std::string out = renderPlanJson(plan, system);
+  const size_t close = out.rfind("\n}");
+  if (close == std::string::npos || maps.empty()) {
+    return out;
+  }
+  std::string map = ",\n  \"tensor_map\": [\n";
+  for (size_t i = 0; i < maps.size(); ++i) {
+    const StageMemoryMap &m = maps[i];
+    map += fmt::format("    {{\"stages\": \"{}\", \"chips\": \"{}\", \"end_address\": {}, "
+                       "\"usable_bytes\": {}, \"alignment_bytes\": {}, \"tensors\": [\n",
+                       idRanges(m.stages), idRanges(m.chips), m.endAddress,
+                       m.capacityBytes - m.reservedBytes, m.alignmentBytes);
+    for (size_t j = 0; j < m.tensors.size(); ++j) {
+      const PlacedTensor &t = m.tensors[j];
+      map += fmt::format("      {{\"name\": \"{}\", \"kind\": \"{}\", \"address\": {}, "
+                         "\"bytes\": {}, \"first_slice\": {}, \"last_slice\": {}}}{}\n",
+                         t.name, placedKindName(t.kind), t.address, t.bytes, t.firstSlice,
+                         t.lastSlice, j + 1 < m.tensors.size() ? "," : "");
+    }
+    map += fmt::format("    ]}}{}\n", i + 1 < maps.size() ? "," : "");
+  }
+  map += "  ]";
+  out.insert(close, map);
   return out;
 }
 

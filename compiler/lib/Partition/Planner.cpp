@@ -808,4 +808,116 @@ Result<Plan> planPartition(const ModelSummary &model, const system::SystemConfig
   return plan;
 }
 
+// Memory map (--explain): every tensor of one chip per role, placed in address order.
+
+const char *placedKindName(PlacedTensor::Kind kind) {
+  switch (kind) {
+  case PlacedTensor::Kind::Weight:
+    return "weights";
+  case PlacedTensor::Kind::Scale:
+    return "scales";
+  case PlacedTensor::Kind::KvCache:
+    return "kv cache";
+  case PlacedTensor::Kind::Activation:
+    return "activations";
+  }
+  return "?";
+}
+
+std::vector<StageMemoryMap> planMemoryMaps(const ModelSummary &model, const Plan &plan,
+                                           const system::ChipConfig &chip) {
+  std::vector<StageMemoryMap> maps;
+  if (!plan.fits || plan.stages.empty()) {
+    return maps;
+  }
+  const PlanOptions &options = plan.options;
+  const Shards s = makeShards(model, options, plan.tp, chip);
+  const DType w = options.weights;
+  const uint64_t hidden = std::max<uint64_t>(1, model.hidden);
+  const uint64_t ffnLength = std::max<uint64_t>(1, model.ffn);
+  const uint64_t align = std::max<uint64_t>(1, chip.vectorBytes);
+  const uint64_t perSlice = std::max<uint64_t>(1, chip.mem.bytesPerSlice);
+  const uint64_t capacity = chip.sramBytes();
+
+  for (const StagePlan &stage : plan.stages) {
+    // Stages with the same layer count and role share one map (the first one's names).
+    auto same = [&](const StageMemoryMap &m) {
+      const StagePlan &first = plan.stages[m.stages.front()];
+      return first.layerCount == stage.layerCount && first.holdsEmbedding == stage.holdsEmbedding &&
+             first.holdsLmHead == stage.holdsLmHead;
+    };
+    auto found = std::find_if(maps.begin(), maps.end(), same);
+    if (found != maps.end()) {
+      found->stages.push_back(stage.index);
+      found->chips.insert(found->chips.end(), stage.chips.begin(), stage.chips.end());
+      continue;
+    }
+    StageMemoryMap map;
+    map.stages.push_back(stage.index);
+    map.chips = stage.chips;
+    map.capacityBytes = capacity;
+    map.reservedBytes =
+        uint64_t(std::floor(double(capacity) * options.sramReserveFraction));
+    uint64_t next = 0;
+    auto place = [&](std::string name, PlacedTensor::Kind kind, uint64_t bytes) {
+      if (bytes == 0) {
+        return;
+      }
+      PlacedTensor t;
+      t.name = std::move(name);
+      t.kind = kind;
+      t.address = next;
+      t.bytes = bytes;
+      t.firstSlice = uint32_t(next / perSlice);
+      t.lastSlice = uint32_t((next + bytes - 1) / perSlice);
+      const uint64_t padded = ceilDiv(bytes, align) * align;
+      map.alignmentBytes += padded - bytes;
+      next += padded;
+      map.tensors.push_back(std::move(t));
+    };
+    // A matrix at the stored precision, then its quantisation scales.
+    auto matrix = [&](const std::string &name, uint64_t elements, uint64_t channelLength) {
+      WeightBytes b = matrixBytes(elements, w, channelLength);
+      place(name, PlacedTensor::Kind::Weight, b.bytes - b.scales);
+      place(name + ".scale", PlacedTensor::Kind::Scale, b.scales);
+    };
+    const bool tiedOnce = model.tiedEmbedding && stage.holdsEmbedding;
+    if (stage.holdsEmbedding) {
+      matrix("embedding", ceilDiv(model.embeddingElements, plan.tp), hidden);
+    }
+    for (uint32_t l = stage.firstLayer; l < stage.firstLayer + stage.layerCount; ++l) {
+      const LayerSummary &layer = model.layers[l];
+      const std::string p = fmt::format("layer {} ", l);
+      matrix(p + "attn.q", ceilDiv(layer.attnQ, plan.tp), hidden);
+      matrix(p + "attn.k", ceilDiv(layer.attnK, s.kvSplit), hidden);
+      matrix(p + "attn.v", ceilDiv(layer.attnV, s.kvSplit), hidden);
+      matrix(p + "attn.o", ceilDiv(layer.attnO, plan.tp), hidden);
+      matrix(p + "mlp.gate", ceilDiv(layer.mlpGate, plan.tp), hidden);
+      matrix(p + "mlp.up", ceilDiv(layer.mlpUp, plan.tp), hidden);
+      matrix(p + "mlp.down", ceilDiv(layer.mlpDown, plan.tp), ffnLength);
+      matrix(p + "moe.experts", ceilDiv(layer.experts, plan.tp), hidden);
+      matrix(p + "moe.router", layer.router, hidden);
+      place(p + "norms", PlacedTensor::Kind::Weight, bytesOf(layer.norms, options.activations));
+    }
+    if (stage.holdsLmHead) {
+      if (!tiedOnce) { // a tied table on one stage is stored once
+        matrix("lm_head", s.lmHeadElements, hidden);
+      }
+      place("final norm", PlacedTensor::Kind::Weight, s.finalNorm);
+    }
+    for (uint32_t l = stage.firstLayer; l < stage.firstLayer + stage.layerCount; ++l) {
+      const uint64_t kv = s.layerKv[l];
+      place(fmt::format("layer {} kv.k", l), PlacedTensor::Kind::KvCache, kv - kv / 2);
+      place(fmt::format("layer {} kv.v", l), PlacedTensor::Kind::KvCache, kv / 2);
+    }
+    place("working set", PlacedTensor::Kind::Activation, s.activation);
+    if (stage.holdsLmHead) {
+      place("logits (fp32)", PlacedTensor::Kind::Activation, s.logits);
+    }
+    map.endAddress = next;
+    maps.push_back(std::move(map));
+  }
+  return maps;
+}
+
 } // namespace conveyor::partition

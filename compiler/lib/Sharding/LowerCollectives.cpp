@@ -120,11 +120,54 @@ private:
     return int64_t(sharding::linkSerialisationCycles(chipConfig, bytes));
   }
 
+  /// All-gather over the tp group as direct exchanges: every rank sends its shard to the
+  /// ranks holding the other parts (one port per peer) and concatenates what it receives.
+  /// With `parts` < tp, g = tp / parts consecutive ranks hold one shard, so rank r talks to
+  /// ranks r + g, r + 2g, ... only. One template serves every rank, so the concatenation is
+  /// in peer-offset order: rank r's result starts with its own shard, i.e. it is the
+  /// chip-order result rotated by r / g shards; rank 0 (whose result the host reads) holds
+  /// the chip-order result.
+  LogicalResult lowerAllGather(OpBuilder &builder, graph::AllGatherOp gather,
+                               const TemplateRoutes &routes, int64_t first, int64_t tp) {
+    int64_t parts = gather.getParts();
+    if (gather.getGroupSize() != tp || parts < 2 || tp % parts != 0) {
+      return gather.emitOpError() << "only a gather over the function's tp group (" << tp
+                                  << " chips) with parts dividing it is lowered";
+    }
+    Location loc = gather.getLoc();
+    Value shard = gather.getInput();
+    int64_t group = tp / parts;
+    int64_t base = nextTag;
+    nextTag += parts;
+    // The send with tag base + m goes to rank r + m * group; its receiver sees the sender
+    // at offset tp - m * group.
+    for (int64_t m = 1; m < parts; ++m) {
+      int64_t offset = m * group;
+      builder.create<chip::C2CSendOp>(loc, shard, "tp", offset, base + m,
+                                      routes.port(first, first + offset), routes.hops(0, offset),
+                                      slotCycles(shard), nullptr, nullptr, nullptr);
+      ++numSends;
+    }
+    SmallVector<Value> pieces{shard};
+    for (int64_t position = 1; position < parts; ++position) {
+      int64_t offset = position * group; // the sender, relative to this rank
+      int64_t m = parts - position;      // its tag: it sent to offset tp - offset = m * group
+      auto received = builder.create<chip::C2CRecvOp>(
+          loc, shard.getType(), "tp", offset, base + m, routes.port(first, first + offset),
+          routes.hops(0, offset), nullptr, nullptr, nullptr);
+      pieces.push_back(received.getResult());
+    }
+    auto concat = builder.create<graph::ConcatOp>(loc, gather.getType(), pieces,
+                                                  builder.getI64IntegerAttr(gather.getAxis()));
+    gather.getResult().replaceAllUsesWith(concat.getResult());
+    return success();
+  }
+
   LogicalResult lower(func::FuncOp func, const TemplateRoutes &routes, int64_t firstStage,
                       int64_t tp) {
     SmallVector<Operation *> ops;
     func.walk([&](Operation *op) {
-      if (isa<graph::SendOp, graph::RecvOp, graph::AllReduceOp>(op)) {
+      if (isa<graph::SendOp, graph::RecvOp, graph::AllReduceOp, graph::AllGatherOp>(op)) {
         ops.push_back(op);
       }
     });
@@ -170,6 +213,10 @@ private:
           sum = builder.create<graph::AddOp>(loc, sum, received.getResult()).getResult();
         }
         reduce.getResult().replaceAllUsesWith(sum);
+      } else if (auto gather = dyn_cast<graph::AllGatherOp>(op)) {
+        if (failed(lowerAllGather(builder, gather, routes, first, tp))) {
+          return failure();
+        }
       }
       op->erase();
     }

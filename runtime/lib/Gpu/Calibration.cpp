@@ -242,16 +242,21 @@ const std::vector<PublishedMeasurement> &publishedMeasurements() {
 // Evaluation and calibration
 //===----------------------------------------------------------------------===//
 
+Result<WorkloadProfile> modelCardProfile(const std::string &model, const ProfileOptions &options) {
+  Result<PublishedModel> card = findPublishedModel(model);
+  if (!card.ok()) {
+    return card.takeError();
+  }
+  return buildTransformerProfile(card->config, options);
+}
+
 Result<MeasurementOutcome> evaluateMeasurement(const PublishedMeasurement &measurement,
-                                               const GpuConfig &gpu) {
+                                               const GpuConfig &gpu,
+                                               const ProfileProvider &profiles) {
   auto fail = [&](const std::string &what) -> Error {
     return makeError(fmt::format("measurement '{}': {}", measurement.id, what));
   };
-  Result<PublishedModel> model = findPublishedModel(measurement.model);
-  if (!model.ok()) {
-    return fail(model.error());
-  }
-  Result<WorkloadProfile> profile = buildTransformerProfile(model->config, measurement.options);
+  Result<WorkloadProfile> profile = profiles(measurement.model, measurement.options);
   if (!profile.ok()) {
     return fail(profile.error());
   }
@@ -272,7 +277,8 @@ Result<MeasurementOutcome> evaluateMeasurement(const PublishedMeasurement &measu
   return outcome;
 }
 
-Result<std::vector<MeasurementOutcome>> evaluateMeasurements(const std::string &gpuDirectory) {
+Result<std::vector<MeasurementOutcome>> evaluateMeasurements(const std::string &gpuDirectory,
+                                                             const ProfileProvider &profiles) {
   std::map<std::string, GpuConfig> gpus;
   std::vector<MeasurementOutcome> outcomes;
   for (const PublishedMeasurement &measurement : publishedMeasurements()) {
@@ -284,7 +290,7 @@ Result<std::vector<MeasurementOutcome>> evaluateMeasurements(const std::string &
       }
       found = gpus.emplace(measurement.gpu, std::move(*gpu)).first;
     }
-    Result<MeasurementOutcome> outcome = evaluateMeasurement(measurement, found->second);
+    Result<MeasurementOutcome> outcome = evaluateMeasurement(measurement, found->second, profiles);
     if (!outcome.ok()) {
       return outcome.takeError();
     }
@@ -311,7 +317,7 @@ double &factorIn(GpuConfig &gpu, CalibratedFactor factor) {
 } // namespace
 
 Result<double> solveCalibratedFactor(const PublishedMeasurement &measurement,
-                                     const GpuConfig &gpu) {
+                                     const GpuConfig &gpu, const ProfileProvider &profiles) {
   if (measurement.calibrates == CalibratedFactor::None) {
     return makeError(
         fmt::format("measurement '{}' is a prediction; it calibrates nothing", measurement.id));
@@ -322,7 +328,7 @@ Result<double> solveCalibratedFactor(const PublishedMeasurement &measurement,
   auto gap = [&](double value) -> Result<double> {
     GpuConfig trial = gpu;
     factorIn(trial, measurement.calibrates) = value;
-    Result<MeasurementOutcome> outcome = evaluateMeasurement(measurement, trial);
+    Result<MeasurementOutcome> outcome = evaluateMeasurement(measurement, trial, profiles);
     if (!outcome.ok()) {
       return outcome.takeError();
     }
@@ -360,7 +366,8 @@ Result<double> solveCalibratedFactor(const PublishedMeasurement &measurement,
   return 0.5 * (low + high);
 }
 
-Result<std::vector<FactorCheck>> checkCalibratedFactors(const std::string &gpuDirectory) {
+Result<std::vector<FactorCheck>> checkCalibratedFactors(const std::string &gpuDirectory,
+                                                        const ProfileProvider &profiles) {
   std::vector<FactorCheck> checks;
   for (const PublishedMeasurement &measurement : publishedMeasurements()) {
     if (measurement.calibrates == CalibratedFactor::None) {
@@ -370,7 +377,7 @@ Result<std::vector<FactorCheck>> checkCalibratedFactors(const std::string &gpuDi
     if (!gpu.ok()) {
       return gpu.takeError();
     }
-    Result<double> derived = solveCalibratedFactor(measurement, *gpu);
+    Result<double> derived = solveCalibratedFactor(measurement, *gpu, profiles);
     if (!derived.ok()) {
       return derived.takeError();
     }
@@ -426,23 +433,26 @@ const char *groupTitle(RowGroup group) {
 
 } // namespace
 
-Result<std::string> renderCalibrationMarkdown(const std::string &gpuDirectory) {
-  Result<std::vector<MeasurementOutcome>> outcomes = evaluateMeasurements(gpuDirectory);
+Result<std::string> renderCalibrationMarkdown(const std::string &gpuDirectory,
+                                              const CalibrationDocument &document) {
+  Result<std::vector<MeasurementOutcome>> outcomes =
+      evaluateMeasurements(gpuDirectory, document.profiles);
   if (!outcomes.ok()) {
     return outcomes.takeError();
   }
-  Result<std::vector<FactorCheck>> checks = checkCalibratedFactors(gpuDirectory);
+  Result<std::vector<FactorCheck>> checks =
+      checkCalibratedFactors(gpuDirectory, document.profiles);
   if (!checks.ok()) {
     return checks.takeError();
   }
   std::string out;
   out += "# GPU roofline: modeled vs published\n\n";
-  out += "<!-- Generated by `gpu-calibration`; do not edit. Regenerate with:\n"
-         "     build/bin/gpu-calibration --systems-dir systems/gpu -o docs/gpu-calibration.md "
-         "-->\n\n";
+  out += "<!-- Generated; do not edit. Regenerate with:\n     " + document.regenerate +
+         " -->\n\n";
   out += "Every row replays a published GPU inference measurement on the per-operation "
-         "roofline of `docs/gpu-model.md`, with the GPU description in `systems/gpu/` and the "
-         "model shape from its model card. A **calibration point** pins one factor of one GPU "
+         "roofline of `docs/gpu-model.md`, with the GPU description in `systems/gpu/` and " +
+         document.profileSource +
+         ". A **calibration point** pins one factor of one GPU "
          "(its error is zero by construction); every other row is a prediction made with "
          "those factors, never tuned per row. Target: predictions within "
          "+-25%; misses are shown with their likely cause.\n\n";

@@ -1,5 +1,7 @@
-// gpu-calibration: renders docs/gpu-calibration.md (modeled vs published GPU inference
-// numbers), checks that the checked-in copy is current, or prints the calibrated factors.
+// gpu-calibration: prints the calibrated factors (as the YAML holds them and as re-derived),
+// or renders the calibration table from the model cards' shapes (MLIR-free). The checked-in
+// docs/gpu-calibration.md is rendered from the zoo graphs' per-op profiles by `conveyor
+// validation --calibration` (the same numbers: graph-profile-tests checks the profiles agree).
 
 #include "conveyor/Gpu/Calibration.h"
 
@@ -56,9 +58,10 @@ int printFactors(const std::string &systemsDir) {
 } // namespace
 
 int main(int argc, char **argv) {
-  CLI::App app{"Renders docs/gpu-calibration.md: the GPU roofline's modeled throughput next to "
-               "published measurements, with the calibrated efficiency factors re-derived from "
-               "their stated sources."};
+  CLI::App app{"Prints the GPU roofline's calibrated efficiency factors re-derived from their "
+               "stated sources (--factors), or the modeled-vs-published table computed from the "
+               "model cards' shapes. docs/gpu-calibration.md itself is written by `conveyor "
+               "validation --calibration docs/gpu-calibration.md` from the zoo graphs."};
   std::string systemsDir = "systems/gpu";
   std::string output;
   std::string check;
@@ -93,9 +96,9 @@ int main(int argc, char **argv) {
     current << in.rdbuf();
     if (current.str() != *document) {
       std::cerr << "gpu-calibration: " << check
-                << " is stale: the model, a GPU description or the measurement list changed; "
-                   "regenerate it with gpu-calibration --systems-dir "
-                << systemsDir << " -o " << check << "\n";
+                << " differs from the model-card rendering (the checked-in "
+                   "docs/gpu-calibration.md is the graph rendering: check it with conveyor "
+                   "validation --check-calibration)\n";
       return 1;
     }
     return 0;

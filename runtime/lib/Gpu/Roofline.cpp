@@ -61,6 +61,33 @@ struct PhaseTotals {
 
 constexpr std::array<Phase, 2> kPhases = {Phase::Prefill, Phase::Decode};
 
+/// Attention pairs and key tokens read of one phase's sequences under a sliding window of
+/// `window` keys: new token i (1-based) at position context + i sees min(context + i, W) keys.
+PhaseTotals windowedTotals(std::span<const SequenceGroup> work, Phase phase, double window) {
+  PhaseTotals totals;
+  for (const SequenceGroup &group : work) {
+    if (group.phase != phase) {
+      continue;
+    }
+    double n = group.newTokens;
+    double context = double(group.contextTokens);
+    double pairs = 0;
+    if (context + n <= window) {
+      pairs = n * context + n * (n + 1) / 2;
+    } else if (context >= window) {
+      pairs = n * window;
+    } else {
+      double k = window - context; // tokens that still see their whole context
+      pairs = k * context + k * (k + 1) / 2 + (n - k) * window;
+    }
+    totals.tokens += group.count * n;
+    totals.sequences += group.count;
+    totals.contextPairs += group.count * pairs;
+    totals.kvTokens += group.count * std::min(context + n, window);
+  }
+  return totals;
+}
+
 } // namespace
 
 Result<StepCost> evaluateStep(const GpuConfig &gpu, const WorkloadProfile &profile,
@@ -122,10 +149,12 @@ Result<StepCost> evaluateStep(const GpuConfig &gpu, const WorkloadProfile &profi
     const double repeats = op.repeats;
     OpTime time;
     time.name = op.name;
-    double bytes = 0;
+    double activationBytes = 0, kvBytes = 0;
     double computeSeconds = 0;
     for (Phase phase : kPhases) {
-      const PhaseTotals &t = totals[size_t(phase)];
+      const PhaseTotals &t = op.kind == OpKind::Attention && op.slidingWindow > 0
+                                 ? windowedTotals(work, phase, double(op.slidingWindow))
+                                 : totals[size_t(phase)];
       if (t.sequences <= 0) {
         continue;
       }
@@ -137,13 +166,14 @@ Result<StepCost> evaluateStep(const GpuConfig &gpu, const WorkloadProfile &profi
         break;
       case OpKind::Attention:
         flops = op.flopsPerToken * tokens + op.flopsPerContextPair * t.contextPairs;
-        bytes += op.kvBytesPerContextToken * t.kvTokens / kvShardsOf(op, tensorParallel);
+        kvBytes += op.kvBytesPerContextToken * t.kvTokens / kvShardsOf(op, tensorParallel);
         break;
       case OpKind::Expert:
         flops = op.flopsPerToken * profile.topK * tokens;
         break;
       }
-      bytes += op.activationBytesPerToken * tokens * (op.kind == OpKind::Expert ? profile.topK : 1);
+      activationBytes +=
+          op.activationBytesPerToken * tokens * (op.kind == OpKind::Expert ? profile.topK : 1);
       flops = flops / shards * repeats;
       time.flops += flops;
       computeSeconds += flops / (*peak * gpu.efficiency(phase).compute);
@@ -153,8 +183,10 @@ Result<StepCost> evaluateStep(const GpuConfig &gpu, const WorkloadProfile &profi
     double weightReads = op.kind == OpKind::Expert
                              ? expectedDistinctExperts(profile.experts, profile.topK, stepTokens)
                              : 1.0;
-    bytes += op.weightBytes * weightReads / shards;
-    bytes *= repeats;
+    time.weightBytes = op.weightBytes * weightReads / shards * repeats;
+    time.activationBytes = activationBytes * repeats;
+    time.kvBytes = kvBytes * repeats;
+    const double bytes = time.weightBytes + time.activationBytes + time.kvBytes;
     time.bytes = bytes;
     time.computeSeconds = computeSeconds;
     time.memorySeconds = bytes / bandwidth;

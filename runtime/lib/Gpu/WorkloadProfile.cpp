@@ -53,8 +53,10 @@ Status validateWorkloadProfile(const WorkloadProfile &profile) {
       return fail(where + ": an attention op needs kvBytesPerContextToken > 0 and kvHeads > 0");
     }
     if (op.kind != OpKind::Attention &&
-        (op.flopsPerContextPair != 0 || op.kvBytesPerContextToken != 0)) {
-      return fail(where + ": only attention ops have context FLOPs or KV bytes");
+        (op.flopsPerContextPair != 0 || op.kvBytesPerContextToken != 0 ||
+         op.slidingWindow != 0)) {
+      return fail(where + ": only attention ops have context FLOPs, KV bytes or a sliding "
+                          "window");
     }
     if (op.kind == OpKind::Expert && profile.experts == 0) {
       return fail(where + ": an expert op needs the profile's experts and topK set");

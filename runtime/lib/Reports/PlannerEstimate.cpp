@@ -1,6 +1,8 @@
 // Planner-based LPU estimates, model lookup, compare systems and the explore evaluator.
 #include "conveyor/Reports/PlannerEstimate.h"
 
+#include "conveyor/Reports/GraphWorkload.h"
+
 #include "conveyor/Gpu/GpuConfig.h"
 #include "conveyor/Gpu/GpuServingBackend.h"
 
@@ -104,24 +106,6 @@ Result<partition::ModelSummary> resolveModel(const std::string &model, const std
     return makeError(shape.error());
   }
   return partition::makeDecoderSummary(*shape);
-}
-
-gpu::TransformerConfig transformerConfigOf(const partition::ModelSummary &model) {
-  gpu::TransformerConfig config;
-  config.name = model.name;
-  config.layers = uint32_t(model.layers.size());
-  config.hidden = uint32_t(model.hidden);
-  config.heads = uint32_t(model.heads);
-  config.kvHeads = uint32_t(model.kvHeads ? model.kvHeads : model.heads);
-  config.headDim = uint32_t(model.headDim ? model.headDim : model.hidden / model.heads);
-  config.ffn = uint32_t(model.ffn);
-  config.vocab = uint32_t(model.vocab);
-  config.experts = model.experts;
-  config.topK = model.topK;
-  const partition::LayerSummary &first = model.layers.front();
-  config.gatedMlp = model.experts > 0 || first.mlpGate > 0;
-  config.tiedEmbeddings = model.tiedEmbedding;
-  return config;
 }
 
 Result<system::SystemConfig> resizedSystem(const system::SystemConfig &base, uint32_t chips,
@@ -390,8 +374,10 @@ Result<CompareSystem> makeGpuSystem(const std::string &spec, const std::string &
   } else if (settings.gpuPrecision != "bf16") {
     return makeError("--gpu-precision must be bf16 or fp8, got '" + settings.gpuPrecision + "'");
   }
+  // The per-op profile of the graph when the caller imported it, else of the config's
+  // summary (the same per-op rules either way).
   Result<gpu::WorkloadProfile> profile =
-      gpu::buildTransformerProfile(transformerConfigOf(model), profileOptions);
+      buildGraphWorkloadProfile(settings.graphModel ? *settings.graphModel : model, profileOptions);
   if (!profile) {
     return makeError(fmt::format("--systems {}: {}", spec, profile.error()));
   }
@@ -409,7 +395,10 @@ Result<CompareSystem> makeGpuSystem(const std::string &spec, const std::string &
   result.kind = "GPU";
   result.notes = {fmt::format("{} x {} ({} replicas of tp {})", parsed->count, config->name,
                               options.replicas, tp),
-                  fmt::format("weights {} (roofline, docs/gpu-model.md)", settings.gpuPrecision),
+                  fmt::format("weights {} (roofline, docs/gpu-model.md); per-op profile of {}",
+                              settings.gpuPrecision,
+                              settings.graphModel ? settings.graphSource
+                                                  : std::string("the zoo config (no graph)")),
                   fmt::format("up to {} sequences in flight", backend->maxSequences())};
   result.backend = std::make_shared<gpu::GpuServingBackend>(std::move(*backend));
   return result;

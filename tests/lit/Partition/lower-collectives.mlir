@@ -22,7 +22,12 @@
 // Chip 2's port toward chip 3 is 2 (ports 0, 1 lead to chips 0, 1).
 // CHECK: cv.chip.c2c_send %{{.*}} {group = "tp", hops = 1 : i64, link = 2 : i64, peer_offset = 1 : i64
 // CHECK-NOT: cv.graph.all_reduce
-// The logits' all-gather is not lowered yet.
-// CHECK: cv.graph.all_gather
+// The logits' all-gather: chip 2 sends its 8-logit shard to rank + 1 (chip 3, port 2) and
+// receives rank + 1's, then concatenates own shard first (rank 0 holds chip order).
+// CHECK: %[[L:.*]] = cv.graph.lm_head
+// CHECK-NEXT: cv.chip.c2c_send %[[L]] {group = "tp", hops = 1 : i64, link = 2 : i64, peer_offset = 1 : i64, slot_cycles = 1 : i64, tag = [[GTAG:[0-9]+]] : i64} : tensor<1x1x8xf32>
+// CHECK-NEXT: %[[PEER:.*]] = cv.chip.c2c_recv {group = "tp", hops = 1 : i64, link = 2 : i64, peer_offset = 1 : i64, tag = [[GTAG]] : i64} : tensor<1x1x8xf32>
+// CHECK-NEXT: cv.graph.concat %[[L]], %[[PEER]] {axis = 2 : i64} : (tensor<1x1x8xf32>, tensor<1x1x8xf32>) -> tensor<1x1x16xf32>
+// CHECK-NOT: cv.graph.all_gather
 
 // UNPARTITIONED: error: has no cv.partition.stages / cv.partition.tp; run conveyor-partition first

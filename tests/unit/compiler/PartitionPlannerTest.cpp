@@ -328,3 +328,72 @@ TEST_CASE("latency: more tensor parallelism loads weights faster, hops cost", "[
   CHECK(text.find("memory map per chip") != std::string::npos);
   CHECK(renderPlanJson(*chosen, fabric).find("\"fits\": true") != std::string::npos);
 }
+
+TEST_CASE("memory map: every tensor placed, sums equal the plan, within the usable SRAM",
+          "[partition][memory-map]") {
+  const system::SystemConfig system = shipped("groq-576.yaml");
+  PlanOptions o;
+  o.weights = DType::INT8;
+  o.tensorParallel = 8;
+  const ModelSummary model = makeDecoderSummary(mixtral());
+  Result<Plan> plan = planPartition(model, system, o);
+  REQUIRE(plan.ok());
+  REQUIRE(plan->fits);
+  const std::vector<StageMemoryMap> maps = planMemoryMaps(model, *plan, system.chip);
+  REQUIRE(!maps.empty());
+  size_t stagesCovered = 0;
+  for (const StageMemoryMap &map : maps) {
+    stagesCovered += map.stages.size();
+    const ChipMemory *sample = nullptr;
+    for (const ChipMemory &m : plan->chips) {
+      if (m.stage == map.stages.front()) {
+        sample = &m;
+        break;
+      }
+    }
+    REQUIRE(sample != nullptr);
+    uint64_t weights = 0, scales = 0, kv = 0, activations = 0, previousEnd = 0;
+    for (const PlacedTensor &t : map.tensors) {
+      CAPTURE(t.name);
+      CHECK(t.address % system.chip.vectorBytes == 0);
+      CHECK(t.address >= previousEnd); // address order, no overlap
+      previousEnd = t.address + t.bytes;
+      CHECK(t.firstSlice == t.address / system.chip.mem.bytesPerSlice);
+      CHECK(t.lastSlice == (t.address + t.bytes - 1) / system.chip.mem.bytesPerSlice);
+      CHECK(t.lastSlice < system.chip.mem.slices);
+      switch (t.kind) {
+      case PlacedTensor::Kind::Weight:
+        weights += t.bytes;
+        break;
+      case PlacedTensor::Kind::Scale:
+        scales += t.bytes;
+        break;
+      case PlacedTensor::Kind::KvCache:
+        kv += t.bytes;
+        break;
+      case PlacedTensor::Kind::Activation:
+        activations += t.bytes;
+        break;
+      }
+    }
+    // The plan's ChipMemory counts scales inside weightBytes.
+    CHECK(weights + scales == sample->weightBytes);
+    CHECK(scales == sample->scaleBytes);
+    CHECK(kv == sample->kvBytes);
+    CHECK(activations == sample->activationBytes);
+    CHECK(map.endAddress <= map.capacityBytes - map.reservedBytes);
+    CHECK(map.reservedBytes == sample->reservedBytes);
+  }
+  CHECK(stagesCovered == plan->stageCount);
+  // Mixtral at tp 8, int8: one layer per stage; a layer's experts shard is
+  // 8 x 3 x 4096 x 14336 / 8 = 176,160,768 B, the largest tensor of a middle stage.
+  const StageMemoryMap &middle = maps.size() > 1 ? maps[1] : maps[0];
+  const PlacedTensor *largest = &middle.tensors.front();
+  for (const PlacedTensor &t : middle.tensors) {
+    largest = t.bytes > largest->bytes ? &t : largest;
+  }
+  CHECK(largest->name.find("moe.experts") != std::string::npos);
+  CHECK(largest->bytes == 176160768);
+  const std::string text = renderMemoryMapsText(maps, system.chip, 3);
+  CHECK(text.find("largest 3 of") != std::string::npos);
+}

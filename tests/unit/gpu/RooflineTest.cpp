@@ -234,3 +234,35 @@ TEST_CASE("memory plan: weights per GPU and the KV tokens that fit", "[gpu][memo
   REQUIRE_FALSE(tooBig.ok());
   CHECK_THAT(tooBig.error(), Contains("does not fit on 1 x round"));
 }
+
+TEST_CASE("a sliding-window attention op counts min(position, W) keys per query",
+          "[gpu][roofline]") {
+  GpuConfig gpu = roundGpu();
+  WorkloadProfile profile;
+  profile.name = "window";
+  OpCost attention;
+  attention.name = "attn";
+  attention.kind = OpKind::Attention;
+  attention.flopsPerContextPair = 1000;
+  attention.kvBytesPerContextToken = 4000;
+  attention.kvHeads = 1;
+  attention.slidingWindow = 15;
+  profile.ops.push_back(attention);
+  // 10 new tokens after 10 cached: tokens 1..5 see 11..15 keys, tokens 6..10 see 15 each:
+  // 65 + 75 = 140 pairs; K and V of the last 15 tokens are read.
+  StepCost crossing = stepOf(gpu, profile, 1, {{Phase::Prefill, 10, 10, 1}});
+  CHECK(crossing.ops[0].flops == Approx(140 * 1000));
+  CHECK(crossing.ops[0].kvBytes == Approx(15 * 4000));
+  // Inside the window it is plain causal attention; far past it, W keys per query.
+  StepCost inside = stepOf(gpu, profile, 1, {{Phase::Prefill, 4, 3, 1}});
+  CHECK(inside.ops[0].flops == Approx((4 * 3 + 10) * 1000));
+  StepCost past = stepOf(gpu, profile, 1, {decodes(2, 1000)});
+  CHECK(past.ops[0].flops == Approx(2 * 15 * 1000));
+  CHECK(past.ops[0].kvBytes == Approx(2 * 15 * 4000));
+  // Only attention ops may carry a window.
+  WorkloadProfile wrong = singleMatmul();
+  wrong.ops[0].slidingWindow = 4;
+  auto refused = validateWorkloadProfile(wrong);
+  REQUIRE_FALSE(refused.ok());
+  CHECK_THAT(refused.error(), Contains("sliding window"));
+}

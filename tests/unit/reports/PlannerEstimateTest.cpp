@@ -1,9 +1,11 @@
 // The planner-based LPU estimate, zoo config reading, system resizing, compare systems and
 // the explore evaluator, against the planner itself and hand computation.
+#include "conveyor/Reports/GraphWorkload.h"
 #include "conveyor/Reports/PlannerEstimate.h"
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -69,12 +71,23 @@ TEST_CASE("unknown models and broken configs are errors naming the file") {
 }
 
 TEST_CASE("the GPU roofline sees the same model shape") {
-  gpu::TransformerConfig config = transformerConfigOf(zooModel("mixtral-8x7b"));
-  CHECK(config.layers == 32);
-  CHECK(config.experts == 8);
-  CHECK(config.topK == 2);
-  CHECK(config.gatedMlp);
-  CHECK_FALSE(transformerConfigOf(zooModel("gpt2-small")).gatedMlp);
+  auto mixtral = buildGraphWorkloadProfile(zooModel("mixtral-8x7b"), {});
+  REQUIRE(mixtral.ok());
+  CHECK(mixtral->layers == 32);
+  CHECK(mixtral->experts == 8);
+  CHECK(mixtral->topK == 2);
+  auto expert = std::find_if(mixtral->ops.begin(), mixtral->ops.end(),
+                             [](const gpu::OpCost &op) { return op.name == "moe.expert"; });
+  REQUIRE(expert != mixtral->ops.end());
+  // One expert: gate, up and down of 4096 x 14336, 2 FLOPs per weight.
+  CHECK(expert->flopsPerToken == Approx(2.0 * 3 * 4096 * 14336));
+  // GPT-2's MLP is up + down (not gated): mlp.up holds hidden x ffn weights (+ bias).
+  auto gpt2 = buildGraphWorkloadProfile(zooModel("gpt2-small"), {});
+  REQUIRE(gpt2.ok());
+  auto up = std::find_if(gpt2->ops.begin(), gpt2->ops.end(),
+                         [](const gpu::OpCost &op) { return op.name == "mlp.up"; });
+  REQUIRE(up != gpt2->ops.end());
+  CHECK(up->flopsPerToken == Approx(2.0 * (768 * 3072 + 3072)));
 }
 
 TEST_CASE("systems resize to a chip count and SRAM size") {
@@ -216,4 +229,66 @@ TEST_CASE("the validation document has every LPU row with its error") {
   CHECK(document->find("LPU rows within +-25%") != std::string::npos);
   CHECK(document->find("`a100-gptfast-llama2-7b`") != std::string::npos);
   CHECK(document->find("planner estimate") != std::string::npos);
+}
+
+TEST_CASE("validation LPU rows from simulated schedules: tok/s = clock / decode-step cycles") {
+  // A stand-in for the tool's compile + fabric simulation: Llama-2-70B takes exactly 3e6
+  // cycles at 900 MHz (300 tok/s, Groq's figure), the others fail to compile.
+  std::vector<std::string> asked;
+  ValidationInputs inputs;
+  inputs.simulate = [&asked](const std::string &onnx, const std::string &system,
+                             const LpuSettings &settings,
+                             uint64_t kvLength) -> conveyor::Result<SimulatedLpuRun> {
+    asked.push_back(onnx + " " + system);
+    CHECK(settings.plan.weights == conveyor::system::DType::INT8);
+    CHECK(kvLength == 640);
+    if (onnx.find("llama2-70b.onnx") == std::string::npos) {
+      return conveyor::makeError("COMPILE FAILED HERE");
+    }
+    SimulatedLpuRun run;
+    run.tp = 16;
+    run.stages = 27;
+    run.chips = 432;
+    run.kvLength = kvLength;
+    run.clockHz = 900e6;
+    run.latencyCycles = 3000000;
+    run.stageCycles = 111112;
+    run.compilerCycles = 3000000;
+    run.boundCycles = 1500000;
+    run.weights = "int8";
+    return run;
+  };
+  auto document = renderLpuValidationMarkdown(kRoot, inputs);
+  INFO((document.ok() ? std::string() : document.error()));
+  REQUIRE(document.ok());
+  REQUIRE(asked.size() == 4);
+  CHECK(asked[0].find("models/zoo/onnx/llama2-70b.onnx") != std::string::npos);
+  CHECK(asked[0].find("systems/groq-576.yaml") != std::string::npos);
+  CHECK(document->find(
+            "| Llama-2-70B | groq-576 | 432 (16 x 27) | 300 | 300 | +0.0% | within 25% |") !=
+        std::string::npos);
+  CHECK(document->find("**not simulated**") != std::string::npos);
+  CHECK(document->find("COMPILE FAILED HERE") != std::string::npos);
+  CHECK(document->find("1 of 4 LPU rows within +-25%.") != std::string::npos);
+  CHECK(document->find("compiled and simulated multi-chip schedule") != std::string::npos);
+  // Twice as fast as published: a miss, with its cause and the bound it reached.
+  inputs.simulate = [](const std::string &, const std::string &, const LpuSettings &,
+                       uint64_t kvLength) -> conveyor::Result<SimulatedLpuRun> {
+    SimulatedLpuRun run;
+    run.tp = 8;
+    run.stages = 4;
+    run.chips = 32;
+    run.kvLength = kvLength;
+    run.clockHz = 900e6;
+    run.latencyCycles = 600000; // 1500 tok/s
+    run.boundCycles = 300000;
+    run.weights = "int8";
+    return run;
+  };
+  auto fast = renderLpuValidationMarkdown(kRoot, inputs);
+  REQUIRE(fast.ok());
+  CHECK(fast->find("| 1500 | +400.0% | **miss** |") != std::string::npos);
+  CHECK(fast->find("**Cause of the miss**: the simulated decode step is 0.667 ms per token") !=
+        std::string::npos);
+  CHECK(fast->find("reaches 50% of it") != std::string::npos);
 }

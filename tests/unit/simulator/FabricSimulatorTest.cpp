@@ -113,6 +113,65 @@ TEST_CASE("transfers from two chips landing on one inbound port at once are reje
   CHECK(sim::simulateFabric(b.s, config));
 }
 
+TEST_CASE("between nodes a transfer lands on the chip its port reaches, which forwards it",
+          "[fabric][routes]") {
+  // 8 chips per node, 7 local ports (0..6), global ports 7..15.
+  const system::SystemConfig config = test::fabricSystem(24);
+  Result<sim::FabricModel> fabric = sim::buildFabricModel(config);
+  REQUIRE(fabric);
+  CHECK(fabric->forwardingChip(0, 9, 7) == 8);   // global port 0 lands on rank 0 of node 1
+  CHECK(fabric->forwardingChip(0, 9, 8) == sim::FabricModel::kNoChip); // lands on rank 1
+  CHECK(fabric->forwardingChip(2, 17, 15) == 18); // global port 8: the sender's rail (rank 2)
+  CHECK(fabric->forwardingChip(2, 18, 15) == sim::FabricModel::kNoChip);
+  CHECK(fabric->forwardingChip(2, 17, 0) == 16);  // local port 0 reaches chip 0: its rail
+  CHECK(fabric->forwardingChip(0, 1, 0) == sim::FabricModel::kNoChip); // direct, in the node
+}
+
+TEST_CASE("two transfers sharing an intermediate link of their routes at once are rejected",
+          "[fabric][routes]") {
+  // Chips 0 (node 0) and 16 (node 2) both send to chip 9 (node 1, rank 1) on global port 0
+  // (port 7), which lands on chip 8: chip 8 forwards both over its local link 8 -> 9. The
+  // receives name different inbound ports, so only the shared intermediate link catches it.
+  const system::SystemConfig config = test::fabricSystem(24);
+  FabricBuilder b(config);
+  const uint32_t w0 = b.buffer(0, "w0", schedule::WEIGHT);
+  const uint32_t w16 = b.buffer(16, "w16", schedule::WEIGHT);
+  const uint32_t a = b.buffer(9, "a", schedule::ACTIVATION);
+  const uint32_t c = b.buffer(9, "c", schedule::ACTIVATION);
+  FabricBuilder::send(b.program("step", 0), 0, w0, 9, 7, 0, kVectorSerialisation, 1);
+  schedule::Program &second = b.program("step", 16);
+  FabricBuilder::send(second, 0, w16, 9, 7, 0, kVectorSerialisation, 2);
+  schedule::Program &receiver = b.program("step", 9);
+  const uint64_t arrival = kVectorSerialisation + 3 * kHop; // local, global, local
+  FabricBuilder::recv(receiver, arrival + kVectorSerialisation, a, 0, 8, 1);
+  FabricBuilder::recv(receiver, arrival + kVectorSerialisation, c, 16, 9, 2);
+  const std::string message = errorOf(b.s, config);
+  CHECK_THAT(message, Catch::Contains("link from chip 8 to chip 9 double-booked on a multi-hop "
+                                      "route"));
+  // Arrival 22 + 3 x 216 = 670: the forwarded stream crosses 8 -> 9 over [648, 670).
+  CHECK_THAT(message, Catch::Contains("over reference cycles [648, 670)"));
+  CHECK_THAT(message, Catch::Contains("holds it until 670"));
+
+  // One cycle short of a whole serialisation later it still clashes; a whole one later the
+  // link is free again.
+  second.mutable_instructions(0)->set_issue_cycle(kVectorSerialisation - 1);
+  second.mutable_instructions(0)->set_slot_start_cycle(kVectorSerialisation - 1);
+  CHECK_THAT(errorOf(b.s, config), Catch::Contains("double-booked on a multi-hop route"));
+  second.mutable_instructions(0)->set_issue_cycle(kVectorSerialisation);
+  second.mutable_instructions(0)->set_slot_start_cycle(kVectorSerialisation);
+  Result<sim::FabricReport> report = sim::simulateFabric(b.s, config);
+  INFO((report ? std::string() : report.error()));
+  CHECK(report);
+
+  // Sent on global ports that land on chip 9 itself (port 8), nothing is forwarded: the
+  // original timing passes.
+  second.mutable_instructions(0)->set_issue_cycle(0);
+  second.mutable_instructions(0)->set_slot_start_cycle(0);
+  b.s.mutable_programs(0)->mutable_instructions(0)->set_link(8);
+  second.mutable_instructions(0)->set_link(8);
+  CHECK(sim::simulateFabric(b.s, config));
+}
+
 TEST_CASE("a send on a port that does not reach its peer inside the node is rejected", "[fabric]") {
   const system::SystemConfig config = test::fabricSystem();
   FabricBuilder b = pointToPoint(config, 300, 0, 3);
@@ -706,4 +765,72 @@ TEST_CASE("SRAM used per chip counts a strided buffer's whole extent, on instanc
   report = sim::simulate(b.s, config, {}, {});
   REQUIRE(report);
   CHECK(report->sramBytesUsedPerChip[0] == 3 * 320);
+}
+
+TEST_CASE("multi-chip runs charge dynamic energy per operation and per link, by hand",
+          "[fabric][energy]") {
+  // testSystem: SRAM read 0.1, write 0.2, stream 0.05, C2C 2.0 pJ/bit; VXM op 0.5 pJ;
+  // 10 W static per chip at 1 GHz. Chip 0 sends 320 bytes (2,560 bits) one hop to chip 1,
+  // which receives them and runs relu on the int8 [320] vector three times (a repeat block).
+  const system::SystemConfig config = test::fabricSystem();
+  FabricBuilder b = pointToPoint(config, kVectorSerialisation + kHop);
+  FabricBuilder::repeat(*b.s.mutable_programs(1), 1, 1, 3, 20);
+  sim::SimulationOptions options;
+  options.functional = false;
+  Result<sim::SimulationReport> report = sim::simulate(b.s, config, {}, options);
+  INFO((report ? std::string() : report.error()));
+  REQUIRE(report);
+  REQUIRE(report->programs.size() == 2);
+  constexpr double pJ = 1e-12;
+  const sim::ProgramReport &sender = report->programs[0];
+  // Send: SRAM read 2560 x 0.1, stream 2560 x 0.05, link 2560 x 1 hop x 2.0.
+  CHECK(sender.energyBreakdown.at("sram_read") == Approx(256 * pJ));
+  CHECK(sender.energyBreakdown.at("stream") == Approx(128 * pJ));
+  CHECK(sender.energyBreakdown.at("c2c") == Approx(5120 * pJ));
+  CHECK(sender.energyBreakdown.at("sram_write") == 0);
+  CHECK(sender.units.at("C2C").energyJoules == Approx(5504 * pJ));
+  CHECK(sender.units.at("C2C").instructions == 1);
+  CHECK(sender.energyBreakdown.at("static") == Approx(10.0 * double(sender.cycles) * 1e-9));
+
+  const sim::ProgramReport &receiver = report->programs[1];
+  // Receive: SRAM write 2560 x 0.2 = 512, stream 128. Each relu: 320 ops x 0.5 = 160,
+  // SRAM read 256, write 512, stream 640 x 8 x 0.05 = 256; three of them.
+  CHECK(receiver.energyBreakdown.at("vxm") == Approx(3 * 160 * pJ));
+  CHECK(receiver.energyBreakdown.at("sram_read") == Approx(3 * 256 * pJ));
+  CHECK(receiver.energyBreakdown.at("sram_write") == Approx((512 + 3 * 512) * pJ));
+  CHECK(receiver.energyBreakdown.at("stream") == Approx((128 + 3 * 256) * pJ));
+  CHECK(receiver.energyBreakdown.at("c2c") == 0);
+  CHECK(receiver.units.at("VXM").energyJoules == Approx(3 * 1184 * pJ));
+  CHECK(receiver.units.at("C2C").energyJoules == Approx(640 * pJ));
+
+  for (const sim::ProgramReport &program : report->programs) {
+    INFO("chip " << program.chip);
+    // Categories add up to the total exactly (summed in key order), units + static up to
+    // rounding.
+    double categories = 0;
+    for (const auto &[name, joules] : program.energyBreakdown) {
+      categories += joules;
+    }
+    CHECK(categories == program.energyJoules);
+    double units = program.energyBreakdown.at("static");
+    for (const auto &[name, stats] : program.units) {
+      units += stats.energyJoules;
+    }
+    CHECK(units == Approx(program.energyJoules).epsilon(1e-12));
+    CHECK(program.energyJoules > program.energyBreakdown.at("static"));
+  }
+}
+
+TEST_CASE("a multi-hop transfer charges the link energy of every hop", "[fabric][energy]") {
+  // Chip 0 (node 0) to chip 9 (node 1): 3 hops (local, global, local).
+  const system::SystemConfig config = test::fabricSystem();
+  FabricBuilder b = pointToPoint(config, kVectorSerialisation + 3 * kHop, 0, 9);
+  b.s.mutable_programs(0)->mutable_instructions(0)->set_link(8);
+  b.s.mutable_programs(1)->mutable_instructions(0)->set_link(8);
+  sim::SimulationOptions options;
+  options.functional = false;
+  Result<sim::SimulationReport> report = sim::simulate(b.s, config, {}, options);
+  INFO((report ? std::string() : report.error()));
+  REQUIRE(report);
+  CHECK(report->programs[0].energyBreakdown.at("c2c") == Approx(3 * 5120 * 1e-12));
 }

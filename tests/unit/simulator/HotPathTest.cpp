@@ -12,6 +12,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <random>
+
 using namespace conveyor;
 using conveyor::test::ScheduleBuilder;
 using conveyor::test::testSystem;
@@ -264,4 +266,153 @@ TEST_CASE("structural errors keep their order", "[hotpath]") {
                Catch::Contains("result buffer 1 ('x') lives on chip 1, not on this program's "
                                "chip"));
   }
+}
+
+TEST_CASE("the one-pass decoder and the plain checks give the same report or the same message",
+          "[hotpath][onepass]") {
+  // A valid program over every v1 opcode, with a view and weights that carry data; then
+  // thousands of random single-field mutations. For each schedule the fast path
+  // (SimulationOptions::onePass) and the plain sequence must agree: the same JSON report and
+  // outputs, or the same error message.
+  ScheduleBuilder b;
+  std::vector<float> weights(64 * 32);
+  for (size_t i = 0; i < weights.size(); ++i) {
+    weights[i] = float(int(i % 13) - 6) / 16.0f;
+  }
+  const uint32_t x = b.buffer("x", schedule::INPUT, {1, 8, 64});
+  const uint32_t w = b.buffer("w", schedule::WEIGHT, {64, 32}, schedule::F32, weights);
+  const uint32_t h = b.buffer("h", schedule::ACTIVATION, {1, 8, 32});
+  const uint32_t hv = b.view("hv", h, {8, 32});
+  const uint32_t g = b.buffer("g", schedule::ACTIVATION, {8, 32});
+  const uint32_t t = b.buffer("t", schedule::ACTIVATION, {32, 8});
+  const uint32_t s = b.buffer("s", schedule::ACTIVATION, {32, 8});
+  const uint32_t y = b.buffer("y", schedule::OUTPUT, {32, 8});
+  schedule::Program &p = b.program();
+  ScheduleBuilder::add(p, 0, schedule::MEM_WRITE, {}, {x}, "in");
+  ScheduleBuilder::add(p, 10000, schedule::MXM_MATMUL, {x, w}, {h}, "mm");
+  ScheduleBuilder::add(p, 20000, schedule::VXM_UNARY, {hv}, {g}, "act").set_kind(schedule::GELU);
+  schedule::Instruction &transpose =
+      ScheduleBuilder::add(p, 30000, schedule::SXM_TRANSPOSE, {g}, {t}, "tr");
+  transpose.add_perm(1);
+  transpose.add_perm(0);
+  ScheduleBuilder::add(p, 40000, schedule::VXM_SOFTMAX, {t}, {s}, "sm").set_axis(1);
+  ScheduleBuilder::add(p, 50000, schedule::MEM_COPY, {s}, {y}, "copy");
+  ScheduleBuilder::add(p, 60000, schedule::MEM_READ, {y}, {}, "out");
+  const schedule::Schedule valid = b.schedule;
+  std::vector<sim::TensorData> inputs(1);
+  inputs[0].name = "x";
+  inputs[0].shape = {1, 8, 64};
+  for (int i = 0; i < 8 * 64; ++i) {
+    inputs[0].values.push_back(float(i % 7) / 8.0f);
+  }
+
+  size_t accepted = 0, rejected = 0;
+  auto compare = [&](const schedule::Schedule &schedule) {
+    for (bool functional : {false, true}) {
+      sim::SimulationOptions fast, plain;
+      fast.functional = plain.functional = functional;
+      plain.onePass = false;
+      Result<sim::SimulationReport> one = sim::simulate(schedule, testSystem(), inputs, fast);
+      Result<sim::SimulationReport> two = sim::simulate(schedule, testSystem(), inputs, plain);
+      REQUIRE(one.ok() == two.ok());
+      if (one.ok()) {
+        ++accepted;
+        CHECK(sim::renderJson(*one) == sim::renderJson(*two));
+        REQUIRE(one->outputs.size() == two->outputs.size());
+        for (size_t i = 0; i < one->outputs.size(); ++i) {
+          CHECK(one->outputs[i].values == two->outputs[i].values);
+        }
+      } else {
+        ++rejected;
+        CHECK(one.error() == two.error());
+      }
+    }
+  };
+  compare(valid);
+  REQUIRE(accepted == 2);
+
+  std::mt19937 random(20261204);
+  auto pick = [&](uint32_t n) { return uint32_t(random() % n); };
+  for (int trial = 0; trial < 3000; ++trial) {
+    schedule::Schedule mutated = valid;
+    schedule::Program &program = *mutated.mutable_programs(0);
+    schedule::Instruction &inst =
+        *program.mutable_instructions(int(pick(uint32_t(program.instructions_size()))));
+    schedule::Buffer &buffer = *mutated.mutable_buffers(int(pick(uint32_t(mutated.buffers_size()))));
+    switch (pick(16)) {
+    case 0:
+      inst.set_issue_cycle(pick(70000));
+      break;
+    case 1:
+      inst.set_opcode(schedule::Opcode(pick(100)));
+      break;
+    case 2:
+      inst.set_unit(schedule::Unit(pick(8)));
+      break;
+    case 3:
+      if (inst.operands_size() > 0) {
+        inst.set_operands(int(pick(uint32_t(inst.operands_size()))), pick(12));
+      } else {
+        inst.add_operands(pick(12));
+      }
+      break;
+    case 4:
+      if (inst.results_size() > 0) {
+        inst.set_results(0, pick(12));
+      } else {
+        inst.add_results(pick(12));
+      }
+      break;
+    case 5:
+      if (buffer.shape_size() > 0) {
+        buffer.set_shape(int(pick(uint32_t(buffer.shape_size()))), int64_t(pick(70)) - 2);
+      }
+      break;
+    case 6:
+      buffer.set_dtype(schedule::DType(pick(9)));
+      break;
+    case 7:
+      buffer.set_kind(schedule::BufferKind(pick(6)));
+      break;
+    case 8:
+      buffer.set_alias_of(pick(3) == 0 ? 0 : pick(12));
+      break;
+    case 9:
+      buffer.set_chip(pick(3));
+      break;
+    case 10:
+      if (pick(2) == 0) {
+        buffer.set_address(pick(4) * 320 + pick(2) * 7);
+      } else {
+        buffer.set_size_bytes(pick(6000));
+      }
+      break;
+    case 11:
+      inst.set_kind(schedule::ElementwiseKind(pick(30)));
+      inst.set_axis(int64_t(pick(4)) - 1);
+      break;
+    case 12:
+      inst.add_perm(pick(3));
+      break;
+    case 13:
+      buffer.set_id(pick(12));
+      break;
+    case 14:
+      inst.set_queue(pick(2));
+      program.set_kind(schedule::ProgramKind(pick(5)));
+      break;
+    case 15:
+      if (pick(2) == 0) {
+        buffer.set_data(std::string(pick(40), 'x'));
+      } else {
+        mutated.mutable_system()->set_chips(pick(3));
+      }
+      break;
+    }
+    INFO("trial " << trial);
+    compare(mutated);
+  }
+  // The mutations exercise both verdicts.
+  CHECK(accepted > 100);
+  CHECK(rejected > 1000);
 }

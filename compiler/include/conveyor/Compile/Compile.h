@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace conveyor::compile {
 
@@ -33,6 +34,20 @@ struct CompileOptions {
   uint32_t pipelineStages = 0; // contiguous layer ranges, one per stage
   // The decode bucket of a partitioned schedule: KV length (past tokens)
   uint64_t kvBucket = 0; // 0 = 4096 (or the `past` of --dims)
+  /// Length buckets of a partitioned schedule ("128,512,2048" or "none"), used when the
+  /// matching *Given flag is set. Defaults: DECODE at powers of two from 512 below the
+  /// longest context plus the longest context; PREFILL at 128, 512, 2048 (those up to the
+  /// longest context that fit in SRAM). --dims instead fixes one DECODE bucket.
+  std::string kvBuckets, prefillBuckets;
+  bool kvBucketsGiven = false, prefillBucketsGiven = false;
+};
+
+/// One length bucket of a partitioned schedule, as compiled.
+struct CompiledBucket {
+  std::string kind;          // "prefill" or "decode"
+  uint64_t length = 0;       // prompt tokens (prefill) or KV tokens (decode)
+  uint64_t cycles = 0;       // compiler's end cycle of the whole pipeline, one sequence
+  uint64_t instructions = 0; // stored instructions of its programs
 };
 
 struct CompileSummary {
@@ -48,6 +63,8 @@ struct CompileSummary {
   // Compiled decode step of a partitioned schedule (all stages, one sequence)
   uint64_t decodeCycles = 0; // 0 = not a partitioned schedule
   uint64_t kvLength = 0;
+  std::vector<CompiledBucket> buckets; // every bucket in the file, in file order
+  std::vector<std::string> notes;      // e.g. a default bucket left out, and why
 };
 
 /// Runs import -> verify-shapes -> convert-graph-to-chip -> allocate-sram -> schedule ->

@@ -173,6 +173,47 @@ uint32_t minimumChips(const ModelSummary &model, const system::ChipConfig &chip,
 uint64_t minimumSramPerChip(const ModelSummary &model, const system::ChipConfig &chip,
                             uint32_t chips, const PlanOptions &options);
 
+/// One tensor of a chip's SRAM in the planner's memory map.
+struct PlacedTensor {
+  enum class Kind { Weight, Scale, KvCache, Activation };
+  std::string name; // "layer 3 attn.q", "layer 3 kv.k", "embedding", "working set", ...
+  Kind kind = Kind::Weight;
+  uint64_t address = 0, bytes = 0; // [address, address + bytes) in the chip's SRAM
+  uint32_t firstSlice = 0, lastSlice = 0; // MEM slices the range touches
+};
+const char *placedKindName(PlacedTensor::Kind kind);
+
+/// The SRAM map of one chip role: the stages whose chips hold the same tensors (same layer
+/// count, embedding / LM head), shown for the first of them (rank 0; every tp rank holds
+/// the same shapes).
+struct StageMemoryMap {
+  std::vector<uint32_t> stages; // stages sharing this layout (layer names are the first's)
+  std::vector<uint32_t> chips;  // their chips
+  std::vector<PlacedTensor> tensors; // in address order
+  uint64_t capacityBytes = 0, reservedBytes = 0;
+  uint64_t endAddress = 0; // first byte after the last tensor
+  uint64_t alignmentBytes = 0; // bytes lost to aligning tensors to vectors
+};
+
+/// Places every tensor the plan counts on one chip of each role: weights layer by layer
+/// (attention, MLP or experts, router, norms; quantisation scales after their matrix), the
+/// embedding / LM head / final norm on the first / last stage, then each layer's K and V
+/// cache, then the decode working set (and logits on the last stage). Addresses are
+/// vector-aligned (chip.vectorBytes) from 0 upward, the reserve at the top of SRAM; a
+/// tensor's slices are address / mem.bytes_per_slice. The sums per kind equal the plan's
+/// ChipMemory. Empty for a plan that does not fit.
+std::vector<StageMemoryMap> planMemoryMaps(const ModelSummary &model, const Plan &plan,
+                                           const system::ChipConfig &chip);
+
+/// The maps as text: per role the totals per kind (bytes, slices) and the `top` largest
+/// tensors with slice and address ranges (all of them when top is 0).
+std::string renderMemoryMapsText(const std::vector<StageMemoryMap> &maps,
+                                 const system::ChipConfig &chip, size_t top);
+/// renderPlanJson with a "tensor_map" array: every role's tensors (name, kind, address,
+/// bytes, first and last slice), for `--explain --json`.
+std::string renderPlanJson(const Plan &plan, const system::SystemConfig &system,
+                           const std::vector<StageMemoryMap> &maps);
+
 /// Human-readable plan and per-chip memory map (identical chips grouped): `--explain`.
 std::string renderPlanText(const Plan &plan, const system::SystemConfig &system);
 /// The same as one JSON object (`--explain --json`).

@@ -48,7 +48,7 @@ def PartitionGraph : Pass<"conveyor-partition", "mlir::ModuleOp"> {
 //===----------------------------------------------------------------------===//
 
 def LowerCollectives : Pass<"conveyor-lower-collectives", "mlir::ModuleOp"> {
-  let summary = "Lower stage sends/receives and all-reduces to routed cv.chip C2C transfers";
+  let summary = "Lower stage sends/receives, all-reduces and all-gathers to routed cv.chip C2C transfers";
   let description = [{
     Run after conveyor-partition. Routes on the fabric of `system` (chip = stage * tp +
     rank, as conveyor-partition places them): cv.graph.send / recv become
@@ -57,8 +57,9 @@ def LowerCollectives : Pass<"conveyor-lower-collectives", "mlir::ModuleOp"> {
     fully connected node: tp - 1 sends of the whole partial value, one per local link,
     tp - 1 receives and a chain of cv.graph.add. Each transfer records its port (for the
     template's first chip), its hop count (the most over the chips running the
-    template) and its link slot length (bytes / link rate). cv.graph.all_gather stays (not
-    lowered yet).
+    template) and its link slot length (bytes / link rate). A cv.graph.all_gather
+    becomes parts - 1 sends of this rank's shard, parts - 1 receives and a
+    cv.graph.concat in peer-offset order (own shard first: rank 0 holds chip order).
   }];
   let dependentDialects = ["::conveyor::chip::ChipDialect"];
   let options = [

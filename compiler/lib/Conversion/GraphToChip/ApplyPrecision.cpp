@@ -4,6 +4,7 @@
 #include "LoweringSupport.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/DenseSet.h"
 
 #include <algorithm>
@@ -167,6 +168,7 @@ private:
         options.kv.empty() ? Type(activationType) : elementTypeOf(context, options.kv));
     if (!weightType.isF32()) {
       quantizeWeights(func, weightType);
+      quantizeExpertStacks(func, weightType);
     }
     if (!activationType.isF32()) {
       narrowActivations(func, activationType);
@@ -245,6 +247,37 @@ private:
                                                             builder.getStringAttr("mul"));
       gather.replaceAllUsesWith(dequantized);
       gather.erase();
+    }
+  }
+
+  /// MoE expert products (mxm_expert_matmul on a float [E, K, N] stack): the stack becomes
+  /// narrow weights with per-(expert, channel) f32 scales, applied on the accumulators.
+  void quantizeExpertStacks(func::FuncOp func, Type narrow) {
+    SmallVector<chip::ExpertMatMulOp> products;
+    func.walk([&](chip::ExpertMatMulOp product) { products.push_back(product); });
+    llvm::DenseMap<Operation *, std::pair<Value, Value>> quantizedTables;
+    for (chip::ExpertMatMulOp product : products) {
+      auto table = product.getTable().getDefiningOp<chip::WeightOp>();
+      DenseElementsAttr data = table ? chip::getDenseElements(table.getValue()) : nullptr;
+      if (product.getScale() || !data || !isa<FloatType>(data.getElementType()) ||
+          cast<RankedTensorType>(data.getType()).getRank() != 3) {
+        continue;
+      }
+      auto [cached, inserted] = quantizedTables.try_emplace(table, Value(), Value());
+      if (inserted) {
+        OpBuilder builder(table);
+        Quantized quantized = quantize(data, narrow);
+        cached->second.first = newWeight(builder, table.getLoc(), quantized.data,
+                                         table.getName().str() + "." + options.weights);
+        cached->second.second = newWeight(builder, table.getLoc(), quantized.scales,
+                                          table.getName().str() + ".scale");
+      }
+      OpBuilder builder(product);
+      auto replacement = createInstruction<chip::ExpertMatMulOp>(
+          builder, product.getLoc(), product.getType(), product.getLhs(), cached->second.first,
+          product.getIndices(), cached->second.second);
+      product.replaceAllUsesWith(replacement.getResult());
+      product.erase();
     }
   }
 

@@ -4,6 +4,8 @@
 #include "LoweringSupport.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinDialect.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
 #include "llvm/ADT/STLExtras.h"
 
 #include <cmath>
@@ -236,21 +238,50 @@ struct LmHeadLowering : LoweringPattern<graph::LmHeadOp> {
   }
 };
 
-/// Repeats each KV head `rep` times along axis 1 (grouped-query attention):
-/// [b, kv, t, d] -> [b, kv, rep, t, d] (SXM broadcast) -> [b, kv * rep, t, d].
-Value repeatHeads(OpBuilder &builder, Location loc, Value input, int64_t rep) {
-  if (rep == 1) {
-    return input;
+/// The decode KV cache, kept resident: when `key` (the graph value) is concat(past, rows) on
+/// the sequence axis, `past` a shape-only constant (the multi-chip decode step keeps each
+/// layer's cache in SRAM) and the attention its only user, the cache of the full length
+/// ([b, kv, d, T] when `transposed`, for keys) with `rows` written in place at T - s by
+/// cv.chip.kv_append. No copy of the cache per step. Null when the pattern does not apply.
+Value appendToResidentCache(ConversionPatternRewriter &rewriter, Location loc, Value key,
+                            Value converted, bool transposed) {
+  auto concat = key.getDefiningOp<graph::ConcatOp>();
+  if (!concat || !key.hasOneUse() || concat.getInputs().size() != 2 ||
+      normalizeAxis(static_cast<int64_t>(concat.getAxis()), 4) != 2) {
+    return {};
   }
-  ArrayRef<int64_t> shape = tensorType(input).getShape();
-  Value split = view(builder, loc, input, {shape[0], shape[1], 1, shape[2], shape[3]});
-  Value wide = createInstruction<chip::BroadcastOp>(
-      builder, loc, withShape(input, {shape[0], shape[1], rep, shape[2], shape[3]}), split);
-  return view(builder, loc, wide, {shape[0], shape[1] * rep, shape[2], shape[3]});
+  auto joined = converted.getDefiningOp<chip::ConcatOp>();
+  auto past = joined ? joined.getLhs().getDefiningOp<chip::WeightOp>() : chip::WeightOp();
+  if (!past || chip::getDenseElements(past.getValue()) || tensorType(converted).getRank() != 4) {
+    return {};
+  }
+  Value rows = joined.getRhs();
+  ArrayRef<int64_t> shape = tensorType(converted).getShape(); // [b, kv, T, d]
+  SmallVector<int64_t> cacheShape(shape);
+  if (transposed) {
+    std::swap(cacheShape[2], cacheShape[3]);
+  }
+  auto cacheType = withShape(converted, cacheShape);
+  auto &resources = DenseResourceElementsHandle::getManagerInterface(rewriter.getContext());
+  auto contents = DenseResourceElementsAttr::get(cacheType, resources.insert("shape_only"));
+  Value cache = createWeight(rewriter, past.getLoc(), contents, past.getName()).getResult();
+  int64_t position = shape[2] - tensorType(rows).getDimSize(2);
+  Value appended = createInstruction<chip::KvAppendOp>(
+      rewriter, loc, cacheType, cache, rows, rewriter.getI64IntegerAttr(transposed ? 3 : 2),
+      rewriter.getI64IntegerAttr(position));
+  rewriter.eraseOp(joined);
+  if (past->use_empty()) {
+    rewriter.eraseOp(past);
+  }
+  return appended;
 }
 
-/// softmax(q k^T * scale + mask) v as MXM products and VXM steps; causal and sliding-window
-/// masks become a constant additive mask weight (0 or -inf) built at compile time.
+/// softmax(q k^T * scale + mask) v as MXM products and VXM steps. Grouped-query heads share
+/// their KV head through a view of the queries ([b, kv, rep * s, d]), not a copy of K and V;
+/// the scale multiplies whichever of q and the scores is smaller; causal and sliding-window
+/// masks become a constant additive mask weight (0 or -inf), left out when it hides nothing
+/// (a decode step sees every cached position). A resident decode cache is appended in place
+/// and K is kept transposed, so nothing of the cache is copied or transposed per step.
 struct AttentionLowering : LoweringPattern<graph::AttentionOp> {
   using LoweringPattern::LoweringPattern;
   LogicalResult matchAndRewrite(graph::AttentionOp op, OpAdaptor adaptor,
@@ -265,34 +296,51 @@ struct AttentionLowering : LoweringPattern<graph::AttentionOp> {
     if (q.size() != 4 || k.size() != 4 || k[1] == 0 || q[1] % k[1] != 0) {
       return op.emitOpError("expects [b, heads, s, d] queries on [b, kv_heads, t, d] keys");
     }
-    int64_t rep = q[1] / k[1], s = q[2], t = k[2];
-    Value key = repeatHeads(rewriter, loc, adaptor.getKey(), rep);
-    Value value = repeatHeads(rewriter, loc, adaptor.getValue(), rep);
-    ArrayRef<int64_t> keyShape = tensorType(key).getShape();
-    Value keyT = createInstruction<chip::TransposeOp>(
-        rewriter, loc, withShape(key, {keyShape[0], keyShape[1], keyShape[3], keyShape[2]}), key,
-        rewriter.getDenseI64ArrayAttr({0, 1, 3, 2}));
-    Value scores = matmul(rewriter, loc, query, keyT);
-    scores = binary(rewriter, loc, "mul", scores,
-                    splatWeight(rewriter, loc, scores, {}, op.getScale().convertToDouble(),
-                                "attention.scale", state));
+    int64_t b = q[0], heads = q[1], kvHeads = k[1], rep = heads / kvHeads, s = q[2], t = k[2];
+    Value keyT = appendToResidentCache(rewriter, loc, op.getKey(), adaptor.getKey(), true);
+    if (!keyT) {
+      keyT = createInstruction<chip::TransposeOp>(
+          rewriter, loc, withShape(adaptor.getKey(), {k[0], k[1], k[3], k[2]}), adaptor.getKey(),
+          rewriter.getDenseI64ArrayAttr({0, 1, 3, 2}));
+    }
+    Value value = appendToResidentCache(rewriter, loc, op.getValue(), adaptor.getValue(), false);
+    if (!value) {
+      value = adaptor.getValue();
+    }
+    double scale = op.getScale().convertToDouble();
+    bool scaleQuery = q[3] <= t; // scale the smaller of q [.., s, d] and the scores [.., s, t]
+    if (scaleQuery && scale != 1.0) {
+      query = binary(rewriter, loc, "mul", query,
+                     splatWeight(rewriter, loc, query, {}, scale, "attention.scale", state));
+    }
+    // Heads of one KV head in a row: [b, h, s, d] -> [b, kv, rep * s, d] (row-major view).
+    Value grouped = view(rewriter, loc, query, {b, kvHeads, rep * s, q[3]});
+    Value scores = view(rewriter, loc, matmul(rewriter, loc, grouped, keyT), {b, heads, s, t});
+    if (!scaleQuery && scale != 1.0) {
+      scores = binary(rewriter, loc, "mul", scores,
+                      splatWeight(rewriter, loc, scores, {}, scale, "attention.scale", state));
+    }
     int64_t window = static_cast<int64_t>(op.getSlidingWindow());
     if (op.getCausal() || window > 0) {
       auto floatType = cast<FloatType>(tensorType(scores).getElementType());
       SmallVector<APFloat> mask;
       mask.reserve(size_t(s * t));
+      bool hides = false;
       for (int64_t i = 0; i < s; ++i) {
         int64_t position = t - s + i;
         for (int64_t j = 0; j < t; ++j) {
           bool masked = (op.getCausal() && j > position) || (window > 0 && j <= position - window);
+          hides |= masked;
           mask.push_back(masked ? APFloat::getInf(floatType.getFloatSemantics(), true)
                                 : APFloat::getZero(floatType.getFloatSemantics()));
         }
       }
-      auto maskType = RankedTensorType::get({s, t}, floatType);
-      Value maskWeight = createWeight(rewriter, loc, DenseElementsAttr::get(maskType, mask),
-                                      state.names.unique("attention.causal_mask"));
-      scores = binary(rewriter, loc, "add", scores, maskWeight);
+      if (hides) {
+        auto maskType = RankedTensorType::get({s, t}, floatType);
+        Value maskWeight = createWeight(rewriter, loc, DenseElementsAttr::get(maskType, mask),
+                                        state.names.unique("attention.causal_mask"));
+        scores = binary(rewriter, loc, "add", scores, maskWeight);
+      }
     }
     if (Value mask = adaptor.getMask()) {
       scores = binary(rewriter, loc, "add", scores, mask);
@@ -300,13 +348,15 @@ struct AttentionLowering : LoweringPattern<graph::AttentionOp> {
     Value probabilities = createInstruction<chip::SoftmaxOp>(
         rewriter, loc, scores.getType(), scores,
         rewriter.getI64IntegerAttr(tensorType(scores).getRank() - 1));
-    rewriter.replaceOp(op, matmul(rewriter, loc, probabilities, value));
+    Value groupedProbabilities = view(rewriter, loc, probabilities, {b, kvHeads, rep * s, t});
+    Value output = matmul(rewriter, loc, groupedProbabilities, value);
+    rewriter.replaceOp(op, view(rewriter, loc, output, {b, heads, s, tensorType(value).getDimSize(3)}));
     return success();
   }
 };
 
-/// Router, top-k and gather-based dispatch: only the chosen experts' weights are read
-/// (MEM gather by expert index), then batched MXM products over [tokens, k].
+/// Router, top-k and in-place dispatch: each expert product installs only the chosen
+/// experts' weights, read from the resident expert stack by index, over [tokens, k].
 struct MoeLowering : LoweringPattern<graph::MoeOp> {
   using LoweringPattern::LoweringPattern;
   LogicalResult matchAndRewrite(graph::MoeOp op, OpAdaptor adaptor,
@@ -351,20 +401,23 @@ struct MoeLowering : LoweringPattern<graph::MoeOp> {
         weights = binary(rewriter, loc, "div", weights, sum);
       }
     }
-    auto gatherExperts = [&](Value table) -> Value {
-      ArrayRef<int64_t> shape = tensorType(table).getShape(); // [E, rows, cols]
-      return createInstruction<chip::GatherOp>(
-          rewriter, loc, withShape(table, {tokens, topK, shape[1], shape[2]}), table, experts,
-          rewriter.getI64IntegerAttr(0));
+    // Each product reads the chosen experts' rows where they live in the resident expert
+    // stack (mxm_expert_matmul): no gathered copy of the weights per token.
+    auto expertProduct = [&](Value lhs, Value table) -> Value {
+      ArrayRef<int64_t> l = tensorType(lhs).getShape();  // [tokens, k or 1, M, K]
+      ArrayRef<int64_t> t = tensorType(table).getShape(); // [E, K, N]
+      return createInstruction<chip::ExpertMatMulOp>(
+          rewriter, loc, withShape(lhs, {tokens, topK, l[2], t[2]}), lhs, table, experts,
+          Value());
     };
     Value x = view(rewriter, loc, rows, {tokens, 1, 1, hidden});
     Value hiddenActivations =
-        unary(rewriter, loc, *kind, matmul(rewriter, loc, x, gatherExperts(adaptor.getWGate())));
+        unary(rewriter, loc, *kind, expertProduct(x, adaptor.getWGate()));
     if (Value up = adaptor.getWUp()) {
-      hiddenActivations = binary(rewriter, loc, "mul", hiddenActivations,
-                                 matmul(rewriter, loc, x, gatherExperts(up)));
+      hiddenActivations =
+          binary(rewriter, loc, "mul", hiddenActivations, expertProduct(x, up));
     }
-    Value down = matmul(rewriter, loc, hiddenActivations, gatherExperts(adaptor.getWDown()));
+    Value down = expertProduct(hiddenActivations, adaptor.getWDown());
     int64_t outWidth = tensorType(down).getShape().back();
     Value perExpert = view(rewriter, loc, down, {tokens, topK, outWidth});
     Value weighted =

@@ -143,6 +143,10 @@ pb::Opcode opcodeOf(Operation *op) {
       .Case<chip::CastOp>([](auto) { return pb::VXM_CAST; })
       .Case<chip::RotaryOp>([](auto) { return pb::VXM_ROTARY; })
       .Case<chip::MatMulDqOp>([](auto) { return pb::MXM_MATMUL_DQ; })
+      .Case<chip::ExpertMatMulOp>([](chip::ExpertMatMulOp product) {
+        return product.getScale() ? pb::MXM_EXPERT_MATMUL_DQ : pb::MXM_EXPERT_MATMUL;
+      })
+      .Case<chip::KvAppendOp>([](auto) { return pb::MEM_KV_APPEND; })
       .Default([](Operation *) { return pb::OPCODE_UNSPECIFIED; });
 }
 
@@ -181,6 +185,10 @@ void writeTransformerFields(Operation *op, pb::Instruction &instruction) {
         instruction.set_axis(topk.getAxis());
         instruction.set_k(topk.getK());
         instruction.set_topk_indices(topk.getIndices());
+      })
+      .Case<chip::KvAppendOp>([&](chip::KvAppendOp append) {
+        instruction.set_axis(append.getAxis());
+        instruction.add_starts(append.getPosition());
       })
       .Default([](Operation *) {});
 }
@@ -258,7 +266,12 @@ LogicalResult ProgramWriter::addBuffer(Operation *op) {
   bool isOutput = output != outputNames.end();
   std::string name;
   if (auto weight = dyn_cast<chip::WeightOp>(op)) {
-    buffer->set_kind(pb::WEIGHT);
+    // A cache that kv_append writes in place is resident state, not a constant.
+    bool kvCache = llvm::any_of(weight->getUsers(), [&](Operation *user) {
+      auto append = dyn_cast<chip::KvAppendOp>(user);
+      return append && append.getCache() == weight.getResult();
+    });
+    buffer->set_kind(kvCache ? pb::KV_CACHE : pb::WEIGHT);
     name = weight.getName().str();
     FailureOr<std::string> data = weight.getDataBytes();
     if (failed(data)) {
@@ -288,6 +301,16 @@ LogicalResult ProgramWriter::addBuffer(Operation *op) {
   }
   buffer->set_name(uniqueName(name));
 
+  if (auto append = dyn_cast<chip::KvAppendOp>(op)) {
+    // In place: the result is a view of the cache's storage.
+    auto source = bufferIds.find(append.getCache());
+    if (source == bufferIds.end() ||
+        schedule.buffers(bufferIndex[source->second]).address() != addressValue) {
+      return append.emitOpError("must share its cache's SRAM buffer (run conveyor-allocate-sram)");
+    }
+    const pb::Buffer &cache = schedule.buffers(bufferIndex[source->second]);
+    buffer->set_alias_of(cache.alias_of() != 0 ? cache.alias_of() : cache.id());
+  }
   if (auto view = dyn_cast<chip::ViewOp>(op)) {
     auto source = bufferIds.find(view.getInput());
     if (source == bufferIds.end()) {
@@ -375,7 +398,9 @@ LogicalResult ProgramWriter::writeProgram(const chip::ChipSchedulingProblem &pro
     instruction.set_unit(scheduleUnit(problem.getCost(op).unit));
     instruction.set_queue(0);
     instruction.set_opcode(opcodeOf(op));
-    if (!isa<chip::MemWriteOp>(op)) {
+    if (auto append = dyn_cast<chip::KvAppendOp>(op)) {
+      instruction.add_operands(bufferIds.lookup(append.getRows())); // the cache is written only
+    } else if (!isa<chip::MemWriteOp>(op)) {
       for (Value operand : op->getOperands()) {
         instruction.add_operands(bufferIds.lookup(operand));
       }

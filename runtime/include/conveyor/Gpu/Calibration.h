@@ -13,6 +13,7 @@
 #include "conveyor/Gpu/WorkloadProfile.h"
 #include "conveyor/Support/Result.h"
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -68,16 +69,28 @@ struct MeasurementOutcome {
   ScenarioResult result;
 };
 
+/// Where the per-op profile of a measurement's model comes from: `model` is the
+/// publishedModels() key, `options` the measurement's precisions.
+using ProfileProvider =
+    std::function<Result<WorkloadProfile>(const std::string &model, const ProfileOptions &options)>;
+/// The model-card shapes of publishedModels() through buildTransformerProfile (MLIR-free).
+/// `conveyor validation` passes the per-op profiles of the zoo's cv.graphs instead.
+Result<WorkloadProfile> modelCardProfile(const std::string &model, const ProfileOptions &options);
+
 /// Models one measurement with the GPU description from `gpuDirectory`.
 Result<MeasurementOutcome> evaluateMeasurement(const PublishedMeasurement &measurement,
-                                               const GpuConfig &gpu);
+                                               const GpuConfig &gpu,
+                                               const ProfileProvider &profiles = modelCardProfile);
 /// Every row of publishedMeasurements(), GPUs read from `gpuDirectory`.
-Result<std::vector<MeasurementOutcome>> evaluateMeasurements(const std::string &gpuDirectory);
+Result<std::vector<MeasurementOutcome>>
+evaluateMeasurements(const std::string &gpuDirectory,
+                     const ProfileProvider &profiles = modelCardProfile);
 
 /// The value of `measurement.calibrates` that makes the model reproduce the measurement,
 /// every other parameter as in `gpu`. Errors if the row is a prediction or no value in the
 /// factor's range reproduces it.
-Result<double> solveCalibratedFactor(const PublishedMeasurement &measurement, const GpuConfig &gpu);
+Result<double> solveCalibratedFactor(const PublishedMeasurement &measurement, const GpuConfig &gpu,
+                                     const ProfileProvider &profiles = modelCardProfile);
 
 struct FactorCheck {
   std::string gpu;
@@ -87,9 +100,19 @@ struct FactorCheck {
   double derivedValue = 0;
 };
 /// For every calibration row: the factor as the YAML holds it and as re-derived.
-Result<std::vector<FactorCheck>> checkCalibratedFactors(const std::string &gpuDirectory);
+Result<std::vector<FactorCheck>>
+checkCalibratedFactors(const std::string &gpuDirectory,
+                       const ProfileProvider &profiles = modelCardProfile);
 
-/// The whole of docs/gpu-calibration.md.
-Result<std::string> renderCalibrationMarkdown(const std::string &gpuDirectory);
+/// The whole of docs/gpu-calibration.md. `profileSource` says in the text where the per-op
+/// profiles came from; `regenerate` is the command the header names.
+struct CalibrationDocument {
+  ProfileProvider profiles = modelCardProfile;
+  std::string profileSource = "the model shape from its model card";
+  std::string regenerate =
+      "build/bin/gpu-calibration --systems-dir systems/gpu -o docs/gpu-calibration.md";
+};
+Result<std::string> renderCalibrationMarkdown(const std::string &gpuDirectory,
+                                              const CalibrationDocument &document = {});
 
 } // namespace conveyor::gpu

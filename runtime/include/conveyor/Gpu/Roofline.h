@@ -40,7 +40,8 @@ struct OpTime {
   double computeSeconds = 0;
   double memorySeconds = 0;
   double flops = 0;
-  double bytes = 0;
+  double bytes = 0; // weightBytes + activationBytes + kvBytes
+  double weightBytes = 0, activationBytes = 0, kvBytes = 0;
   bool computeBound() const { return computeSeconds >= memorySeconds; }
 };
 

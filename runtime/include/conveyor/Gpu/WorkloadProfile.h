@@ -49,6 +49,9 @@ struct OpCost {
   double kvBytesPerContextToken = 0;
   /// Attention: KV heads; tensor parallelism splits the KV cache at most this many ways.
   uint32_t kvHeads = 0;
+  /// Attention: > 0 when each query sees only the last `slidingWindow` keys (a sliding-window
+  /// layer): pairs and KV reads stop growing past the window.
+  uint64_t slidingWindow = 0;
   /// Split across the GPUs of a tensor-parallel group (false: every GPU runs all of it).
   bool tensorParallel = true;
   /// Runs for one token per sequence instead of every new token: the LM head needs only the

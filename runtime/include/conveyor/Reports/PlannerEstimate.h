@@ -4,6 +4,7 @@
 // rows of the validation table. Library ConveyorReportsPlanning.
 #pragma once
 
+#include "conveyor/Gpu/Calibration.h"
 #include "conveyor/Gpu/WorkloadProfile.h"
 #include "conveyor/Partition/Planner.h"
 #include "conveyor/Reports/Compare.h"
@@ -11,6 +12,7 @@
 #include "conveyor/Reports/LpuStepModel.h"
 #include "conveyor/System/SystemConfig.h"
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -29,9 +31,6 @@ Result<partition::DecoderShape> loadZooDecoderShape(const std::string &path);
 /// path (*.json), or by a zoo ONNX path (models/zoo/onnx/NAME.onnx: its config beside it in
 /// ../configs). Errors list the zoo names.
 Result<partition::ModelSummary> resolveModel(const std::string &model, const std::string &root);
-
-/// The GPU roofline's view of the same model (dense or MoE, gated or not, tied or not).
-gpu::TransformerConfig transformerConfigOf(const partition::ModelSummary &model);
 
 /// `base` with `chips` chips (nodes of base's chipsPerNode; a dragonfly once it spans nodes)
 /// and `sramBytes` per chip (MEM slices unchanged, slice size scaled). Static power per chip
@@ -73,6 +72,11 @@ struct CompareSettings {
   bool lpuSequencesAuto = false;
   std::string gpuPrecision = "bf16"; // weights and compute precision on GPUs: bf16 or fp8
   uint64_t maxContextTokens = 4096;
+  /// The summary of the model's imported cv.graph (models/zoo/onnx/NAME.onnx), when the
+  /// caller could import it: GPU systems then time the graph's per-op profile
+  /// (buildGraphWorkloadProfile) instead of the config's. `graphSource` names the file.
+  std::optional<partition::ModelSummary> graphModel;
+  std::string graphSource;
 };
 Result<CompareSystem> makeCompareSystem(const std::string &spec,
                                         const partition::ModelSummary &model,
@@ -83,8 +87,35 @@ Result<CompareSystem> makeCompareSystem(const std::string &spec,
 PointEvaluator makePlannerEvaluator(partition::ModelSummary model, system::SystemConfig base,
                                     LpuSettings settings, uint64_t meanContext);
 
-/// docs/validation.md's LPU section: Groq's published per-user tokens/s next to the planner
-/// estimate, with the error and the cause of every miss.
-Result<std::string> renderLpuValidationMarkdown(const std::string &root);
+/// One LPU validation row as compiled and simulated by the caller (the `conveyor` tool: the
+/// multi-chip compile needs MLIR, which this library must not link).
+struct SimulatedLpuRun {
+  uint32_t tp = 0, stages = 0, chips = 0; // the compiled partition
+  uint64_t kvLength = 0;                  // decode bucket compiled (past tokens)
+  double clockHz = 0;
+  uint64_t latencyCycles = 0;     // one token of one sequence through every stage (simulated)
+  uint64_t stageCycles = 0;       // pipeline interval (simulated)
+  uint64_t compilerCycles = 0;    // the compiler's own end cycle of the last stage
+  uint64_t boundCycles = 0;       // the compiler's decode lower bound (0: not reported)
+  std::string weights;            // stored weight precision compiled
+};
+/// Compiles `onnxPath` for `systemPath` at `settings` and simulates one decode step.
+using LpuRunner = std::function<Result<SimulatedLpuRun>(
+    const std::string &onnxPath, const std::string &systemPath, const LpuSettings &settings,
+    uint64_t kvLength)>;
+
+/// What docs/validation.md is computed from. Without a runner the LPU rows are the planner's
+/// estimate; without GPU profiles the GPU rows use the model cards' shapes.
+struct ValidationInputs {
+  LpuRunner simulate;
+  gpu::ProfileProvider gpuProfiles;
+  std::string gpuProfileSource; // how the document names the GPU profiles' origin
+};
+
+/// docs/validation.md: Groq's published per-user tokens/s next to the simulated multi-chip
+/// schedule (and the planner estimate), the GPU roofline's published rows, every error and
+/// the cause of every miss.
+Result<std::string> renderLpuValidationMarkdown(const std::string &root,
+                                                const ValidationInputs &inputs = {});
 
 } // namespace conveyor::reports

@@ -5,6 +5,7 @@
 #include "schedule.pb.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -17,7 +18,7 @@ struct BufferInfo {
   uint32_t chip = 0;
   schedule::BufferKind kind = schedule::BUFFER_KIND_UNSPECIFIED;
   schedule::DType dtype = schedule::DTYPE_UNSPECIFIED;
-  ShapeRef shape; // the schedule's own dimensions (no copy)
+  ShapeRef shape; // the dimensions, in the table's own compact array (see BufferTable)
   uint64_t elements = 0;
   uint64_t bytes = 0;   // ceil(elements * bits / 8)
   uint64_t vectors = 0; // ceil(bytes / vectorBytes)
@@ -35,17 +36,54 @@ struct BufferInfo {
 class BufferTable {
 public:
   /// `schedule` must have passed schedule::validateSchedule (ids exist, no alias cycles);
-  /// it must outlive the table, unchanged (BufferInfo::shape points into it).
+  /// it must outlive the table, unchanged (BufferInfo::proto points into it). The shapes
+  /// are copied into one array of the table: the checks read them per operand, and the
+  /// schedule's own shape arrays are scattered on the heap.
   BufferTable(const schedule::Schedule &schedule, uint64_t vectorBytes);
+  // BufferInfo::shape points into this table: moving keeps it valid, copying would not.
+  BufferTable(BufferTable &&) = default;
+  BufferTable &operator=(BufferTable &&) = default;
+  BufferTable(const BufferTable &) = delete;
+  BufferTable &operator=(const BufferTable &) = delete;
+
+  /// The same table built in the same single pass over the buffer messages, which also makes
+  /// every buffer check of schedule::validateSchedule (ids > 0 and unique, chip exists, kind
+  /// and dtype known, shape sane, data size, views: source exists on the same chip, no data,
+  /// no cycle, same byte count). nullopt when any of them fails, without saying which: the
+  /// caller then runs validateSchedule, which words the message. `schedule` needs no prior
+  /// validation.
+  static std::optional<BufferTable> decodeValidated(const schedule::Schedule &schedule,
+                                                    uint64_t vectorBytes);
+
+  /// Index of buffer `id`, or kMissing when no buffer has that id.
+  static constexpr size_t kMissing = ~size_t(0);
+  size_t find(uint32_t id) const {
+    if (denseIds) {
+      return id < denseIndex.size() && denseIndex[id] != kNoIndex ? denseIndex[id] : kMissing;
+    }
+    auto found = sparseIndex.find(id);
+    return found == sparseIndex.end() ? kMissing : found->second;
+  }
 
   const std::vector<BufferInfo> &all() const { return buffers; }
+  /// Bytes reserved (size_bytes) by the non-view buffers of each chip, indexed by chip (as
+  /// long as the highest chip any buffer names, plus one).
+  const std::vector<uint64_t> &reservedBytesPerChip() const { return reservedPerChip; }
   /// Index of buffer `id`; the id must exist (validated schedules guarantee it).
   size_t indexOf(uint32_t id) const { return denseIds ? denseIndex[id] : sparseIndex.at(id); }
   const BufferInfo &byIdRef(uint32_t id) const { return buffers[indexOf(id)]; }
   const BufferInfo &at(size_t index) const { return buffers[index]; }
 
 private:
+  BufferTable() = default;
+  /// Fills the table in one pass; false (the table half-built) when `validate` and a buffer
+  /// breaks a reader rule.
+  bool build(const schedule::Schedule &schedule, uint64_t vectorBytes, bool validate);
+
+  static constexpr uint32_t kNoIndex = ~uint32_t(0);
   std::vector<BufferInfo> buffers;
+  std::vector<int64_t> dims; // every buffer's shape, back to back
+  std::vector<uint64_t> reservedPerChip;
   // Id -> index: a flat table when ids are dense (the usual 1..n), else a hash map. Every
   // operand of every instruction is looked up here, so no ordered map.
   bool denseIds = true;

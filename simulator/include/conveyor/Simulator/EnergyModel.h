@@ -43,6 +43,17 @@ Result<ProgramEnergy> programEnergy(const HardwareModel &model, const BufferTabl
                                     const schedule::Program &program,
                                     const std::vector<InstructionCost> &costs);
 
+/// True for the opcodes charged MAC energy (the MXM products), by their activations' dtype.
+bool chargesMacEnergy(schedule::Opcode opcode);
+
+/// Adds one instruction's dynamic energy to `energy` with exactly the additions, in the same
+/// order, that programEnergy makes for it (so a program summed this way is bit for bit the
+/// same). `activations` is operand 0's dtype (read for matmuls only). False, adding nothing,
+/// when the opcode has no energy rule or the system has no MAC energy for `activations`:
+/// programEnergy words those errors.
+bool addInstructionEnergy(const HardwareModel &model, const InstructionCost &cost,
+                          schedule::DType activations, ProgramEnergy &energy);
+
 /// Static energy: staticWatts x chips x seconds.
 double staticEnergy(const HardwareModel &model, double seconds);
 

@@ -28,6 +28,7 @@ struct FabricModel {
   double bytesPerCycle = 0;          // one link, one direction: lanes x Gb/s / 8 / clock
   uint64_t hopLatency = 0;           // cycles of flight per hop
   uint64_t driftPartsPerBillion = 0; // fabric.clock_drift_ppm x 1000: how far two chips drift apart
+  double c2cPicojoulesPerBit = 0;    // chip.energy.c2c_picojoules_per_bit: one bit over one link
   system::FabricConfig fabric;       // topology, nodes, groups (hop counts)
 
   /// Cycles to serialise `bytes` onto one link: ceil(bytes / bytesPerCycle), at least 1.
@@ -38,6 +39,19 @@ struct FabricModel {
   /// (rank of b among the node's other chips). Otherwise fabric.hopsBetween hops (3 inside
   /// a group, 5 between groups) whose first port the schedule chooses (any port).
   Route route(uint32_t from, uint32_t to) const;
+
+  /// The link a route between nodes crosses inside the receiver's node, as the simulator
+  /// books it (docs/simulator.md "Routes between nodes"). The YAML gives hop counts, not
+  /// wiring, so the wiring is fixed here: global port g (= port - localPorts) of a chip
+  /// reaches, in the receiver's node, the chip of rank g when g < chipsPerNode (a node pair
+  /// is joined rank to every rank) and the chip of the sender's own rank otherwise (its
+  /// rail); a local port first reaches the node-mate it names, whose rail carries the
+  /// transfer on. If that landing chip is not the receiver, it forwards the transfer over its
+  /// local link to the receiver: the landing chip is returned, else kNoChip (direct routes,
+  /// routes that land on the receiver, ranks the node does not have). The hop latency still
+  /// counts hopsBetween's hops.
+  static constexpr uint32_t kNoChip = ~uint32_t(0);
+  uint32_t forwardingChip(uint32_t from, uint32_t to, uint32_t port) const;
 
   /// Worst-case drift assignment: even chips run fast by half the fabric drift, odd chips
   /// slow by half, so neighbours drift apart at the full rate. Returns the reference-time

@@ -3,6 +3,7 @@
 // unrolling) and checks the fabric: link slots, arrivals, drift and SYNC, SRAM spans.
 #pragma once
 
+#include "conveyor/Simulator/EnergyModel.h"
 #include "conveyor/Support/Result.h"
 #include "conveyor/System/SystemConfig.h"
 #include "schedule.pb.h"
@@ -28,6 +29,17 @@ struct ChipRun {
   uint64_t sentBytes = 0;
   std::array<uint64_t, kFabricUnits> unitInstructions{};
   std::array<uint64_t, kFabricUnits> unitBusyCycles{};
+  /// Dynamic energy of every executed instruction (each iteration of a repeat block counted),
+  /// joules, by category as in a single-chip program (EnergyCategory; Static stays 0).
+  /// C2C_SEND reads its payload from SRAM and streams it, C2C_RECV streams it into SRAM.
+  EnergyParts energy{};
+  /// Link energy of this run's sends: payload bits x route hops x c2c_picojoules_per_bit
+  /// (charged to the sending chip for every link of the route).
+  double c2cJoules = 0;
+  /// The same dynamic energy by resource: MEM MXM VXM SXM ICU, then C2C (the C2C
+  /// instructions' SRAM and stream traffic plus c2cJoules). Sums to energy + c2cJoules up to
+  /// rounding.
+  std::array<double, kFabricUnits + 1> unitEnergy{};
 };
 
 struct FabricReport {

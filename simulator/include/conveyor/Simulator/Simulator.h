@@ -27,6 +27,10 @@ struct SimulationOptions {
   /// Keep one InstructionTrace per instruction in ProgramReport::trace (for renderTrace).
   /// Off by default so that a plain run allocates nothing per instruction.
   bool collectTrace = false;
+  /// Try the one-pass decoder first (docs/simulator.md "Speed"); false runs only the plain
+  /// sequence of checks. Both give the same report or the same message; tests and
+  /// benchmarks compare them.
+  bool onePass = true;
 };
 
 /// What one instruction did, as the simulator re-derived it (collected on request only).

@@ -68,16 +68,22 @@ module attributes {cv.model_name = "transformer-ops"} {
 
 // Fused attention (GQA, causal) and MoE (top-2 of 4 gated experts, renormalised).
 // CHECK-LABEL: func.func @fused
-// CHECK: %[[KW:.*]] = cv.chip.sxm_broadcast %{{.*}} : tensor<1x1x1x3x4xf32> -> tensor<1x1x2x3x4xf32>
-// CHECK: %[[K:.*]] = cv.chip.view %[[KW]] : tensor<1x1x2x3x4xf32> -> tensor<1x2x3x4xf32>
-// CHECK: %[[KT:.*]] = cv.chip.sxm_transpose %[[K]], [0, 1, 3, 2] : tensor<1x2x3x4xf32> -> tensor<1x2x4x3xf32>
-// CHECK: %[[S:.*]] = cv.chip.mxm_matmul %{{.*}}, %[[KT]] : (tensor<1x2x2x4xf32>, tensor<1x2x4x3xf32>) -> tensor<1x2x2x3xf32>
+// GQA: the two query heads of the one KV head are a view ([1, 1, 2 * 2, 4]); K and V are
+// not broadcast per head.
+// CHECK-NOT: cv.chip.sxm_broadcast
+// CHECK: %[[KT:.*]] = cv.chip.sxm_transpose %{{.*}}, [0, 1, 3, 2] : tensor<1x1x3x4xf32> -> tensor<1x1x4x3xf32>
+// CHECK: %[[QG:.*]] = cv.chip.view %{{.*}} : tensor<1x2x2x4xf32> -> tensor<1x1x4x4xf32>
+// CHECK: %[[SG:.*]] = cv.chip.mxm_matmul %[[QG]], %[[KT]] : (tensor<1x1x4x4xf32>, tensor<1x1x4x3xf32>) -> tensor<1x1x4x3xf32>
+// CHECK: %[[S:.*]] = cv.chip.view %[[SG]] : tensor<1x1x4x3xf32> -> tensor<1x2x2x3xf32>
+// The scores [.., 2, 3] are smaller than q [.., 2, 4]: the scale multiplies the scores.
 // CHECK: %[[SC:.*]] = cv.chip.weight "attention.scale" {value = dense<5.000000e-01> : tensor<f32>}
 // CHECK: %[[SS:.*]] = cv.chip.vxm_binary "mul" %[[S]], %[[SC]]
 // CHECK: %[[MASK:.*]] = cv.chip.weight "attention.causal_mask" {value = dense<{{\[}}[0.000000e+00, 0.000000e+00, 0xFF800000], [0.000000e+00, 0.000000e+00, 0.000000e+00]]> : tensor<2x3xf32>}
 // CHECK: %[[M:.*]] = cv.chip.vxm_binary "add" %[[SS]], %[[MASK]]
 // CHECK: %[[P:.*]] = cv.chip.vxm_softmax %[[M]] {axis = 3 : i64}
-// CHECK: %[[ATT:.*]] = cv.chip.mxm_matmul %[[P]], %{{.*}} : (tensor<1x2x2x3xf32>, tensor<1x2x3x4xf32>) -> tensor<1x2x2x4xf32>
+// CHECK: %[[PG:.*]] = cv.chip.view %[[P]] : tensor<1x2x2x3xf32> -> tensor<1x1x4x3xf32>
+// CHECK: %[[AG:.*]] = cv.chip.mxm_matmul %[[PG]], %{{.*}} : (tensor<1x1x4x3xf32>, tensor<1x1x3x4xf32>) -> tensor<1x1x4x4xf32>
+// CHECK: cv.chip.view %[[AG]] : tensor<1x1x4x4xf32> -> tensor<1x2x2x4xf32>
 // CHECK: %[[ROWS:.*]] = cv.chip.view %{{.*}} : tensor<1x2x8xf32> -> tensor<2x8xf32>
 // CHECK: %[[LOGITS:.*]] = cv.chip.mxm_matmul %[[ROWS]], %{{.*}} : (tensor<2x8xf32>, tensor<8x4xf32>) -> tensor<2x4xf32>
 // CHECK: %[[PROB:.*]] = cv.chip.vxm_softmax %[[LOGITS]] {axis = 1 : i64}
@@ -86,13 +92,13 @@ module attributes {cv.model_name = "transformer-ops"} {
 // CHECK: %[[WSUM:.*]] = cv.chip.vxm_reduce "sum" %[[W]], [1] : tensor<2x2xf32> -> tensor<2x1xf32>
 // CHECK: %[[WN:.*]] = cv.chip.vxm_binary "div" %[[W]], %[[WSUM]]
 // CHECK: %[[X:.*]] = cv.chip.view %[[ROWS]] : tensor<2x8xf32> -> tensor<2x1x1x8xf32>
-// CHECK: %[[WG:.*]] = cv.chip.mem_gather %{{.*}}, %[[IDX]] {axis = 0 : i64} : (tensor<4x8x6xf32>, tensor<2x2xi32>) -> tensor<2x2x8x6xf32>
-// CHECK: %[[G:.*]] = cv.chip.mxm_matmul %[[X]], %[[WG]] : (tensor<2x1x1x8xf32>, tensor<2x2x8x6xf32>) -> tensor<2x2x1x6xf32>
+// The experts' weights are read in place: no gathered copy of the [4, K, N] stacks.
+// CHECK-NOT: cv.chip.mem_gather
+// CHECK: %[[G:.*]] = cv.chip.mxm_expert_matmul %[[X]], %{{.*}}, %[[IDX]] : (tensor<2x1x1x8xf32>, tensor<4x8x6xf32>, tensor<2x2xi32>) -> tensor<2x2x1x6xf32>
 // CHECK: cv.chip.vxm_unary "silu" %[[G]]
-// CHECK: cv.chip.mem_gather
-// CHECK: cv.chip.vxm_binary "mul"
-// CHECK: %[[WD:.*]] = cv.chip.mem_gather %{{.*}}, %[[IDX]] {axis = 0 : i64} : (tensor<4x6x8xf32>, tensor<2x2xi32>) -> tensor<2x2x6x8xf32>
-// CHECK: %[[D:.*]] = cv.chip.mxm_matmul %{{.*}}, %[[WD]] : (tensor<2x2x1x6xf32>, tensor<2x2x6x8xf32>) -> tensor<2x2x1x8xf32>
+// CHECK: %[[U:.*]] = cv.chip.mxm_expert_matmul %[[X]], %{{.*}}, %[[IDX]] : (tensor<2x1x1x8xf32>, tensor<4x8x6xf32>, tensor<2x2xi32>) -> tensor<2x2x1x6xf32>
+// CHECK: %[[H:.*]] = cv.chip.vxm_binary "mul" %{{.*}}, %[[U]]
+// CHECK: %[[D:.*]] = cv.chip.mxm_expert_matmul %[[H]], %{{.*}}, %[[IDX]] : (tensor<2x2x1x6xf32>, tensor<4x6x8xf32>, tensor<2x2xi32>) -> tensor<2x2x1x8xf32>
 // CHECK: %[[PER:.*]] = cv.chip.view %[[D]] : tensor<2x2x1x8xf32> -> tensor<2x2x8xf32>
 // CHECK: %[[WV:.*]] = cv.chip.view %[[WN]] : tensor<2x2xf32> -> tensor<2x2x1xf32>
 // CHECK: %[[WEIGHTED:.*]] = cv.chip.vxm_binary "mul" %[[PER]], %[[WV]]

@@ -277,4 +277,46 @@ def Chip_C2CRecvOp : Chip_Op<"c2c_recv"> {
   let assemblyFormat = "attr-dict `:` type($result)";
 }
 
+//===----------------------------------------------------------------------===//
+// MoE: expert products that read the selected experts' weights in place
+//===----------------------------------------------------------------------===//
+
+def Chip_ExpertMatMulOp : Chip_Op<"mxm_expert_matmul", [Pure]> {
+  let summary = "MXM: per (token, slot), lhs @ table[indices[t, j]] (optionally * scale)";
+  let description = [{
+    `table` [E, K, N] is the whole resident expert stack, `indices` [T, k] (i32) the
+    experts chosen per token, `lhs` [T, k or 1, M, K]. The MXM installs only the chosen
+    experts' K x N rows, read where they live in SRAM: no gathered copy. The result is
+    [T, k, M, N] with result[t, j] = lhs[t, j or 0] @ table[indices[t, j]]. With `scale`
+    [E, 1, N] (f32) the table holds narrow weights (int8, int4, fp8, f16, bf16) and each
+    product is multiplied by its expert's per-output-channel scale (fp32 accumulation).
+  }];
+  let arguments = !con((ins AnyRankedTensor:$lhs, AnyRankedTensor:$table,
+                            AnyRankedTensor:$indices, Optional<AnyRankedTensor>:$scale),
+                       ChipPlacement);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$lhs `,` $table `,` $indices (`,` $scale^)? attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Decode KV cache: in-place append into the resident cache
+//===----------------------------------------------------------------------===//
+
+def Chip_KvAppendOp : Chip_Op<"kv_append"> {
+  let summary = "MEM: write the new tokens' K or V rows into the resident cache, in place";
+  let description = [{
+    `cache` is the resident KV cache of one layer (a cv.chip.weight without data that the
+    schedule marks KV_CACHE), `rows` [b, kv, s, d] the new tokens. With `axis` = 2 the cache
+    is [b, kv, T, d] and cache[:, :, position + i, :] = rows[:, :, i, :]; with `axis` = 3 it
+    is kept transposed, [b, kv, d, T], and cache[:, :, :, position + i] = rows[:, :, i, :]
+    (a MEM scatter). The result is the cache after the write, in the same storage (no copy).
+  }];
+  let arguments = !con((ins AnyRankedTensor:$cache, AnyRankedTensor:$rows, I64Attr:$axis,
+                            I64Attr:$position), ChipPlacement);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$cache `,` $rows attr-dict `:` `(` type($cache) `,` type($rows) `)` `->` type($result)";
+  let hasVerifier = 1;
+}
+
 #endif // CONVEYOR_DIALECT_CHIP_CHIPOPS_TD

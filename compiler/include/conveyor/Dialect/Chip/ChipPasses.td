@@ -46,4 +46,20 @@ def ScheduleInstructions : Pass<"conveyor-schedule", "mlir::ModuleOp"> {
   ];
 }
 
+//===----------------------------------------------------------------------===//
+// Decode latency
+//===----------------------------------------------------------------------===//
+
+def ShortenChains : Pass<"conveyor-chip-shorten-chains", "mlir::ModuleOp"> {
+  let summary = "Shorten dependence chains of a decode step: unit-axis transposes, add chains";
+  let description = [{
+    Two rewrites that keep every value and shorten the critical path:
+    an `sxm_transpose` that only moves size-1 axes keeps the bytes in place and becomes a
+    `view`; a chain of `vxm_binary add` whose intermediate sums have no other use (the
+    all-reduce of the partial sums received from tensor-parallel peers, then the residual)
+    becomes a balanced tree, ceil(log2(n)) adds deep instead of n - 1. Reassociating the
+    sum changes its rounding (as the order of peers in an all-reduce already does).
+  }];
+}
+
 #endif // CONVEYOR_DIALECT_CHIP_CHIPPASSES_TD

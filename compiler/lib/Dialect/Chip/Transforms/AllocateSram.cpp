@@ -64,6 +64,16 @@ struct AllocateSramPass : public conveyor::chip::impl::AllocateSramBase<Allocate
         op->setAttr("sram_addr", address);
         return WalkResult::advance();
       }
+      if (auto append = dyn_cast<KvAppendOp>(op)) {
+        // Written in place: the result is the cache's storage.
+        Operation *cache = append.getCache().getDefiningOp();
+        auto address = cache ? cache->getAttrOfType<IntegerAttr>("sram_addr") : IntegerAttr();
+        if (!address) {
+          return append.emitOpError("appends to a cache that is not in SRAM");
+        }
+        op->setAttr("sram_addr", address);
+        return WalkResult::advance();
+      }
       if (!isa<ChipDialect>(op->getDialect())) {
         return WalkResult::advance();
       }

@@ -105,7 +105,8 @@ bool isInstruction(Operation *op) {
   return isa<MemWriteOp, MemReadOp, MemCopyOp, MatMulOp, BinaryOp, UnaryOp, SoftmaxOp, TransposeOp>(
              op) ||
          isa<GatherOp, SliceOp, ConcatOp, BroadcastOp, ReduceOp, RmsNormOp, LayerNormOp, SelectOp,
-             TopKOp, CastOp, RotaryOp, MatMulDqOp>(op);
+             TopKOp, CastOp, RotaryOp, MatMulDqOp>(op) ||
+         isa<ExpertMatMulOp, KvAppendOp>(op);
 }
 
 uint64_t ChipCostModel::vectors(uint64_t bytes) const { return ceilDiv(bytes, config.vectorBytes); }
@@ -290,6 +291,13 @@ FailureOr<InstructionCost> ChipCostModel::transformerOpCost(Operation *op,
         return mxmProductCost(*this, product, product.getLhs(), product.getWeight(),
                               product.getResult());
       })
+      // MoE: one chosen expert's K x N weights installed per (token, slot), read in place.
+      .Case<ExpertMatMulOp>([&](ExpertMatMulOp product) {
+        return mxmProductCost(*this, product, product.getLhs(), product.getTable(),
+                              product.getResult());
+      })
+      // KV append: writes only the new rows (a MEM scatter when the cache is transposed).
+      .Case<KvAppendOp>([&](auto) { return burst(config, Unit::Mem, operandVectors(1)); })
       .Default([&](Operation *other) -> FailureOr<InstructionCost> {
         return other->emitOpError("has no cost model");
       });

@@ -1,0 +1,262 @@
+// The single-chip fast path (docs/simulator.md "Speed"): the reader's structural rules, the
+// buffer table, the timing rules and the energy in one pass over the messages. Every check
+// answers yes or no only; a "no" sends the caller to the plain sequence of checks, which
+// words the message, so the two paths cannot disagree on a verdict or its text.
+#include "conveyor/Simulator/ScheduleDecoder.h"
+
+#include "conveyor/Schedule/OpcodeRules.h"
+#include "conveyor/Simulator/InstructionCost.h"
+
+#include <array>
+#include <limits>
+#include <set>
+#include <string>
+#include <utility>
+
+namespace conveyor::sim {
+namespace {
+
+constexpr uint64_t kNotWritten = std::numeric_limits<uint64_t>::max();
+// Issue cycles and durations are both kept below 2^62 (as in ScheduleChecker.cpp).
+constexpr uint64_t kMaxIssueCycle = uint64_t(1) << 62;
+/// How many instruction messages ahead the walk asks for memory.
+constexpr int kPrefetchDistance = 24;
+
+/// The reader's per-opcode rules, looked up once per opcode value instead of once per
+/// instruction. Opcodes past the table, unknown ones and the multi-chip ones (C2C, SYNC:
+/// the fabric engine's) are not `plain`.
+class OpcodeRuleTable {
+public:
+  static constexpr size_t kSize = 128;
+
+  OpcodeRuleTable() {
+    for (size_t value = 0; value < kSize; ++value) {
+      const auto opcode = schedule::Opcode(value);
+      Rule &rule = rules[value];
+      if (!schedule::Opcode_IsValid(int(value)) || opcode == schedule::OPCODE_UNSPECIFIED ||
+          opcode == schedule::C2C_SEND || opcode == schedule::C2C_RECV ||
+          opcode == schedule::SYNC) {
+        continue;
+      }
+      const auto [operands, results] = schedule::opcodeArity(opcode);
+      rule.plain = operands >= 0 && results >= 0;
+      rule.unit = schedule::opcodeUnit(opcode);
+      rule.operands = operands;
+      rule.results = results;
+    }
+  }
+
+  struct Rule {
+    bool plain = false;
+    schedule::Unit unit = schedule::UNIT_UNSPECIFIED;
+    int operands = -1, results = -1;
+  };
+  const Rule *find(schedule::Opcode opcode) const {
+    const auto value = size_t(uint32_t(opcode));
+    return value < kSize && rules[value].plain ? &rules[value] : nullptr;
+  }
+
+private:
+  std::array<Rule, kSize> rules{};
+};
+
+/// The per-instruction rules of validateStructure that depend on the opcode's fields.
+bool fieldsValid(const BufferTable &buffers, const schedule::Instruction &inst) {
+  switch (inst.opcode()) {
+  case schedule::VXM_BINARY:
+    return schedule::isBinaryElementwise(inst.kind());
+  case schedule::VXM_UNARY:
+    return schedule::isUnaryElementwise(inst.kind());
+  case schedule::VXM_SOFTMAX: {
+    const auto rank = int64_t(buffers.byIdRef(inst.operands(0)).shape.size());
+    return inst.axis() >= 0 && inst.axis() < rank;
+  }
+  case schedule::SXM_TRANSPOSE: {
+    const auto rank = int64_t(buffers.byIdRef(inst.operands(0)).shape.size());
+    if (inst.perm_size() != rank || rank > 64) {
+      return false; // ranks above 64 are left to the reader
+    }
+    uint64_t used = 0;
+    for (int64_t axis : inst.perm()) {
+      if (axis < 0 || axis >= rank || (used >> axis & 1) != 0) {
+        return false;
+      }
+      used |= uint64_t(1) << axis;
+    }
+    return true;
+  }
+  // No field rule in the reader for these (C2C and SYNC never get here). A new opcode needs
+  // a case: if the reader gives it a field rule, check the same here.
+  case schedule::MEM_WRITE:
+  case schedule::MEM_READ:
+  case schedule::MEM_COPY:
+  case schedule::MXM_MATMUL:
+  case schedule::MEM_GATHER:
+  case schedule::MEM_SLICE:
+  case schedule::MEM_CONCAT:
+  case schedule::SXM_BROADCAST:
+  case schedule::VXM_REDUCE:
+  case schedule::VXM_RMS_NORM:
+  case schedule::VXM_LAYER_NORM:
+  case schedule::VXM_SELECT:
+  case schedule::VXM_TOPK:
+  case schedule::VXM_CAST:
+  case schedule::VXM_ROTARY:
+  case schedule::MXM_MATMUL_DQ:
+  case schedule::MXM_EXPERT_MATMUL:
+  case schedule::MXM_EXPERT_MATMUL_DQ:
+  case schedule::MEM_KV_APPEND:
+    return true;
+  case schedule::C2C_SEND:
+  case schedule::C2C_RECV:
+  case schedule::SYNC:
+  case schedule::OPCODE_UNSPECIFIED:
+  case schedule::Opcode_INT_MIN_SENTINEL_DO_NOT_USE_:
+  case schedule::Opcode_INT_MAX_SENTINEL_DO_NOT_USE_:
+    break;
+  }
+  return false;
+}
+
+/// One program: the reader's instruction rules, rules 1-3 as checkProgram's one-pass form
+/// applies them, and the energy, per instruction while its message is in the cache.
+/// `readyAt` (by storage root) is all kNotWritten on entry and is left dirty.
+bool decodeProgram(const HardwareModel &model, const BufferTable &buffers,
+                   const OpcodeRuleTable &opcodeRules, const schedule::Program &program,
+                   std::vector<uint64_t> &readyAt, ProgramTiming &timing,
+                   ProgramEnergy &energy) {
+  const int count = program.instructions_size();
+  const uint32_t chip = program.chip();
+  timing.costs.resize(size_t(count)); // one sequential clear, then each entry written once
+  std::array<uint64_t, kReportedUnits.size()> freeAt{};
+  uint64_t previousIssue = 0;
+  auto onChip = [&](uint32_t id) {
+    const size_t index = buffers.find(id);
+    return index != BufferTable::kMissing && buffers.at(index).chip == chip;
+  };
+  for (int index = 0; index < count; ++index) {
+    // Messages and their id arrays are separate heap blocks: ask for them ahead.
+    if (index + kPrefetchDistance < count) {
+      // Every cache line of the message: the fields read span about four.
+      const char *ahead =
+          reinterpret_cast<const char *>(&program.instructions(index + kPrefetchDistance));
+      for (size_t offset = 0; offset < sizeof(schedule::Instruction); offset += 64) {
+        __builtin_prefetch(ahead + offset);
+      }
+    }
+    if (index + kPrefetchDistance / 2 < count) {
+      const schedule::Instruction &ahead = program.instructions(index + kPrefetchDistance / 2);
+      __builtin_prefetch(ahead.operands().data());
+      __builtin_prefetch(ahead.results().data());
+    }
+    const schedule::Instruction &inst = program.instructions(index);
+    // The reader's rules (ScheduleFormat.cpp validateStructure).
+    const OpcodeRuleTable::Rule *rule = opcodeRules.find(inst.opcode());
+    const uint64_t issue = inst.issue_cycle();
+    if (rule == nullptr || issue < previousIssue || inst.unit() != rule->unit ||
+        inst.operands_size() != rule->operands || inst.results_size() != rule->results) {
+      return false;
+    }
+    previousIssue = issue;
+    for (uint32_t id : inst.operands()) {
+      if (!onChip(id)) {
+        return false;
+      }
+    }
+    for (uint32_t id : inst.results()) {
+      if (!onChip(id)) {
+        return false;
+      }
+    }
+    if (!fieldsValid(buffers, inst)) {
+      return false;
+    }
+    // Rules 1-3 (ScheduleChecker.cpp checkInOnePass).
+    const size_t slot = unitSlot(inst.unit());
+    if (issue > kMaxIssueCycle || inst.queue() != 0 || slot == kReportedUnits.size() ||
+        issue < freeAt[slot] || instructionShapeProblem(buffers, inst)) {
+      return false;
+    }
+    Result<InstructionCost> cost = instructionCost(model, buffers, inst);
+    if (!cost) {
+      return false;
+    }
+    for (uint32_t id : inst.operands()) {
+      const size_t root = buffers.byIdRef(id).root;
+      if (readyAt[root] == kNotWritten) {
+        if (buffers.at(root).kind == schedule::WEIGHT ||
+            buffers.at(root).kind == schedule::KV_CACHE) {
+          continue; // resident before the program starts (as checkInOnePass)
+        }
+        return false; // never written, written later, or by this very instruction
+      }
+      if (issue < readyAt[root]) {
+        return false;
+      }
+    }
+    for (uint32_t id : inst.results()) {
+      const size_t root = buffers.byIdRef(id).root;
+      if (buffers.at(root).kind == schedule::WEIGHT || readyAt[root] != kNotWritten) {
+        return false;
+      }
+      readyAt[root] = issue + cost->duration;
+    }
+    // Energy (EnergyModel.cpp programEnergy: same additions, same order).
+    const schedule::DType activations = inst.operands_size() > 0
+                                            ? buffers.byIdRef(inst.operands(0)).dtype
+                                            : schedule::DTYPE_UNSPECIFIED;
+    if (!addInstructionEnergy(model, *cost, activations, energy)) {
+      return false;
+    }
+    freeAt[slot] = issue + cost->occupancy;
+    timing.unitInstructions[slot] += 1;
+    timing.unitBusyCycles[slot] += cost->occupancy;
+    timing.endCycle = std::max(timing.endCycle, issue + cost->duration);
+    timing.costs[size_t(index)] = *cost;
+  }
+  return true;
+}
+
+} // namespace
+
+std::optional<DecodedSchedule> decodeInOnePass(const schedule::Schedule &schedule,
+                                               const HardwareModel &model) {
+  // Schedule-level rules of the reader, and what only the fabric engine runs.
+  const uint32_t chips = schedule.system().chips();
+  if (chips == 0 || schedule.programs().empty()) {
+    return std::nullopt;
+  }
+  std::set<std::pair<uint32_t, std::string>> programNames;
+  for (const schedule::Program &program : schedule.programs()) {
+    if (!program.repeats().empty() || !program.instances().empty() || program.chip() >= chips ||
+        !programNames.emplace(program.chip(), program.name()).second ||
+        !schedule::ProgramKind_IsValid(program.kind()) ||
+        program.kind() == schedule::PROGRAM_KIND_UNSPECIFIED) {
+      return std::nullopt;
+    }
+  }
+  std::optional<BufferTable> buffers = BufferTable::decodeValidated(schedule, model.vectorBytes);
+  if (!buffers) {
+    return std::nullopt;
+  }
+  static const OpcodeRuleTable opcodeRules;
+  DecodedSchedule decoded{std::move(*buffers), {}, {}};
+  const size_t programs = size_t(schedule.programs_size());
+  decoded.timings.resize(programs);
+  decoded.energies.resize(programs);
+  std::vector<uint64_t> readyAt;
+  for (size_t p = 0; p < programs; ++p) {
+    readyAt.assign(decoded.buffers.all().size(), kNotWritten);
+    if (!decodeProgram(model, decoded.buffers, opcodeRules, schedule.programs(int(p)), readyAt,
+                       decoded.timings[p], decoded.energies[p])) {
+      return std::nullopt;
+    }
+  }
+  // Rule 4 last: the plain sequence checks SRAM after the reader, before any program.
+  if (!checkSram(model, decoded.buffers)) {
+    return std::nullopt;
+  }
+  return decoded;
+}
+
+} // namespace conveyor::sim
