@@ -51,32 +51,39 @@ std::string BufferInfo::label() const {
 }
 
 BufferTable::BufferTable(const schedule::Schedule &schedule, uint64_t vectorBytes) {
-  build(schedule, vectorBytes, /*validate=*/false);
+  build(schedule, vectorBytes, /*validate=*/false, /*sramBytes=*/0);
 }
 
 std::optional<BufferTable> BufferTable::decodeValidated(const schedule::Schedule &schedule,
-                                                        uint64_t vectorBytes) {
+                                                        uint64_t vectorBytes,
+                                                        uint64_t sramBytes) {
   BufferTable table;
-  if (!table.build(schedule, vectorBytes, /*validate=*/true)) {
+  if (!table.build(schedule, vectorBytes, /*validate=*/true, sramBytes)) {
     return std::nullopt;
   }
   return table;
 }
 
-bool BufferTable::build(const schedule::Schedule &schedule, uint64_t vectorBytes, bool validate) {
+bool BufferTable::build(const schedule::Schedule &schedule, uint64_t vectorBytes, bool validate,
+                        uint64_t sramBytes) {
   // One pass over the buffer messages (scattered on the heap) that writes each entry once;
   // the rest works on compact arrays. Large schedules do not fit the caches, so every extra
   // pass over the table or the messages costs a trip to memory.
   const size_t count = size_t(schedule.buffers_size());
   const uint32_t chips = schedule.system().chips();
-  // Sized once: one sequential clear of the whole array is cheaper than clearing each entry
-  // as it is appended.
-  buffers.resize(count);
+  // Sized once, each entry a copy of a blank one: one pass of plain stores (value-initialising
+  // them instead compiles to a short `rep stos` per entry, several times slower), then each
+  // entry is filled in place.
+  buffers.assign(count, BufferInfo{});
   dims.reserve(2 * count + 16);
   std::vector<uint32_t> ids(count); // compact, for the id index below
   std::vector<size_t> views;
   uint32_t maxId = 0;
   const CeilDivider perVector(vectorBytes);
+  // Rule 4 in address order (ScheduleChecker.cpp sramFitsInOrder, on the same records while
+  // they are in the cache): the end of the last non-empty root placement on each chip.
+  sramFitsInOrder = validate;
+  std::vector<uint64_t> lastEnd(validate ? size_t(chips) : 0, 0);
   for (size_t index = 0; index < count; ++index) {
     // The messages and their shape arrays are separate heap blocks: ask for them a few
     // buffers ahead so that the misses overlap instead of stalling one after another.
@@ -111,7 +118,9 @@ bool BufferTable::build(const schedule::Schedule &schedule, uint64_t vectorBytes
       }
     }
     const size_t offset = dims.size();
-    dims.insert(dims.end(), buffer.shape().begin(), buffer.shape().end());
+    for (int64_t dim : buffer.shape()) { // a loop: ranks are small, a memmove call is not
+      dims.push_back(dim);
+    }
     info.shape = ShapeRef(dims.data() + offset, rank);
     uint64_t elements = 1;
     if (validate) {
@@ -140,6 +149,18 @@ bool BufferTable::build(const schedule::Schedule &schedule, uint64_t vectorBytes
     }
     info.vectors = perVector(info.bytes);
     info.root = index;
+    if (sramFitsInOrder) { // validated: chip < chips
+      if (info.sizeBytes < info.bytes || info.address > sramBytes ||
+          info.sizeBytes > sramBytes - info.address) {
+        sramFitsInOrder = false;
+      } else if (info.aliasOf == 0 && info.sizeBytes > 0) {
+        if (info.address < lastEnd[info.chip]) {
+          sramFitsInOrder = false; // out of order, or overlapping the previous placement
+        } else {
+          lastEnd[info.chip] = info.address + info.sizeBytes;
+        }
+      }
+    }
     if (info.aliasOf != 0) {
       views.push_back(index);
     } else {
@@ -186,6 +207,12 @@ bool BufferTable::build(const schedule::Schedule &schedule, uint64_t vectorBytes
           return false;
         }
         root = next;
+      }
+      // A view must lie inside its root's reservation (rule 4).
+      const BufferInfo &view = buffers[index], &storage = buffers[root];
+      if (view.address < storage.address ||
+          view.address + view.bytes > storage.address + storage.sizeBytes) {
+        sramFitsInOrder = false;
       }
     } else {
       while (buffers[root].aliasOf != 0) {

@@ -21,6 +21,9 @@ constexpr uint64_t kNotWritten = std::numeric_limits<uint64_t>::max();
 constexpr uint64_t kMaxIssueCycle = uint64_t(1) << 62;
 /// How many instruction messages ahead the walk asks for memory.
 constexpr int kPrefetchDistance = 24;
+/// The most operands (and the most results) a fixed-arity opcode has that the walk keeps
+/// resolved; more sends the schedule to the plain sequence.
+constexpr size_t kMaxFixedIds = 8;
 
 /// The reader's per-opcode rules, looked up once per opcode value instead of once per
 /// instruction. Opcodes past the table, unknown ones and the multi-chip ones (C2C, SYNC:
@@ -41,6 +44,7 @@ public:
       const auto [operands, results] = schedule::opcodeArity(opcode);
       rule.plain = operands >= 0 && results >= 0;
       rule.unit = schedule::opcodeUnit(opcode);
+      rule.slot = unitSlot(rule.unit);
       rule.operands = operands;
       rule.results = results;
     }
@@ -49,6 +53,7 @@ public:
   struct Rule {
     bool plain = false;
     schedule::Unit unit = schedule::UNIT_UNSPECIFIED;
+    size_t slot = kReportedUnits.size(); // unitSlot(unit)
     int operands = -1, results = -1;
   };
   const Rule *find(schedule::Opcode opcode) const {
@@ -123,16 +128,33 @@ bool fieldsValid(const BufferTable &buffers, const schedule::Instruction &inst) 
 /// `readyAt` (by storage root) is all kNotWritten on entry and is left dirty.
 bool decodeProgram(const HardwareModel &model, const BufferTable &buffers,
                    const OpcodeRuleTable &opcodeRules, const schedule::Program &program,
-                   std::vector<uint64_t> &readyAt, ProgramTiming &timing,
+                   std::vector<uint64_t> &readyAt, bool keepCosts, ProgramTiming &timing,
                    ProgramEnergy &energy) {
   const int count = program.instructions_size();
   const uint32_t chip = program.chip();
-  timing.costs.resize(size_t(count)); // one sequential clear, then each entry written once
+  if (keepCosts) {
+    timing.costs.resize(size_t(count)); // one sequential clear, then each entry written once
+  }
   std::array<uint64_t, kReportedUnits.size()> freeAt{};
   uint64_t previousIssue = 0;
-  auto onChip = [&](uint32_t id) {
-    const size_t index = buffers.find(id);
-    return index != BufferTable::kMissing && buffers.at(index).chip == chip;
+  // Storage roots of the current instruction's operands and results, each looked up once.
+  std::array<uint32_t, kMaxFixedIds> operandRoots{}, resultRoots{};
+  // Resolves `ids` (on this program's chip) into `roots`; false if one is missing or on
+  // another chip.
+  auto resolve = [&](const google::protobuf::RepeatedField<uint32_t> &ids,
+                     std::array<uint32_t, kMaxFixedIds> &roots) {
+    for (int i = 0; i < ids.size(); ++i) {
+      const size_t found = buffers.find(ids.Get(i));
+      if (found == BufferTable::kMissing) {
+        return false;
+      }
+      const BufferInfo &info = buffers.at(found);
+      if (info.chip != chip) {
+        return false;
+      }
+      roots[size_t(i)] = uint32_t(info.root);
+    }
+    return true;
   };
   for (int index = 0; index < count; ++index) {
     // Messages and their id arrays are separate heap blocks: ask for them ahead.
@@ -158,21 +180,16 @@ bool decodeProgram(const HardwareModel &model, const BufferTable &buffers,
       return false;
     }
     previousIssue = issue;
-    for (uint32_t id : inst.operands()) {
-      if (!onChip(id)) {
-        return false;
-      }
-    }
-    for (uint32_t id : inst.results()) {
-      if (!onChip(id)) {
-        return false;
-      }
+    // Fixed arities are small; anything larger is left to the plain sequence.
+    if (rule->operands > int(kMaxFixedIds) || rule->results > int(kMaxFixedIds) ||
+        !resolve(inst.operands(), operandRoots) || !resolve(inst.results(), resultRoots)) {
+      return false;
     }
     if (!fieldsValid(buffers, inst)) {
       return false;
     }
     // Rules 1-3 (ScheduleChecker.cpp checkInOnePass).
-    const size_t slot = unitSlot(inst.unit());
+    const size_t slot = rule->slot; // inst.unit() == rule->unit
     if (issue > kMaxIssueCycle || inst.queue() != 0 || slot == kReportedUnits.size() ||
         issue < freeAt[slot] || instructionShapeProblem(buffers, inst)) {
       return false;
@@ -181,8 +198,8 @@ bool decodeProgram(const HardwareModel &model, const BufferTable &buffers,
     if (!cost) {
       return false;
     }
-    for (uint32_t id : inst.operands()) {
-      const size_t root = buffers.byIdRef(id).root;
+    for (int i = 0; i < rule->operands; ++i) {
+      const size_t root = operandRoots[size_t(i)];
       if (readyAt[root] == kNotWritten) {
         if (buffers.at(root).kind == schedule::WEIGHT ||
             buffers.at(root).kind == schedule::KV_CACHE) {
@@ -194,8 +211,8 @@ bool decodeProgram(const HardwareModel &model, const BufferTable &buffers,
         return false;
       }
     }
-    for (uint32_t id : inst.results()) {
-      const size_t root = buffers.byIdRef(id).root;
+    for (int i = 0; i < rule->results; ++i) {
+      const size_t root = resultRoots[size_t(i)];
       if (buffers.at(root).kind == schedule::WEIGHT || readyAt[root] != kNotWritten) {
         return false;
       }
@@ -212,7 +229,9 @@ bool decodeProgram(const HardwareModel &model, const BufferTable &buffers,
     timing.unitInstructions[slot] += 1;
     timing.unitBusyCycles[slot] += cost->occupancy;
     timing.endCycle = std::max(timing.endCycle, issue + cost->duration);
-    timing.costs[size_t(index)] = *cost;
+    if (keepCosts) {
+      timing.costs[size_t(index)] = *cost;
+    }
   }
   return true;
 }
@@ -220,7 +239,7 @@ bool decodeProgram(const HardwareModel &model, const BufferTable &buffers,
 } // namespace
 
 std::optional<DecodedSchedule> decodeInOnePass(const schedule::Schedule &schedule,
-                                               const HardwareModel &model) {
+                                               const HardwareModel &model, bool keepCosts) {
   // Schedule-level rules of the reader, and what only the fabric engine runs.
   const uint32_t chips = schedule.system().chips();
   if (chips == 0 || schedule.programs().empty()) {
@@ -235,7 +254,8 @@ std::optional<DecodedSchedule> decodeInOnePass(const schedule::Schedule &schedul
       return std::nullopt;
     }
   }
-  std::optional<BufferTable> buffers = BufferTable::decodeValidated(schedule, model.vectorBytes);
+  std::optional<BufferTable> buffers =
+      BufferTable::decodeValidated(schedule, model.vectorBytes, model.sramBytes);
   if (!buffers) {
     return std::nullopt;
   }
@@ -248,12 +268,14 @@ std::optional<DecodedSchedule> decodeInOnePass(const schedule::Schedule &schedul
   for (size_t p = 0; p < programs; ++p) {
     readyAt.assign(decoded.buffers.all().size(), kNotWritten);
     if (!decodeProgram(model, decoded.buffers, opcodeRules, schedule.programs(int(p)), readyAt,
+                       keepCosts,
                        decoded.timings[p], decoded.energies[p])) {
       return std::nullopt;
     }
   }
-  // Rule 4 last: the plain sequence checks SRAM after the reader, before any program.
-  if (!checkSram(model, decoded.buffers)) {
+  // Rule 4 last: the plain sequence checks SRAM after the reader, before any program. The
+  // table already tried it while it was built; only an unusual layout needs the full check.
+  if (!decoded.buffers.placementsFitInOrder() && !checkSram(model, decoded.buffers)) {
     return std::nullopt;
   }
   return decoded;

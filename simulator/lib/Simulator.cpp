@@ -322,7 +322,8 @@ std::optional<Result<SimulationReport>> simulateInOnePass(const schedule::Schedu
   if (!model || schedule.system().chips() != model->chips) {
     return std::nullopt;
   }
-  std::optional<DecodedSchedule> decoded = decodeInOnePass(schedule, *model);
+  std::optional<DecodedSchedule> decoded =
+      decodeInOnePass(schedule, *model, /*keepCosts=*/options.collectTrace);
   if (!decoded) {
     return std::nullopt;
   }

@@ -1,6 +1,7 @@
 // `conveyor compare` (same traffic on LPU and GPU systems, report with plots) and
 // `conveyor validation` (modeled vs published table). Flags only: the work is in
 // runtime/lib/Reports.
+#include "LpuSchedule.h"
 #include "ReportCommands.h"
 
 #include "conveyor/Partition/ModelSummaryAnalysis.h"
@@ -16,6 +17,7 @@
 #include <fstream>
 #include <memory>
 #include <sstream>
+#include <utility>
 
 namespace conveyor::tool {
 namespace {
@@ -41,6 +43,169 @@ std::vector<std::string> splitList(const std::string &text) {
     }
   }
   return parts;
+}
+
+/// `text` with every "<root>/" removed, so the report reads the same in every checkout.
+std::string relativeToRoot(std::string text, const std::string &root) {
+  const std::string prefix = root + "/";
+  for (size_t at = text.find(prefix); at != std::string::npos; at = text.find(prefix, at)) {
+    text.erase(at, prefix.size());
+  }
+  return text;
+}
+
+/// The row's short form of a fallback reason: its first clause, at most ~100 characters.
+std::string shortReason(const std::string &reason) {
+  std::string out = reason.substr(0, reason.find_first_of(";\n"));
+  if (out.size() > 100) {
+    size_t cut = out.rfind(' ', 97);
+    out = out.substr(0, cut == std::string::npos || cut < 40 ? 97 : cut) + "...";
+  }
+  return out;
+}
+
+/// Weight precisions `--lpu-weights auto` tries, widest first (makeCompareSystem's order).
+const char *const kAutoWeights[] = {"fp16", "fp8", "int8"};
+
+/// Replaces an LPU system's planner estimate by its compiled and simulated schedule
+/// (compileAndSimulateLpu, as `conveyor validation` does): the planner's deployment, or when
+/// the compile's plan (8% SRAM reserved) does not hold it and --lpu-weights / --seqs are auto,
+/// the next one in makeCompareSystem's order (fewer sequences, then narrower weights). DECODE
+/// buckets at the contexts the traffic reaches (servingKvBuckets), the compiler's default
+/// PREFILL buckets. When nothing compiles the planner estimate stays, and its source says why.
+void useSimulatedSchedule(reports::CompareSystem &system, const std::string &onnxPath,
+                          const std::vector<runtime::Request> &requests, const std::string &root) {
+  const reports::CompareSystem::LpuDeployment &chosen = *system.lpu;
+  auto fallBack = [&](const std::string &why) {
+    std::string reason = relativeToRoot(why, root);
+    system.source = "estimated: " + shortReason(reason);
+    system.notes.push_back("figures from the partition planner's estimate, not a simulated "
+                           "schedule: " +
+                           reason);
+  };
+  if (onnxPath.empty() || !std::filesystem::exists(onnxPath)) {
+    fallBack(fmt::format("no ONNX graph to compile ({})",
+                         onnxPath.empty() ? "the model is not in the zoo" : onnxPath));
+    return;
+  }
+  std::vector<uint64_t> buckets = reports::servingKvBuckets(requests);
+  if (buckets.empty()) {
+    fallBack("no requests to size the DECODE buckets from");
+    return;
+  }
+  if (int64_t(buckets.back()) > chosen.maxContext) {
+    fallBack(fmt::format("the traffic reaches {} tokens of context, more than --max-context {} "
+                         "(the KV cache's size); raise --max-context",
+                         buckets.back(), chosen.maxContext));
+    return;
+  }
+  std::string kvBuckets;
+  for (uint64_t length : buckets) {
+    kvBuckets += fmt::format("{}{}", kvBuckets.empty() ? "" : ",", length);
+  }
+  // Candidates in makeCompareSystem's order, from the planner's choice on.
+  std::vector<std::string> weights = {chosen.weights};
+  if (chosen.weightsAuto) {
+    bool after = false;
+    for (const char *name : kAutoWeights) {
+      if (after) {
+        weights.push_back(name);
+      }
+      after = after || chosen.weights == name;
+    }
+  }
+  std::vector<std::pair<std::string, int64_t>> candidates;
+  for (const std::string &w : weights) {
+    // Narrower weights start again from the planner's sequences (they can hold more).
+    for (int64_t sequences = chosen.sequences; sequences >= 1; sequences /= 2) {
+      candidates.push_back({w, sequences});
+      if (!chosen.sequencesAuto) {
+        break;
+      }
+    }
+  }
+  LpuScheduleRequest request;
+  request.onnxPath = onnxPath;
+  request.systemPath = chosen.systemPath;
+  request.planning.activations = chosen.activations;
+  request.planning.kv = chosen.kv;
+  request.planning.maxContext = chosen.maxContext;
+  request.kvBuckets = kvBuckets;
+  std::string refusal;
+  bool planned = false;
+  for (const auto &[w, sequences] : candidates) {
+    request.planning.weights = w;
+    request.planning.seqs = sequences;
+    Result<cli::PlannedPartition> plan =
+        cli::planCompiledPartition(onnxPath, chosen.systemPath, request.planning);
+    if (plan) {
+      planned = true;
+      break;
+    }
+    if (refusal.empty()) {
+      refusal = plan.error();
+    }
+  }
+  if (!planned) {
+    fallBack(fmt::format("the compile's plan (8% of SRAM reserved for the compiled step's "
+                         "buffers) does not hold {} weights with {} sequences: {}",
+                         chosen.weights, chosen.sequences, refusal));
+    return;
+  }
+  request.maxSequences = uint32_t(request.planning.seqs);
+  Result<LpuSchedule> schedule = compileAndSimulateLpu(request);
+  if (!schedule) {
+    fallBack(schedule.error());
+    return;
+  }
+  Result<system::SystemConfig> config = system::loadSystemConfig(chosen.systemPath);
+  if (!config) {
+    fallBack(config.error());
+    return;
+  }
+  const compile::CompileSummary &compiled = schedule->compiled;
+  const runtime::LpuPipelineBackend &backend = *schedule->backend;
+  std::vector<std::string> notes = {
+      fmt::format("{} chips of {:.1f} MB ({} used: tp {} x {} pipeline stages, as compiled)",
+                  config->fabric.chips, config->chip.sramBytes() / 1e6,
+                  compiled.tensorParallel * compiled.pipelineStages, compiled.tensorParallel,
+                  compiled.pipelineStages),
+      fmt::format("weights {}, activations {}, KV {}{}", request.planning.weights,
+                  request.planning.activations, request.planning.kv,
+                  chosen.weightsAuto ? " (widest precision whose compile plan fits)" : ""),
+      fmt::format("{} sequences in flight{}, KV for {} tokens each", request.planning.seqs,
+                  request.planning.seqs != chosen.sequences ||
+                          request.planning.weights != chosen.weights
+                      ? fmt::format(" (the planner estimate held {} at {}; the compile's plan "
+                                    "reserves 8% of SRAM for the step's buffers)",
+                                    chosen.sequences, chosen.weights)
+                      : std::string(),
+                  chosen.maxContext)};
+  for (size_t b = 0; b < backend.bucketCount(); ++b) {
+    notes.push_back(fmt::format(
+        "simulated schedule, DECODE bucket kv {}: {} cycles ({:.4g} ms, {:.1f} tok/s for one "
+        "sequence alone) per token through every stage, stage time {} cycles",
+        backend.kvLength(b), backend.latencyCycles(b),
+        1e3 * double(backend.latencyCycles(b)) / schedule->clockHz,
+        schedule->clockHz / double(backend.latencyCycles(b)), backend.stageCycles(b)));
+  }
+  for (size_t b = 0; b < backend.prefillBucketCount(); ++b) {
+    notes.push_back(fmt::format(
+        "simulated schedule, PREFILL bucket prompt {}: {} cycles ({:.4g} ms), stage time {} "
+        "cycles",
+        backend.promptLength(b), backend.prefillLatencyCycles(b),
+        1e3 * double(backend.prefillLatencyCycles(b)) / schedule->clockHz,
+        backend.prefillStageCycles(b)));
+  }
+  for (const std::string &note : backend.notes()) {
+    notes.push_back(note);
+  }
+  for (const std::string &note : compiled.notes) {
+    notes.push_back("compile: " + relativeToRoot(note, root));
+  }
+  system.notes = std::move(notes);
+  system.backend = schedule->backend;
+  system.source = "simulated schedule";
 }
 
 int runCompare(const CompareFlags &flags, const std::string &argv0) {
@@ -74,14 +239,15 @@ int runCompare(const CompareFlags &flags, const std::string &argv0) {
   if (flags.maxContext < 1) {
     return reportFailure("--max-context must be at least 1");
   }
-  // GPU systems time the per-op profile of the model's cv.graph when the zoo has it.
+  // GPU systems time the per-op profile of the model's cv.graph when the zoo has it; LPU
+  // systems compile it.
+  std::filesystem::path given(flags.model);
+  const std::filesystem::path graph =
+      given.extension() == ".onnx"
+          ? given
+          : std::filesystem::path(root) / "models/zoo/onnx" /
+                ((given.extension() == ".json" ? given.stem().string() : flags.model) + ".onnx");
   {
-    std::filesystem::path given(flags.model);
-    std::filesystem::path graph =
-        given.extension() == ".onnx"
-            ? given
-            : std::filesystem::path(root) / "models/zoo/onnx" /
-                  ((given.extension() == ".json" ? given.stem().string() : flags.model) + ".onnx");
     if (std::filesystem::exists(graph)) {
       Result<partition::ModelSummary> summary = partition::summarizeOnnxModel(graph.string());
       if (!summary) {
@@ -99,15 +265,6 @@ int runCompare(const CompareFlags &flags, const std::string &argv0) {
         settings.graphSource = graph.string();
       }
     }
-  }
-
-  std::vector<CompareSystem> systems;
-  for (const std::string &spec : splitList(flags.systems)) {
-    Result<CompareSystem> system = makeCompareSystem(spec, model, settings);
-    if (!system) {
-      return reportFailure(system.error());
-    }
-    systems.push_back(std::move(*system));
   }
 
   CompareOptions options;
@@ -136,6 +293,29 @@ int runCompare(const CompareFlags &flags, const std::string &argv0) {
       std::fflush(stderr);
     };
   }
+  // The base traffic's requests size the LPU schedules' DECODE buckets (the load sweep only
+  // moves arrivals, so its lengths are the same).
+  Result<std::vector<runtime::Request>> requests = runtime::makeTraffic(options.traffic);
+  if (!requests) {
+    return reportFailure(requests.error());
+  }
+  std::vector<CompareSystem> systems;
+  for (const std::string &spec : splitList(flags.systems)) {
+    Result<CompareSystem> system = makeCompareSystem(spec, model, settings);
+    if (!system) {
+      return reportFailure(system.error());
+    }
+    if (system->lpu) {
+      if (options.progress) {
+        options.progress(spec + ": compiling and simulating the schedule");
+      }
+      useSimulatedSchedule(*system, graph.string(), *requests, root);
+      if (!flags.quiet && system->source != "simulated schedule") {
+        fmt::print(stderr, "\r{:<70}\rconveyor: warning: {}: {}\n", "", spec, system->notes.back());
+      }
+    }
+    systems.push_back(std::move(*system));
+  }
   Result<std::vector<CompareRun>> runs = reports::runCompare(systems, options);
   if (!flags.quiet) {
     fmt::print(stderr, "\r{:<70}\r", "");
@@ -155,8 +335,11 @@ int runCompare(const CompareFlags &flags, const std::string &argv0) {
                         options.traffic.admission)
           : fmt::format("Traffic: trace `{}` (no load sweep: its arrivals are fixed).",
                         options.traffic.traceFile),
-      fmt::format("LPU systems are priced from the partition planner's estimate (not a "
-                  "simulated schedule); GPU systems from the calibrated roofline "
+      fmt::format("LPU systems are priced from their compiled and simulated schedule (the "
+                  "zoo graph compiled for the system with DECODE buckets at the traffic's "
+                  "contexts, simulated timing-only, served through the runtime's layer-pipeline "
+                  "backend), or from the partition planner's estimate where that failed (the "
+                  "row says so); GPU systems from the calibrated roofline "
                   "(docs/gpu-model.md) over the per-op profile of {}. Method: docs/reports.md.",
                   settings.graphModel ? "the graph " + settings.graphSource
                                       : std::string("the zoo config (no zoo graph found)"))};
@@ -176,10 +359,10 @@ int runCompare(const CompareFlags &flags, const std::string &argv0) {
   for (const CompareRun &run : *runs) {
     if (run.base) {
       fmt::print("  {:<18} {:>5} devices  {:>8.1f} tok/s/user  {:>9.1f} tok/s  {:>8.3g} "
-                 "J/token  TTFT p99 {:.3g} ms  TPOT p99 {:.3g} ms\n",
+                 "J/token  TTFT p99 {:.3g} ms  TPOT p99 {:.3g} ms  ({})\n",
                  run.system, run.report.devices, run.report.userTokensPerSecond.mean,
                  run.report.outputTokensPerSecond, run.report.joulesPerToken,
-                 run.report.ttft.p99 * 1e3, run.report.tpot.p99 * 1e3);
+                 run.report.ttft.p99 * 1e3, run.report.tpot.p99 * 1e3, run.source);
     }
   }
   return 0;

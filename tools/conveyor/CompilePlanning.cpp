@@ -163,6 +163,34 @@ int runMinChips(const partition::ModelSummary &model, const system::SystemConfig
   return 0;
 }
 
+/// Plan options for a multi-chip compile with output: only layouts the shard pass builds.
+void constrainToCompiledLayout(PlanOptions &options, const partition::ModelSummary &model,
+                               const system::SystemConfig &system, const PlanningFlags &flags) {
+  // The shard pass builds near-equal layer ranges on chips stage * tp + rank: plan only
+  // layouts it can build, so the plan printed is the one compiled.
+  options.nearEqualStagesOnly = true;
+  options.alignStagesToGroups = false;
+  // The compiled decode step also keeps each layer's present K/V and transposed K
+  // as activations (SRAM buffers never overlap in a schedule), which the planner's working
+  // set leaves out: plan with 8% of SRAM reserved unless --sram-reserve says otherwise
+  if (!flags.reserve) {
+    options.sramReserveFraction = 0.08;
+  }
+  // Collectives are direct exchanges, one port per peer: the multi-chip compile
+  // builds tensor-parallel groups of one node, else two (unless --tp says otherwise)
+  if (!options.tensorParallel && system.fabric.chipsPerNode > 1) {
+    for (uint32_t nodes : {1u, 2u}) {
+      PlanOptions candidate = options;
+      candidate.tensorParallel = nodes * system.fabric.chipsPerNode;
+      Result<partition::Plan> trial = partition::planPartition(model, system, candidate);
+      if (trial && trial->fits) {
+        options.tensorParallel = candidate.tensorParallel;
+        break;
+      }
+    }
+  }
+}
+
 } // namespace
 
 void addPlanningFlags(CLI::App &compile, PlanningFlags &flags) {
@@ -173,8 +201,10 @@ void addPlanningFlags(CLI::App &compile, PlanningFlags &flags) {
   compile.add_option("--kv", flags.kv, "KV-cache precision (default fp16)");
   compile
       .add_option("--max-context", flags.maxContext,
-                  "Tokens of context the KV cache is sized for (default 4096)")
-      ->check(CLI::PositiveNumber);
+                  "Tokens of context the KV cache is sized for (default 4096, or the "
+                  "model's learned positions when fewer)")
+      ->check(CLI::PositiveNumber)
+      ->each([&flags](const std::string &) { flags.maxContextGiven = true; });
   compile
       .add_option("--seqs", flags.seqs, "Sequences in flight, each with its KV cache (default 1)")
       ->check(CLI::PositiveNumber);
@@ -201,8 +231,9 @@ void addPlanningFlags(CLI::App &compile, PlanningFlags &flags) {
 }
 
 std::optional<int> runPlanning(const std::string &modelPath, const std::string &systemPath,
-                               bool json, bool wantsOutput, const PlanningFlags &flags,
+                               bool json, bool wantsOutput, const PlanningFlags &givenFlags,
                                PlannedPartition &planned) {
+  PlanningFlags flags = givenFlags; // --max-context may be capped below
   Result<system::SystemConfig> system = system::loadSystemConfig(systemPath);
   if (!system) {
     return failWith(system.error());
@@ -220,6 +251,26 @@ std::optional<int> runPlanning(const std::string &modelPath, const std::string &
     }
     return failWith(model.error());
   }
+  // A learned position table bounds the context: the decode step after N cached tokens reads
+  // position N, so N < the table's rows. Cap the default; refuse an explicit value above it.
+  if (model->maxPositions > 0 && uint64_t(flags.maxContext) >= model->maxPositions) {
+    const uint64_t limit = model->maxPositions - 1;
+    if (flags.maxContextGiven) {
+      return failWith(fmt::format(
+          "{}: --max-context {} is too long for the model's {} positions (rows of its learned "
+          "position-embedding table; the next token after {} cached ones reads position {}); "
+          "pass --max-context {} or less",
+          modelPath, flags.maxContext, model->maxPositions, flags.maxContext, flags.maxContext,
+          limit));
+    }
+    fmt::print(stderr,
+               "note: {} has {} positions (rows of its learned position-embedding table): "
+               "--max-context defaults to {} instead of {}\n",
+               model->name.empty() ? modelPath : model->name, model->maxPositions, limit,
+               flags.maxContext);
+    flags.maxContext = int64_t(limit);
+  }
+  planned.maxContext = flags.maxContext;
   if (flags.minChips) {
     return runMinChips(*model, *system, json, flags);
   }
@@ -235,29 +286,7 @@ std::optional<int> runPlanning(const std::string &modelPath, const std::string &
     return failWith(options.error());
   }
   if (multiChip && wantsOutput) {
-    // The shard pass builds near-equal layer ranges on chips stage * tp + rank: plan only
-    // layouts it can build, so the plan printed is the one compiled.
-    options->nearEqualStagesOnly = true;
-    options->alignStagesToGroups = false;
-    // The compiled decode step also keeps each layer's present K/V and transposed K
-    // as activations (SRAM buffers never overlap in a schedule), which the planner's working
-    // set leaves out: plan with 8% of SRAM reserved unless --sram-reserve says otherwise
-    if (!flags.reserve) {
-      options->sramReserveFraction = 0.08;
-    }
-    // Collectives are direct exchanges, one port per peer: the multi-chip compile
-    // builds tensor-parallel groups of one node, else two (unless --tp says otherwise)
-    if (!options->tensorParallel && system->fabric.chipsPerNode > 1) {
-      for (uint32_t nodes : {1u, 2u}) {
-        PlanOptions candidate = *options;
-        candidate.tensorParallel = nodes * system->fabric.chipsPerNode;
-        Result<partition::Plan> trial = partition::planPartition(*model, *system, candidate);
-        if (trial && trial->fits) {
-          options->tensorParallel = candidate.tensorParallel;
-          break;
-        }
-      }
-    }
+    constrainToCompiledLayout(*options, *model, *system, flags);
   }
   Result<partition::Plan> plan = partition::planPartition(*model, *system, *options);
   if (!plan) {
@@ -300,6 +329,40 @@ std::optional<int> runPlanning(const std::string &modelPath, const std::string &
   planned.tp = plan->tp;
   planned.stages = plan->stageCount;
   return std::nullopt;
+}
+
+Result<PlannedPartition> planCompiledPartition(const std::string &modelPath,
+                                               const std::string &systemPath,
+                                               const PlanningFlags &flags) {
+  Result<system::SystemConfig> system = system::loadSystemConfig(systemPath);
+  if (!system) {
+    return system.takeError();
+  }
+  if (system->fabric.chips <= 1) {
+    return PlannedPartition{};
+  }
+  Result<partition::ModelSummary> model = partition::summarizeOnnxModel(modelPath);
+  if (!model) {
+    return model.takeError();
+  }
+  Result<DType> weights =
+      parsePrecision("--weights", flags.weights.empty() ? "fp16" : flags.weights);
+  if (!weights) {
+    return weights.takeError();
+  }
+  Result<PlanOptions> options = planOptionsOf(flags, *weights);
+  if (!options) {
+    return options.takeError();
+  }
+  constrainToCompiledLayout(*options, *model, *system, flags);
+  Result<partition::Plan> plan = partition::planPartition(*model, *system, *options);
+  if (!plan) {
+    return makeError(modelPath + ": " + plan.error());
+  }
+  if (!plan->fits) {
+    return makeError(plan->refusal);
+  }
+  return PlannedPartition{plan->tp, plan->stageCount};
 }
 
 } // namespace conveyor::cli

@@ -1,6 +1,8 @@
 // `conveyor compile` planning flags: precisions, partition overrides, --min-chips, --explain.
 #pragma once
 
+#include "conveyor/Support/Result.h"
+
 #include <CLI/CLI.hpp>
 
 #include <cstdint>
@@ -12,6 +14,7 @@ namespace conveyor::cli {
 struct PlanningFlags {
   std::string weights, activations = "fp16", kv = "fp16"; // weights "" = every precision
   int64_t maxContext = 4096, seqs = 1;
+  bool maxContextGiven = false; // --max-context on the command line (else the default)
   std::optional<uint32_t> tp, layersPerStage;
   bool minChips = false, explain = false, alignStages = false;
   bool explainAll = false; // --explain-all: every tensor of the memory map, not the largest
@@ -29,6 +32,9 @@ struct PlanningFlags {
 /// pipelineStages); zeros when the compile is single-chip.
 struct PlannedPartition {
   uint32_t tp = 0, stages = 0;
+  /// The context the plan was sized for (the default capped at the model's learned
+  /// positions); 0 when planning did not run.
+  int64_t maxContext = 0;
 };
 
 /// Adds the flags to `compile`.
@@ -42,5 +48,12 @@ void addPlanningFlags(CLI::App &compile, PlanningFlags &flags);
 std::optional<int> runPlanning(const std::string &modelPath, const std::string &systemPath,
                                bool json, bool wantsOutput, const PlanningFlags &flags,
                                PlannedPartition &planned);
+
+/// The multi-chip partition `conveyor compile -o` builds for these flags (runPlanning's plan
+/// with output wanted), printing nothing: a refusal or a bad flag is the error. Zeros for a
+/// one-chip system.
+Result<PlannedPartition> planCompiledPartition(const std::string &modelPath,
+                                               const std::string &systemPath,
+                                               const PlanningFlags &flags);
 
 } // namespace conveyor::cli

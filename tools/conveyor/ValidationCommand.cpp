@@ -3,7 +3,7 @@
 // which the report libraries must not link. The LPU rows are compiled and simulated here and
 // handed to runtime/lib/Reports as numbers; GPU rows get the per-op profiles of the zoo's
 // cv.graphs.
-#include "CompilePlanning.h"
+#include "LpuSchedule.h"
 #include "ReportCommands.h"
 
 #include "conveyor/Compile/Compile.h"
@@ -12,9 +12,6 @@
 #include "conveyor/Reports/GraphWorkload.h"
 #include "conveyor/Reports/PlannerEstimate.h"
 #include "conveyor/Reports/ReportWriter.h"
-#include "conveyor/Runtime/LpuServingBackend.h"
-#include "conveyor/Schedule/ScheduleFormat.h"
-#include "conveyor/Simulator/Simulator.h"
 
 #include <fmt/format.h>
 
@@ -23,7 +20,6 @@
 #include <map>
 #include <memory>
 #include <sstream>
-#include <unistd.h>
 
 namespace conveyor::tool {
 namespace fs = std::filesystem;
@@ -61,100 +57,39 @@ const char *kGraphProfileSource =
     "summarised by the compiler; Llama-3.1-8B reads llama3-8b.onnx, whose shapes are the "
     "same)";
 
-/// A temporary schedule path that no other run of this process or another uses.
-std::string temporarySchedulePath(const std::string &stem) {
-  static int counter = 0;
-  return (fs::temp_directory_path() /
-          fmt::format("conveyor-validation-{}-{}-{}.sched", stem, ::getpid(), counter++))
-      .string();
-}
-
 /// Compiles the model for the system as `conveyor compile --weights W -o` does (same
 /// planning), with one DECODE bucket at `kvLength`, simulates it timing-only and reads the
-/// pipeline's decode latency.
+/// pipeline's decode latency (compileAndSimulateLpu, shared with `conveyor compare`).
 Result<reports::SimulatedLpuRun> compileAndSimulate(const std::string &onnxPath,
                                                     const std::string &systemPath,
                                                     const reports::LpuSettings &settings,
                                                     uint64_t kvLength) {
-  cli::PlanningFlags flags;
-  flags.weights = system::dtypeName(settings.plan.weights);
-  flags.activations = system::dtypeName(settings.plan.activations);
-  flags.kv = system::dtypeName(settings.plan.kv);
-  flags.maxContext = settings.plan.maxContext;
-  flags.seqs = settings.plan.seqsInFlight;
-  cli::PlannedPartition planned;
-  if (std::optional<int> rc = cli::runPlanning(onnxPath, systemPath, /*json=*/false,
-                                               /*wantsOutput=*/true, flags, planned)) {
-    return makeError(fmt::format("planning the multi-chip compile of {} on {} failed (exit {}; "
-                                 "message above)",
-                                 onnxPath, systemPath, *rc));
-  }
-  if (planned.tp == 0 && planned.stages == 0) {
-    return makeError(systemPath + " is a one-chip system; the validation rows need a fabric");
-  }
-  compile::CompileOptions options;
-  options.onnxPath = onnxPath;
-  options.systemPath = systemPath;
-  options.outputPath = temporarySchedulePath(fs::path(onnxPath).stem().string());
-  options.emit = compile::EmitKind::Schedule;
-  options.weightPrecision = flags.weights;
-  options.activationPrecision = flags.activations;
-  options.kvPrecision = flags.kv;
-  options.tensorParallel = planned.tp;
-  options.pipelineStages = planned.stages;
-  options.kvBucket = kvLength;
+  LpuScheduleRequest request;
+  request.onnxPath = onnxPath;
+  request.systemPath = systemPath;
+  request.planning.weights = system::dtypeName(settings.plan.weights);
+  request.planning.activations = system::dtypeName(settings.plan.activations);
+  request.planning.kv = system::dtypeName(settings.plan.kv);
+  request.planning.maxContext = settings.plan.maxContext;
+  request.planning.seqs = settings.plan.seqsInFlight;
   // One DECODE bucket at this KV length (no prefill buckets): all the row needs.
-  options.dimSizes = fmt::format("batch=1,seq=1,past={}", kvLength);
-  Result<compile::CompileSummary> compiled = compile::compileModel(options);
-  struct RemoveOnExit {
-    std::string path;
-    ~RemoveOnExit() {
-      std::error_code ignored;
-      fs::remove(path, ignored);
-    }
-  } cleanup{options.outputPath};
-  if (!compiled) {
-    return compiled.takeError();
+  request.dims = fmt::format("batch=1,seq=1,past={}", kvLength);
+  Result<LpuSchedule> schedule = compileAndSimulateLpu(request);
+  if (!schedule) {
+    return schedule.takeError();
   }
-  Result<schedule::Schedule> sched = schedule::readScheduleFile(options.outputPath);
-  if (!sched) {
-    return sched.takeError();
-  }
-  Result<system::SystemConfig> config = system::loadSystemConfig(systemPath);
-  if (!config) {
-    return config.takeError();
-  }
-  sim::SimulationOptions simulation;
-  simulation.functional = false;
-  Result<sim::SimulationReport> report = sim::simulate(*sched, *config, {}, simulation);
-  if (!report) {
-    // Say what was compiled, so the row still shows the compiler's own figure.
-    return makeError(fmt::format(
-        "the fabric simulator rejected the compiled schedule (tp {} x {} stages, compiler's "
-        "estimate {} cycles = {:.0f} tok/s at {:.0f} MHz, not checked): {}",
-        compiled->tensorParallel, compiled->pipelineStages, compiled->decodeCycles,
-        compiled->decodeCycles ? config->chip.clockHz / double(compiled->decodeCycles) : 0.0,
-        config->chip.clockHz / 1e6, report.error()));
-  }
-  Result<runtime::LpuPipelineBackend> backend =
-      runtime::LpuPipelineBackend::create(*sched, *report, *config);
-  if (!backend) {
-    return backend.takeError();
-  }
-  if (backend->bucketCount() == 0) {
-    return makeError(onnxPath + ": the compiled schedule has no DECODE bucket");
-  }
+  const compile::CompileSummary &compiled = schedule->compiled;
   reports::SimulatedLpuRun run;
-  run.tp = compiled->tensorParallel;
-  run.stages = compiled->pipelineStages;
+  run.tp = compiled.tensorParallel;
+  run.stages = compiled.pipelineStages;
   run.chips = run.tp * run.stages;
-  run.kvLength = compiled->kvLength;
-  run.clockHz = report->clockHz;
-  run.latencyCycles = backend->latencyCycles(0);
-  run.stageCycles = backend->stageCycles(0);
-  run.compilerCycles = compiled->decodeCycles;
-  run.boundCycles = compiled->decodeBoundCycles;
-  run.weights = flags.weights;
+  run.kvLength = compiled.kvLength;
+  run.clockHz = schedule->clockHz;
+  run.latencyCycles = schedule->backend->latencyCycles(0);
+  run.stageCycles = schedule->backend->stageCycles(0);
+  run.compilerCycles = compiled.decodeCycles;
+  run.boundCycles = compiled.decodeBoundCycles;
+  run.weights = request.planning.weights;
   return run;
 }
 

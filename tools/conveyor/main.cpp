@@ -92,7 +92,8 @@ int runCompile(const CompileFlags &flags) {
   CompileOptions options;
   options.tensorParallel = planned.tp;      // 0 = one chip
   options.pipelineStages = planned.stages;
-  options.kvBucket = uint64_t(flags.planning.maxContext); // the decode bucket
+  options.kvBucket = uint64_t(planned.maxContext ? planned.maxContext
+                                                 : flags.planning.maxContext); // the decode bucket
   options.onnxPath = flags.model;
   options.systemPath = flags.system;
   options.outputPath = flags.output;

@@ -519,6 +519,76 @@ uint64_t bufferBytesOf(const pb::Schedule &schedule, uint32_t id) {
   return schedule.buffers(int(id) - 1).size_bytes();
 }
 
+/// SRAM reuse by liveness in the layer body (issue 5): an activation used only inside the
+/// body (from its first write, or the first byte of a receive's payload landing, to the end
+/// of its last reader or link slot) takes the storage of an earlier one of the same size
+/// whose last use ended before that, as an alias of it. Every body instruction ends within the
+/// iteration (the period is the body's last end), so the next iteration's writes land after
+/// this iteration's reads. The simulator checks the result (write after read, per root).
+void shareBodyActivations(pb::Schedule &lowered, const std::vector<pb::Instruction> &instructions,
+                          const std::vector<Phase> &phase, const std::vector<bool> &dead,
+                          const std::vector<uint64_t> &writeFrom,
+                          const std::vector<uint64_t> &endAt,
+                          const std::set<uint32_t> &carried) {
+  struct Use {
+    uint64_t first = UINT64_MAX, last = 0;
+    bool bodyOnly = true;
+  };
+  std::map<uint32_t, Use> uses; // root buffer -> span of its accesses
+  for (size_t i = 0; i < instructions.size(); ++i) {
+    if (dead[i]) {
+      continue;
+    }
+    const pb::Instruction &inst = instructions[i];
+    auto touch = [&](uint32_t id, bool write) {
+      Use &use = uses[rootOf(lowered, id)];
+      use.bodyOnly = use.bodyOnly && phase[i] == Phase::Body;
+      use.first = std::min(use.first, write ? writeFrom[i] : inst.issue_cycle());
+      use.last = std::max(use.last, endAt[i]);
+    };
+    for (uint32_t id : inst.operands()) {
+      touch(id, false);
+    }
+    for (uint32_t id : inst.results()) {
+      touch(id, true);
+    }
+  }
+  // Candidates: body-only activation roots, by first use.
+  std::vector<std::pair<uint64_t, uint32_t>> candidates;
+  for (const auto &[root, use] : uses) {
+    const pb::Buffer &buffer = lowered.buffers(int(root) - 1);
+    if (use.bodyOnly && !buffer.alias_of() && !carried.count(root) &&
+        buffer.kind() == pb::ACTIVATION) {
+      candidates.emplace_back(use.first, root);
+    }
+  }
+  std::sort(candidates.begin(), candidates.end());
+  struct Slot {
+    uint32_t root;
+    uint64_t size, freeAt;
+  };
+  std::vector<Slot> slots;
+  std::map<uint32_t, uint32_t> movedTo; // candidate root -> the root it now shares
+  for (const auto &[first, root] : candidates) {
+    const uint64_t size = lowered.buffers(int(root) - 1).size_bytes();
+    auto slot = std::find_if(slots.begin(), slots.end(), [&](const Slot &candidate) {
+      return candidate.size == size && candidate.freeAt <= first;
+    });
+    if (slot == slots.end()) {
+      slots.push_back({root, size, uses[root].last});
+      continue;
+    }
+    slot->freeAt = uses[root].last;
+    movedTo[root] = slot->root;
+  }
+  for (pb::Buffer &buffer : *lowered.mutable_buffers()) {
+    auto moved = movedTo.find(buffer.alias_of() ? buffer.alias_of() : buffer.id());
+    if (moved != movedTo.end()) {
+      buffer.set_alias_of(moved->second);
+    }
+  }
+}
+
 Result<TimedTemplate> Assembler::retime(pb::Schedule &lowered,
                                         const std::vector<chip::InstructionCost> &costs,
                                         uint64_t iterations) {
@@ -587,6 +657,7 @@ Result<TimedTemplate> Assembler::retime(pb::Schedule &lowered,
   // returned value one) is dropped and the send reads the copy's source. Sends of one value
   // to several peers then leave together instead of waiting for one copy each.
   std::vector<bool> dead(size_t(n), false);
+  std::vector<std::pair<uint32_t, uint32_t>> freedSends; // send buffer root -> source root
   {
     std::map<uint32_t, int> readers; // root buffer -> instructions reading it
     for (int i = 0; i < n; ++i) {
@@ -612,6 +683,25 @@ Result<TimedTemplate> Assembler::retime(pb::Schedule &lowered,
       }
       dead[size_t(it->second)] = true;
       send.set_operands(0, copy.operands(0));
+      freedSends.emplace_back(root, rootOf(lowered, copy.operands(0)));
+    }
+  }
+  // The send buffer the dropped copy wrote is now read and written by nothing: it becomes an
+  // alias of the value the send reads (same size), so it takes no SRAM of its own.
+  {
+    std::set<uint32_t> aliased;
+    for (const pb::Buffer &buffer : lowered.buffers()) {
+      if (buffer.alias_of()) {
+        aliased.insert(buffer.alias_of());
+      }
+    }
+    for (const auto &[sendRoot, sourceRoot] : freedSends) {
+      pb::Buffer &buffer = *lowered.mutable_buffers(int(sendRoot) - 1);
+      if (sendRoot == sourceRoot || aliased.count(sendRoot) || buffer.alias_of() ||
+          bufferBytesOf(lowered, sendRoot) != bufferBytesOf(lowered, sourceRoot)) {
+        continue;
+      }
+      buffer.set_alias_of(sourceRoot);
     }
   }
   // After = depends (transitively) on a body result and is not in the body.
@@ -691,6 +781,8 @@ Result<TimedTemplate> Assembler::retime(pb::Schedule &lowered,
   std::map<int64_t, uint64_t> portFree, portLastIssue; // send port -> ...
   std::map<int64_t, uint64_t> sendArrival;             // tp tag -> local arrival
   std::vector<uint64_t> issue(size_t(n), 0);
+  // When an instruction stops touching SRAM, and when a receive's payload starts to land.
+  std::vector<uint64_t> endAt(size_t(n), 0), writeFrom(size_t(n), 0);
   uint64_t phaseStart = 1; // cycle 0 holds the program's SYNC
   uint64_t phaseEnd = phaseStart;
   std::vector<std::vector<int>> phases(3);
@@ -780,6 +872,7 @@ Result<TimedTemplate> Assembler::retime(pb::Schedule &lowered,
                                            route.tag));
             }
             at = std::max(at, arrival->second + kDriftSlackCycles);
+            writeFrom[size_t(i)] = arrival->second - std::min(arrival->second, serial);
           } else {
             out.pipelineRecvIssue = at;
           }
@@ -799,6 +892,10 @@ Result<TimedTemplate> Assembler::retime(pb::Schedule &lowered,
         end = at + cost.duration;
       }
       issue[size_t(i)] = at;
+      endAt[size_t(i)] = end;
+      if (!transfer[size_t(i)] || routes[size_t(i)].send || routes[size_t(i)].group != "tp") {
+        writeFrom[size_t(i)] = at;
+      }
       inst.set_issue_cycle(at);
       for (uint32_t id : inst.results()) {
         ready[rootOf(lowered, id)] = end;
@@ -812,6 +909,8 @@ Result<TimedTemplate> Assembler::retime(pb::Schedule &lowered,
     phaseStart = phaseEnd;
   }
   out.end = phaseEnd;
+  shareBodyActivations(lowered, instructions, phase, dead, writeFrom, endAt,
+                          {out.carriedIn, out.carriedOut});
   // SYNCs sit at the program start and at every iteration start: no transfer may run longer
   // after one than the drift slack allows (the simulator would reject the program).
   const uint64_t maxRun = sharding::cyclesWithinDriftSlack(config.fabric, kDriftSlackCycles);

@@ -89,6 +89,31 @@ struct Shards {
   uint64_t logits = 0;                       // extra working set on the last stage
 };
 
+} // namespace
+
+uint32_t maxLowerableTp(const system::ChipConfig &chip) { return chip.c2c.links + 1; }
+
+bool lowerableTpGroup(const system::SystemConfig &system, uint32_t firstChip, uint32_t tp) {
+  if (tp <= 1) {
+    return true;
+  }
+  if (tp > maxLowerableTp(system.chip)) {
+    return false;
+  }
+  const system::FabricConfig &fabric = system.fabric;
+  const uint32_t perNode = std::max<uint32_t>(1, fabric.chipsPerNode);
+  if ((fabric.topology == system::Topology::FullyConnected &&
+       fabric.chips <= system.chip.c2c.links + 1) ||
+      tp <= perNode) {
+    return true;
+  }
+  // Wider than a node: the peers of one other node take ports perNode-1 .. 2*perNode-2; a
+  // third node would reuse them, and the pipeline link (the last port) must stay free.
+  return firstChip % perNode == 0 && tp <= 2 * perNode && 2 * perNode - 1 <= system.chip.c2c.links - 1;
+}
+
+namespace {
+
 bool validTp(const ModelSummary &model, uint32_t tp) {
   if (tp == 0 || model.heads == 0 || model.heads % tp != 0) {
     return false;
@@ -290,13 +315,17 @@ Layout balancedLayout(uint32_t layers, uint32_t stages) {
 }
 
 std::vector<uint32_t> candidateTps(const ModelSummary &model, const PlanOptions &options,
-                                   uint32_t maxChips) {
+                                   const system::ChipConfig &chip, uint32_t maxChips) {
   std::vector<uint32_t> tps;
   if (options.tensorParallel) {
-    tps.push_back(*options.tensorParallel);
+    if (*options.tensorParallel <= maxLowerableTp(chip)) {
+      tps.push_back(*options.tensorParallel);
+    }
     return tps;
   }
-  for (uint32_t tp = 1; tp <= std::max<uint64_t>(1, model.heads) && tp <= maxChips; ++tp) {
+  const uint32_t lowerable = maxLowerableTp(chip);
+  for (uint32_t tp = 1; tp <= std::max<uint64_t>(1, model.heads) && tp <= maxChips && tp <= lowerable;
+       ++tp) {
     if (validTp(model, tp)) {
       tps.push_back(tp);
     }
@@ -309,7 +338,7 @@ uint32_t minimumChipsAt(const ModelSummary &model, const system::ChipConfig &chi
                         const PlanOptions &options, uint64_t capacity) {
   const uint64_t usable = usableBytes(capacity, options);
   uint64_t best = 0;
-  for (uint32_t tp : candidateTps(model, options, std::numeric_limits<uint32_t>::max())) {
+  for (uint32_t tp : candidateTps(model, options, chip, std::numeric_limits<uint32_t>::max())) {
     if (!validTp(model, tp)) {
       continue;
     }
@@ -319,6 +348,15 @@ uint32_t minimumChipsAt(const ModelSummary &model, const system::ChipConfig &chi
       Layout uniform = uniformLayout(uint32_t(model.layers.size()), *options.layersPerStage);
       if (layoutFits(model, s, uniform, usable)) {
         layout = uniform;
+      }
+    } else if (options.nearEqualStagesOnly) {
+      // Only near-equal layer ranges (what the shard pass builds): fewest stages that fit.
+      const uint32_t layers = uint32_t(model.layers.size());
+      for (uint32_t stages = 1; stages <= layers && !layout; ++stages) {
+        Layout balanced = balancedLayout(layers, stages);
+        if (layoutFits(model, s, balanced, usable)) {
+          layout = balanced;
+        }
       }
     } else {
       layout = greedyLayout(model, s, usable);
@@ -459,8 +497,9 @@ uint32_t roundUp(uint32_t value, uint32_t unit) {
 /// node (when it fits in one) or a dragonfly group (when it fits in one): its all-reduces
 /// would then take 3 or 5 hops instead of 1 or 3. std::nullopt when the fabric runs out.
 std::optional<std::vector<StagePlan>> makeStages(const Layout &layout, uint32_t tp,
-                                                 const system::FabricConfig &fabric,
+                                                 const system::SystemConfig &system,
                                                  bool alignToGroups, bool align = true) {
+  const system::FabricConfig &fabric = system.fabric;
   const uint32_t perNode = std::max<uint32_t>(1, fabric.chipsPerNode);
   const uint32_t perGroup = fabric.topology == system::Topology::Dragonfly
                                 ? perNode * std::max<uint32_t>(1, fabric.nodesPerGroup)
@@ -482,7 +521,10 @@ std::optional<std::vector<StagePlan>> makeStages(const Layout &layout, uint32_t 
       }
     }
     if (uint64_t(start) + tp > fabric.chips) {
-      return align && alignToGroups ? makeStages(layout, tp, fabric, true, false) : std::nullopt;
+      return align && alignToGroups ? makeStages(layout, tp, system, true, false) : std::nullopt;
+    }
+    if (!lowerableTpGroup(system, start, tp)) {
+      return std::nullopt;
     }
     StagePlan stage;
     stage.index = uint32_t(i);
@@ -517,7 +559,13 @@ std::string refusalMessage(const ModelSummary &model, const system::SystemConfig
       options.maxContext, options.seqsInFlight, system::dtypeName(options.kv), system.name,
       gigabytes(uint64_t(chips) * sram), chips, megabytes(sram));
   if (minChips > 0) {
-    message += fmt::format("; the minimum is {} chips at {}", minChips, precision);
+    message += fmt::format("; the minimum is {} chips at {} with tp <= {} (a direct all-reduce "
+                           "needs one of the chip's {} C2C links per peer){}",
+                           minChips, precision, maxLowerableTp(system.chip), system.chip.c2c.links,
+                           options.nearEqualStagesOnly
+                               ? " and near-equal layer ranges (the shard pass's layout: the "
+                                 "embedding and LM head stages hold as many layers as the others)"
+                               : "");
     if (sramNeeded > 0) {
       message += fmt::format(" (or {} of SRAM per chip on {} chips)", megabytes(sramNeeded), chips);
     }
@@ -532,8 +580,10 @@ std::string refusalMessage(const ModelSummary &model, const system::SystemConfig
     message += fmt::format("; no layout fits at {} with{}: drop or change them", precision, forced);
   } else {
     message += fmt::format("; no chip count fits at {}: one layer's shard exceeds a chip even at "
-                           "the widest tensor split",
-                           precision);
+                           "the widest tensor split the compiler can lower (tp <= {}: a direct "
+                           "all-reduce needs one of the chip's {} C2C links per peer, and a tp "
+                           "group spans at most two nodes)",
+                           precision, maxLowerableTp(system.chip), system.chip.c2c.links);
   }
   // Suggest the widest narrower weight precision that fits this system.
   std::string hint;
@@ -621,6 +671,7 @@ ModelSummary makeDecoderSummary(const DecoderShape &shape) {
   m.topK = shape.topK;
   m.tiedEmbedding = shape.tiedEmbedding;
   m.embeddingElements = shape.vocab * shape.hidden + shape.positionEmbedding * shape.hidden;
+  m.maxPositions = shape.positionEmbedding;
   m.lmHeadElements = shape.tiedEmbedding ? 0 : shape.vocab * shape.hidden;
   const uint64_t normElements = shape.layerNorm ? 2 * shape.hidden : shape.hidden;
   m.finalNormElements = normElements;
@@ -708,6 +759,13 @@ Result<Plan> planPartition(const ModelSummary &model, const system::SystemConfig
         "KV heads",
         where, *options.tensorParallel, model.heads, model.kvHeads));
   }
+  if (options.tensorParallel && *options.tensorParallel > maxLowerableTp(system.chip)) {
+    return makeError(fmt::format(
+        "{}: --tp {} cannot be lowered on {}: a direct all-reduce needs one C2C link per peer "
+        "({} links) and the chip has {} (chip.c2c.links); use --tp {} or less",
+        where, *options.tensorParallel, system.name, *options.tensorParallel - 1,
+        system.chip.c2c.links, maxLowerableTp(system.chip)));
+  }
   if (options.layersPerStage &&
       (*options.layersPerStage == 0 || *options.layersPerStage > model.layers.size())) {
     return makeError(fmt::format("{}: --layers-per-stage {} must be between 1 and the {} layers",
@@ -729,7 +787,7 @@ Result<Plan> planPartition(const ModelSummary &model, const system::SystemConfig
   const uint32_t layers = uint32_t(model.layers.size());
   double bestLatency = std::numeric_limits<double>::infinity();
   std::optional<std::pair<Shards, Layout>> best;
-  for (uint32_t tp : candidateTps(model, options, system.fabric.chips)) {
+  for (uint32_t tp : candidateTps(model, options, system.chip, system.fabric.chips)) {
     Shards s = makeShards(model, options, tp, system.chip);
     std::vector<Layout> layouts;
     if (options.layersPerStage) {
@@ -753,7 +811,7 @@ Result<Plan> planPartition(const ModelSummary &model, const system::SystemConfig
         continue;
       }
       std::optional<std::vector<StagePlan>> placed =
-          makeStages(layout, tp, system.fabric, options.alignStagesToGroups);
+          makeStages(layout, tp, system, options.alignStagesToGroups);
       if (!placed) {
         continue;
       }
@@ -781,7 +839,7 @@ Result<Plan> planPartition(const ModelSummary &model, const system::SystemConfig
   const Layout &layout = best->second;
   plan.fits = true;
   plan.tp = s.tp;
-  plan.stages = *makeStages(layout, s.tp, system.fabric, options.alignStagesToGroups);
+  plan.stages = *makeStages(layout, s.tp, system, options.alignStagesToGroups);
   plan.stageCount = uint32_t(plan.stages.size());
   plan.chipsUsed = plan.stageCount * s.tp;
   plan.decode = estimateLatency(model, s, plan.stages, system, options);

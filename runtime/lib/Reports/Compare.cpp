@@ -3,7 +3,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 namespace conveyor::reports {
 
@@ -13,6 +15,26 @@ std::vector<double> defaultLoads(double baseRate) {
     loads.push_back(baseRate * factor);
   }
   return loads;
+}
+
+std::vector<uint64_t> servingKvBuckets(std::span<const runtime::Request> requests) {
+  if (requests.empty()) {
+    return {};
+  }
+  uint64_t longest = 0, shortestPrompt = UINT64_MAX;
+  for (const runtime::Request &request : requests) {
+    longest = std::max(longest, uint64_t(request.promptTokens) + request.outputTokens);
+    shortestPrompt = std::min<uint64_t>(shortestPrompt, request.promptTokens);
+  }
+  std::vector<uint64_t> buckets;
+  // The first decode step of a sequence needs its prompt + 1 tokens of KV.
+  for (uint64_t length = 512; length < longest; length *= 2) {
+    if (length > shortestPrompt) {
+      buckets.push_back(length);
+    }
+  }
+  buckets.push_back(longest);
+  return buckets;
 }
 
 Result<std::vector<CompareRun>> runCompare(const std::vector<CompareSystem> &systems,
@@ -46,7 +68,7 @@ Result<std::vector<CompareRun>> runCompare(const std::vector<CompareSystem> &sys
                                      trace ? "" : fmt::format(" at {:.4g} req/s", rate),
                                      report.error()));
       }
-      runs.push_back({system.label, system.kind, rate, base, std::move(*report)});
+      runs.push_back({system.label, system.kind, system.source, rate, base, std::move(*report)});
     }
   }
   return runs;
@@ -55,7 +77,8 @@ Result<std::vector<CompareRun>> runCompare(const std::vector<CompareSystem> &sys
 namespace {
 
 std::vector<Column> runColumns(bool withLoad) {
-  std::vector<Column> columns = {{"system", "system"}, {"kind", "kind"}};
+  std::vector<Column> columns = {
+      {"system", "system"}, {"kind", "kind"}, {"source", "figures from"}};
   if (withLoad) {
     columns.push_back({"offered_req_s", "offered load (req/s)", NumberFormat::Auto});
   }
@@ -80,7 +103,7 @@ std::vector<Column> runColumns(bool withLoad) {
 
 std::vector<Cell> runRow(const CompareRun &run, bool withLoad) {
   const runtime::ServingReport &r = run.report;
-  std::vector<Cell> row = {run.system, run.kind};
+  std::vector<Cell> row = {run.system, run.kind, run.source};
   if (withLoad) {
     row.push_back(run.offeredRate);
   }
@@ -182,7 +205,10 @@ Document makeCompareDocument(const std::string &model, const std::vector<std::st
       "Per-user tok/s is the mean over requests of (output tokens - 1) / (last token - first "
       "token); aggregate tok/s is all output tokens over the makespan; J/token counts static "
       "power over the whole run (busy or idle) plus the dynamic energy, over output tokens. "
-      "Definitions: docs/runtime.md.");
+      "Definitions: docs/runtime.md. \"Figures from\" says where a system's numbers come "
+      "from: an LPU's compiled and simulated schedule, or (\"estimated: ...\", with the "
+      "reason) the partition planner's estimate when no schedule could be built; a GPU's "
+      "calibrated roofline. Method: docs/reports.md.");
   Table table;
   table.id = "systems";
   table.columns = runColumns(false);

@@ -332,6 +332,17 @@ Result<CompareSystem> makeLpuSystem(const std::string &spec, const std::string &
     result.kind = "LPU";
     result.backend =
         std::make_shared<LpuStepBackend>(std::shared_ptr<const LpuStepModel>(std::move(*step)));
+    result.source = "estimated: partition planner";
+    CompareSystem::LpuDeployment deployment;
+    deployment.systemPath = path.string();
+    deployment.weights = system::dtypeName(weights);
+    deployment.activations = system::dtypeName(lpu.plan.activations);
+    deployment.kv = system::dtypeName(lpu.plan.kv);
+    deployment.weightsAuto = settings.lpuWeights == "auto";
+    deployment.sequencesAuto = settings.lpuSequencesAuto;
+    deployment.sequences = lpu.plan.seqsInFlight;
+    deployment.maxContext = lpu.plan.maxContext;
+    result.lpu = deployment;
     result.notes = {
         fmt::format("{} chips of {:.1f} MB ({} used: tp {} x {} pipeline stages)",
                     system->fabric.chips, system->chip.sramBytes() / 1e6, plan.chipsUsed, plan.tp,
@@ -393,6 +404,7 @@ Result<CompareSystem> makeGpuSystem(const std::string &spec, const std::string &
   CompareSystem result;
   result.label = spec;
   result.kind = "GPU";
+  result.source = "roofline";
   result.notes = {fmt::format("{} x {} ({} replicas of tp {})", parsed->count, config->name,
                               options.replicas, tp),
                   fmt::format("weights {} (roofline, docs/gpu-model.md); per-op profile of {}",

@@ -114,6 +114,22 @@ TEST_CASE("MXM: weight install plus compute at the input precision's rate", "[co
   CHECK(tsp->duration == 69 + 24 + 11);
 }
 
+TEST_CASE("MXM: the P rows of a prefill share one weight install", "[cost][prefill]") {
+  // Llama-2-70B gate projection per chip on the TSP (tp 16): [P, 8192] f16 x [8192, 1792]
+  // int8. install ceil(14,680,064 B / 10,240 B/cycle) = 1,434 whatever P is; compute at the
+  // fp16 rate: ceil(P * 14,680,064 / 102,400) = 144 for P = 1 and 1,147 for P = 8.
+  ChipCostModel groq(compiler::test::loadGroq1().chip);
+  auto row = groq.matmul(1, 1, 8192, 1792, DType::F16, DType::INT8);
+  auto prompt = groq.matmul(1, 8, 8192, 1792, DType::F16, DType::INT8);
+  REQUIRE(row);
+  REQUIRE(prompt);
+  CHECK(row->occupancy == 1434 + 144);
+  CHECK(prompt->occupancy == 1434 + 1147);
+  // Installing the weights once per prompt row would cost 8 x 1,434 + 1,147 = 12,619.
+  CHECK(prompt->occupancy < 2 * row->occupancy);
+  CHECK(prompt->occupancy - row->occupancy == 1147 - 144);
+}
+
 TEST_CASE("VXM and SXM", "[cost]") {
   ChipCostModel model(roundChip());
   CHECK(vxmOpsPerElement("add") == 1u);

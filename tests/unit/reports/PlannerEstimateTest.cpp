@@ -181,10 +181,21 @@ TEST_CASE("compare systems: LPU picks the widest fitting precision, GPUs parse N
   CHECK(lpu->kind == "LPU");
   CHECK(lpu->backend->devices() <= 576);
   CHECK(lpu->notes[1].find("weights fp8") == 0); // fp16 does not fit on 576 chips
+  // Until the tool compiles and simulates it, the row says it is the planner's estimate, and
+  // carries the deployment to compile.
+  CHECK(lpu->source == "estimated: partition planner");
+  REQUIRE(lpu->lpu);
+  CHECK(lpu->lpu->weights == "fp8");
+  CHECK(lpu->lpu->sequences == 1);
+  CHECK_FALSE(lpu->lpu->sequencesAuto);
+  CHECK(lpu->lpu->weightsAuto);
+  CHECK(lpu->lpu->systemPath.ends_with("systems/groq-576.yaml"));
   auto gpu = makeCompareSystem("gpu:h100x8", model, settings);
   REQUIRE(gpu.ok());
   CHECK(gpu->backend->devices() == 8);
   CHECK(gpu->notes[0] == "8 x h100-sxm (1 replicas of tp 8)");
+  CHECK(gpu->source == "roofline");
+  CHECK_FALSE(gpu->lpu);
   auto replicas = makeCompareSystem("gpu:h100x8:tp4", model, settings);
   REQUIRE(replicas.ok());
   CHECK(replicas->notes[0] == "8 x h100-sxm (2 replicas of tp 4)");

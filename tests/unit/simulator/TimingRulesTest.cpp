@@ -149,6 +149,29 @@ TEST_CASE("MXM: batch dims multiply install and compute; int8 uses its own rate"
   }
 }
 
+TEST_CASE("MXM: the P rows of a prefill share one weight install", "[timing][prefill]") {
+  // a [1, P, 64] f32 @ w [64, 32] f32 on testSystem(): install ceil(8192 B / 1000) = 9 for
+  // any P; compute ceil(P * 2048 / 1000) = 3 for P = 1 and 17 for P = 8. An install per
+  // prompt row would make P = 8 cost 8 x 9 + 17 = 89.
+  auto mxmBusy = [](int64_t rows) {
+    ScheduleBuilder b;
+    const uint32_t a = b.buffer("a", schedule::INPUT, {1, rows, 64});
+    const uint32_t w = b.buffer("w", schedule::WEIGHT, {64, 32});
+    const uint32_t h = b.buffer("h", schedule::OUTPUT, {1, rows, 32});
+    schedule::Program &p = b.program();
+    ScheduleBuilder::add(p, 0, schedule::MEM_WRITE, {}, {a});
+    ScheduleBuilder::add(p, 5000, schedule::MXM_MATMUL, {a, w}, {h});
+    auto report = timeOnly(b.schedule);
+    REQUIRE(report.ok());
+    const uint64_t busy = report->programs.at(0).units.at("MXM").busyCycles;
+    CHECK(report->programs.at(0).cycles == 5000 + 5 + 7 + busy);
+    return busy;
+  };
+  CHECK(mxmBusy(1) == 9 + 3);
+  CHECK(mxmBusy(8) == 9 + 17);
+  CHECK(mxmBusy(8) < 8 * mxmBusy(1));
+}
+
 TEST_CASE("a dtype without an MXM rate is rejected", "[timing]") {
   SECTION("int4 activations") {
     ScheduleBuilder b;

@@ -47,6 +47,7 @@ struct ModelSummary {
   uint32_t experts = 0, topK = 0; // 0 for dense models
   uint64_t embeddingElements = 0; // token (+ learned position) tables
   uint64_t lmHeadElements = 0;    // 0 when the LM head is tied to the embedding table
+  uint64_t maxPositions = 0;      // rows of a learned position table (GPT-2: 1024); 0 = none
   bool tiedEmbedding = false;
   uint64_t finalNormElements = 0; // final norm (and any other weight outside the layers)
   std::vector<LayerSummary> layers;
@@ -163,6 +164,16 @@ struct Plan {
 /// and the refusal filled in.
 Result<Plan> planPartition(const ModelSummary &model, const system::SystemConfig &system,
                            const PlanOptions &options);
+
+/// Largest tensor-parallel degree the multi-chip lowering can build on `chip`: its all-reduce
+/// is direct (one C2C link per peer, conveyor-lower-collectives), so tp - 1 <= chip.c2c.links.
+uint32_t maxLowerableTp(const system::ChipConfig &chip);
+
+/// Whether one tensor-parallel group on `chips` (consecutive ids) can be lowered on `system`:
+/// tp <= maxLowerableTp, and, outside a fully connected fabric, a group wider than a node
+/// must start on a node boundary and span two nodes (MultiChip's port numbering gives the
+/// peers of the other node ports chipsPerNode-1 .. 2*chipsPerNode-2, below the pipeline port).
+bool lowerableTpGroup(const system::SystemConfig &system, uint32_t firstChip, uint32_t tp);
 
 /// Smallest number of `chip`s with a feasible plan (any tp, any layout), ignoring the
 /// fabric's size; 0 when no count fits (a single layer shard is larger than a chip).

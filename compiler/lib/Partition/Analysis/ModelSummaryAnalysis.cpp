@@ -231,6 +231,10 @@ Result<ModelSummary> summarizeGraph(ModuleOp module, const std::string &sourceNa
           m.vocab = uint64_t(w->shape[0]);
           m.hidden = uint64_t(w->shape[1]);
         }
+        // A learned position table (GPT-2's wpe) bounds the context to its rows.
+        if ((contains(w->name, "wpe") || contains(w->name, "position")) && w->shape.size() == 2) {
+          m.maxPositions = uint64_t(w->shape[0]);
+        }
       } else if (anonymousSeen.count(op)) {
         return; // counted with its layer or as the LM head
       } else if (contains(w->name, "norm") || contains(w->name, "ln_f") ||

@@ -10,6 +10,8 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -20,6 +22,20 @@ struct CompareSystem {
   std::string kind;  // "LPU" or "GPU"
   std::shared_ptr<runtime::ServingBackend> backend;
   std::vector<std::string> notes; // how it was set up (plan, precision, TP), for the report
+  /// Where its figures come from, shown in every row of the report: "simulated schedule"
+  /// (LPU: compiled and simulated per-bucket programs), "estimated: <reason>" (LPU: the
+  /// planner's estimate, and why the schedule was not used) or "roofline" (GPU).
+  std::string source;
+  /// LPU systems: the deployment the planner chose, so that a caller with the compiler can
+  /// compile and simulate the same one and replace `backend` (tools/conveyor).
+  struct LpuDeployment {
+    std::string systemPath;               // systems/NAME.yaml
+    std::string weights, activations, kv; // dtype names
+    bool weightsAuto = false;             // --lpu-weights auto: narrower ones may be tried
+    bool sequencesAuto = false;           // --seqs auto: fewer may be tried
+    int64_t sequences = 1, maxContext = 4096;
+  };
+  std::optional<LpuDeployment> lpu;
 };
 
 struct CompareOptions {
@@ -34,7 +50,7 @@ struct CompareOptions {
 };
 
 struct CompareRun {
-  std::string system, kind;
+  std::string system, kind, source;
   double offeredRate = 0; // requests/s asked for (NaN for a trace)
   bool base = false;      // the headline run
   runtime::ServingReport report;
@@ -49,6 +65,12 @@ Result<std::vector<CompareRun>> runCompare(const std::vector<CompareSystem> &sys
 Document makeCompareDocument(const std::string &model, const std::vector<std::string> &setup,
                              const std::vector<CompareSystem> &systems,
                              const std::vector<CompareRun> &runs);
+
+/// The DECODE buckets (KV lengths) a compiled LPU schedule needs to serve `requests`,
+/// ascending: the longest context a request reaches (prompt + output tokens), and the powers
+/// of two from 512 below it that a decode step fits in (above the shortest prompt). Every
+/// decode step then takes the smallest of them that holds its KV. Empty for no requests.
+std::vector<uint64_t> servingKvBuckets(std::span<const runtime::Request> requests);
 
 /// Default sweep loads around a base rate: base x {1/8, 1/4, ..., 16, 32}.
 std::vector<double> defaultLoads(double baseRate);

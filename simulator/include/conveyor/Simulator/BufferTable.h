@@ -51,9 +51,17 @@ public:
   /// and dtype known, shape sane, data size, views: source exists on the same chip, no data,
   /// no cycle, same byte count). nullopt when any of them fails, without saying which: the
   /// caller then runs validateSchedule, which words the message. `schedule` needs no prior
-  /// validation.
+  /// validation. On the same pass it tries rule 4 for an SRAM of `sramBytes` per chip in
+  /// the allocation-free form that only accepts placements in address order (see
+  /// placementsFitInOrder).
   static std::optional<BufferTable> decodeValidated(const schedule::Schedule &schedule,
-                                                    uint64_t vectorBytes);
+                                                    uint64_t vectorBytes, uint64_t sramBytes);
+
+  /// True when decodeValidated built the table and found every buffer within rule 4
+  /// (reserved size, inside the SRAM, views inside their root) with the non-view buffers of
+  /// each chip in address order without overlap: checkSram would then pass. False says
+  /// nothing (checkSram decides).
+  bool placementsFitInOrder() const { return sramFitsInOrder; }
 
   /// Index of buffer `id`, or kMissing when no buffer has that id.
   static constexpr size_t kMissing = ~size_t(0);
@@ -78,12 +86,14 @@ private:
   BufferTable() = default;
   /// Fills the table in one pass; false (the table half-built) when `validate` and a buffer
   /// breaks a reader rule.
-  bool build(const schedule::Schedule &schedule, uint64_t vectorBytes, bool validate);
+  bool build(const schedule::Schedule &schedule, uint64_t vectorBytes, bool validate,
+             uint64_t sramBytes);
 
   static constexpr uint32_t kNoIndex = ~uint32_t(0);
   std::vector<BufferInfo> buffers;
   std::vector<int64_t> dims; // every buffer's shape, back to back
   std::vector<uint64_t> reservedPerChip;
+  bool sramFitsInOrder = false;
   // Id -> index: a flat table when ids are dense (the usual 1..n), else a hash map. Every
   // operand of every instruction is looked up here, so no ordered map.
   bool denseIds = true;

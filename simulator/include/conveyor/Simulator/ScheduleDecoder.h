@@ -14,8 +14,9 @@
 namespace conveyor::sim {
 
 /// A schedule decoded once: the buffer table, and per program (in schedule order) its
-/// instruction image (`ProgramTiming::costs`: opcode, unit, occupancy, duration, work
-/// counts and bytes of every instruction) with the timing totals and the dynamic energy.
+/// timing totals, the dynamic energy and, when asked for, its instruction image
+/// (`ProgramTiming::costs`: opcode, unit, occupancy, duration, work counts and bytes of
+/// every instruction; empty otherwise).
 struct DecodedSchedule {
   BufferTable buffers;
   std::vector<ProgramTiming> timings;
@@ -29,8 +30,10 @@ struct DecodedSchedule {
 /// template instance, C2C or SYNC instruction. The caller then runs the plain sequence of
 /// checks, which decides and words the verdict; so the verdict and every message are those
 /// of the plain sequence, and only their cost differs. `model` must be built from the
-/// system the schedule's fingerprint names (the caller checks it).
+/// system the schedule's fingerprint names (the caller checks it). `keepCosts` keeps each
+/// instruction's cost in `ProgramTiming::costs` (the activity trace needs them; the report
+/// alone does not, and storing them is a write per instruction).
 std::optional<DecodedSchedule> decodeInOnePass(const schedule::Schedule &schedule,
-                                               const HardwareModel &model);
+                                               const HardwareModel &model, bool keepCosts);
 
 } // namespace conveyor::sim
