@@ -36,6 +36,12 @@ const std::vector<PublishedModel> &publishedModels() {
        "intermediate_size 11008, num_hidden_layers 32, num_attention_heads 32, "
        "num_key_value_heads 32, vocab_size 32000); 6.74B parameters: Touvron et al. 2023, "
        "Llama 2, arXiv:2307.09288"},
+      {transformer("llama2-13b", 40, 5120, 40, 40, 13824, 32000, 0, 0), "Llama-2-13B", 13.02e9,
+       13.02e9,
+       "huggingface.co/meta-llama/Llama-2-13b-hf config.json (hidden_size 5120, "
+       "intermediate_size 13824, num_hidden_layers 40, num_attention_heads 40, "
+       "num_key_value_heads 40, vocab_size 32000); 13.02B parameters (the same closed form as "
+       "the 7B: 40 x (4 x 5120^2 + 3 x 5120 x 13824) + 2 x 32000 x 5120)"},
       {transformer("llama2-70b", 80, 8192, 64, 8, 28672, 32000, 0, 0), "Llama-2-70B", 68.98e9,
        68.98e9,
        "huggingface.co/meta-llama/Llama-2-70b-hf config.json (hidden_size 8192, "
