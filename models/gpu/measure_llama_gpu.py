@@ -40,14 +40,32 @@ except ImportError:  # ctest skips (77) where python3-torch is missing
 CONFIGS = {
     "llama2-7b": dict(dim=4096, layers=32, heads=32, kv_heads=32, ffn=11008, vocab=32000),
     "llama2-13b": dict(dim=5120, layers=40, heads=40, kv_heads=40, ffn=13824, vocab=32000),
+    "llama3-8b": dict(dim=4096, layers=32, heads=32, kv_heads=8, ffn=14336, vocab=128256),
     "tiny": dict(dim=64, layers=2, heads=4, kv_heads=2, ffn=128, vocab=256),
 }
 
 
-def sdpa(q, k, v, mask, causal):
-    """F.scaled_dot_product_attention, with a plain fallback for old PyTorch (smoke tests)."""
+_HAS_GQA = tuple(int(x) for x in torch.__version__.split(".")[:2]) >= (2, 5)
+
+
+def sdpa(q, k, v, mask, causal, group=1):
+    """F.scaled_dot_product_attention (grouped-query heads read in place where PyTorch can),
+    with a plain fallback for old PyTorch (smoke tests)."""
     if hasattr(F, "scaled_dot_product_attention"):
-        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
+        if group == 1:
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
+        if _HAS_GQA:
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal,
+                                                  enable_gqa=True)
+    if group != 1:
+        k = k.repeat_interleave(group, dim=1)
+        v = v.repeat_interleave(group, dim=1)
+    if not hasattr(F, "scaled_dot_product_attention"):
+        return _plain_attention(q, k, v, mask, causal)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
+
+
+def _plain_attention(q, k, v, mask, causal):
     s = (q.float() @ k.float().transpose(-1, -2)) / math.sqrt(q.shape[-1])
     if causal:
         t = q.shape[-2]
@@ -128,10 +146,7 @@ class Llama:
             kk, vv = k, v
         else:
             kk, vv = kc, vc
-        if kv_heads != heads:
-            kk = kk.repeat_interleave(heads // kv_heads, dim=1)
-            vv = vv.repeat_interleave(heads // kv_heads, dim=1)
-        a = sdpa(q, kk, vv, mask, causal)
+        a = sdpa(q, kk, vv, mask, causal, heads // kv_heads)
         x = x + a.transpose(1, 2).reshape(b, t, heads * hd) @ wo.t()
         y = Llama.rms(x, n2)
         g, u = (y @ w13.t()).chunk(2, dim=-1)

@@ -87,6 +87,11 @@ const char *kH200Measured =
     "models/gpu/h200-llama2-measured.json. Random bf16 weights with the zoo model's shapes; "
     "decode layers fused by torch.compile and replayed from one CUDA graph over a static KV "
     "cache (gpt-fast's recipe); median of 3 timed runs after a warm-up";
+const char *kH200MeasuredLlama3 =
+    "Measured here (2026-12-04) on one NVIDIA H200 SXM 141GB with models/gpu/"
+    "measure_llama_gpu.py (as the Llama-2 rows; raw timings in "
+    "models/gpu/h200-llama3-measured.json, whose Llama-2-7B batch-1 rerun gave 215.8 tok/s "
+    "against 213.6 the first time: 1% run to run)";
 const char *kH200MeasuredNote =
     "Our own measurement, not a vendor's: the decode step's attention reads the whole static "
     "cache (prompt + output positions) under a mask, so at large batch it reads up to a third "
@@ -281,6 +286,19 @@ const std::vector<PublishedMeasurement> &publishedMeasurements() {
                     "matrices stream closer to peak than the 7B's, which one bandwidth factor "
                     "per GPU cannot follow. ") +
             kH200MeasuredNote));
+    for (auto [batch, measured] : {std::pair<uint32_t, double>{1, 198.52}, {64, 8372.4}}) {
+      list.push_back(staticRow(
+          G::Additional, fmt::format("h200-measured-llama3-8b-b{}", batch),
+          fmt::format("Llama-3-8B bf16, batch {}, 128 in / 128 out (measured here: PyTorch, "
+                      "torch.compile + CUDA graph)",
+                      batch),
+          "h200", "llama3.1-8b", sixteenBit(DType::BF16, true), {1, 1}, {batch, 128, 128},
+          measured, kH200MeasuredLlama3, F::None,
+          std::string("Grouped-query attention (8 KV heads) read in place (SDPA enable_gqa); "
+                      "the 128,256-token embedding and LM head are 13% of the parameters, of which a "
+                      "decode step reads only the LM head. ") +
+              kH200MeasuredNote));
+    }
     list.push_back(staticRow(
         G::Additional, "h200-trtllm-llama-70b-b512-fp8",
         "LLaMA-70B FP8, batch 512, 128 in / 128 out, 1 GPU (TensorRT-LLM)", "h200", "llama2-70b",
