@@ -264,40 +264,33 @@ const std::vector<PublishedMeasurement> &publishedMeasurements() {
                              std::string("Static batch (gptSessionBenchmark), TensorRT-LLM "
                                          "v0.6.1.") +
                                  kLargeBatchNote));
+    // Our own H200 runs (models/gpu/measure_llama_gpu.py): bf16, 128 in / 128 out, batch 1..64.
+    auto measuredOnH200 = [&](const char *model, const char *card, const char *label,
+                              uint32_t batch, double measured, const char *source,
+                              const std::string &note) {
+      list.push_back(staticRow(
+          G::Additional, fmt::format("h200-measured-{}-b{}", model, batch),
+          fmt::format("{} bf16, batch {}, 128 in / 128 out (measured here: PyTorch, "
+                      "torch.compile + CUDA graph)",
+                      label, batch),
+          "h200", card, sixteenBit(DType::BF16, true), {1, 1}, {batch, 128, 128}, measured,
+          source, F::None, note + kH200MeasuredNote));
+    };
     for (auto [batch, measured] :
          {std::pair<uint32_t, double>{16, 2863.6}, {32, 4834.6}, {64, 7306.8}}) {
-      list.push_back(staticRow(
-          G::Additional, fmt::format("h200-measured-llama2-7b-b{}", batch),
-          fmt::format("Llama-2-7B bf16, batch {}, 128 in / 128 out (measured here: PyTorch, "
-                      "torch.compile + CUDA graph)",
-                      batch),
-          "h200", "llama2-7b", sixteenBit(DType::BF16, true), {1, 1}, {batch, 128, 128},
-          measured, kH200Measured, F::None,
-          std::string("One batched prefill, then 127 decode steps, as the model runs it. ") +
-              kH200MeasuredNote));
+      measuredOnH200("llama2-7b", "llama2-7b", "Llama-2-7B", batch, measured, kH200Measured,
+                     "One batched prefill, then 127 decode steps, as the model runs it. ");
     }
-    list.push_back(staticRow(
-        G::Additional, "h200-measured-llama2-13b-b1",
-        "Llama-2-13B bf16, batch 1, 128 in / 128 out (measured here: PyTorch, torch.compile + "
-        "CUDA graph)",
-        "h200", "llama2-13b", sixteenBit(DType::BF16, true), {1, 1}, {1, 128, 128}, 125.81,
-        kH200Measured, F::None,
-        std::string("26.03 GB of weights read in 7.77 ms per step = 3.35 TB/s: bigger weight "
-                    "matrices stream closer to peak than the 7B's, which one bandwidth factor "
-                    "per GPU cannot follow. ") +
-            kH200MeasuredNote));
+    measuredOnH200("llama2-13b", "llama2-13b", "Llama-2-13B", 1, 125.81, kH200Measured,
+                   "26.03 GB of weights read in 7.77 ms per step = 3.35 TB/s: bigger weight "
+                   "matrices stream closer to peak than the 7B's, which one bandwidth factor "
+                   "per GPU cannot follow. ");
     for (auto [batch, measured] : {std::pair<uint32_t, double>{1, 198.52}, {64, 8372.4}}) {
-      list.push_back(staticRow(
-          G::Additional, fmt::format("h200-measured-llama3-8b-b{}", batch),
-          fmt::format("Llama-3-8B bf16, batch {}, 128 in / 128 out (measured here: PyTorch, "
-                      "torch.compile + CUDA graph)",
-                      batch),
-          "h200", "llama3.1-8b", sixteenBit(DType::BF16, true), {1, 1}, {batch, 128, 128},
-          measured, kH200MeasuredLlama3, F::None,
-          std::string("Grouped-query attention (8 KV heads) read in place (SDPA enable_gqa); "
-                      "the 128,256-token embedding and LM head are 13% of the parameters, of which a "
-                      "decode step reads only the LM head. ") +
-              kH200MeasuredNote));
+      measuredOnH200("llama3-8b", "llama3.1-8b", "Llama-3-8B", batch, measured,
+                     kH200MeasuredLlama3,
+                     "Grouped-query attention (8 KV heads) read in place (SDPA enable_gqa); the "
+                     "128,256-token embedding and LM head are 13% of the parameters, of which a "
+                     "decode step reads only the LM head. ");
     }
     list.push_back(staticRow(
         G::Additional, "h200-trtllm-llama-70b-b512-fp8",
