@@ -176,12 +176,14 @@ int runMinChips(const partition::ModelSummary &model, const system::SystemConfig
         planStages, unequal, bound, fits ? "true" : "false");
   }
   text += fmt::format(
-      "min chips: the smallest system of this kind (whole nodes of {} above one node) on which "
-      "the compile's plan fits: near-equal layer ranges on chips stage * tp + rank, tp <= {} "
-      "(one C2C link per all-reduce peer); plan: its tp x stages. any split: the same with "
-      "unequal layer ranges (not built by the shard pass). lower bound: ceil(bytes / usable "
-      "SRAM per chip)\n",
-      perNode, partition::maxLowerableTp(system.chip));
+      "min chips: the smallest system of this kind ({}) on which the compile's plan fits: "
+      "near-equal layer ranges on chips stage * tp + rank, tp <= {} (one C2C link per "
+      "all-reduce peer); plan: its tp x stages. any split: the same with unequal layer ranges "
+      "(not built by the shard pass). lower bound: ceil(bytes / usable SRAM per chip)\n",
+      system.fabric.chips > 1
+          ? fmt::format("whole nodes of {} above one node", perNode)
+          : std::string("one chip in this file, so no fabric: chips of its type in one group"),
+      partition::maxLowerableTp(system.chip));
   if (json) {
     fmt::print("{{\n  \"model\": \"{}\",\n  \"system\": \"{}\",\n  \"chip\": \"{}\",\n"
                "  \"sram_bytes_per_chip\": {},\n  \"sram_reserve\": {},\n"

@@ -776,7 +776,12 @@ uint32_t minimumChips(const ModelSummary &model, const system::ChipConfig &chip,
 system::SystemConfig resizedSystem(const system::SystemConfig &system, uint32_t chips) {
   system::SystemConfig out = system;
   out.fabric.chips = chips;
-  if (chips <= std::max<uint32_t>(1, system.fabric.chipsPerNode)) {
+  if (system.fabric.chips <= 1 && chips > 1) {
+    // A one-chip file has no fabric to extend: one node of every chip, so that only the
+    // chip's own limits (C2C links per tp group) apply, as minimumChips counts them.
+    out.fabric.chipsPerNode = chips;
+    out.fabric.topology = system::Topology::FullyConnected;
+  } else if (chips <= std::max<uint32_t>(1, system.fabric.chipsPerNode)) {
     out.fabric.chipsPerNode = std::max<uint32_t>(1, chips);
     out.fabric.topology =
         chips <= 1 ? system::Topology::Single : system::Topology::FullyConnected;

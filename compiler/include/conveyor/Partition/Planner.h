@@ -198,8 +198,9 @@ uint32_t minimumChips(const ModelSummary &model, const system::ChipConfig &chip,
                       const PlanOptions &options);
 
 /// `system` with `chips` chips of the same kind: the same chip and fabric, or one fully
-/// connected node of `chips` when that is at most a node. Not validated (a YAML file needs
-/// whole nodes: `chips` a multiple of chips_per_node).
+/// connected node of `chips` when that is at most a node (or the system has one chip, so no
+/// fabric to extend). Not validated (a YAML file needs whole nodes: `chips` a multiple of
+/// chips_per_node).
 system::SystemConfig resizedSystem(const system::SystemConfig &system, uint32_t chips);
 
 /// Smallest system size N of `system`'s kind (whole nodes above one node; resizedSystem)
