@@ -113,82 +113,90 @@ int runMinChips(const partition::ModelSummary &model, const system::SystemConfig
     }
     precisions.push_back(*w);
   }
+  // The compile's rule (partition::compiledPlanOptions): the count printed is the smallest
+  // system of this kind that `conveyor compile -o` plans and builds, and the refusal on a
+  // smaller one names the same count.
+  const double reserve = flags.reserveOr(partition::kCompiledSramReserve);
+  const uint32_t perNode = std::max<uint32_t>(1, system.fabric.chipsPerNode);
   std::string text = fmt::format(
-      "{}: fewest {} chips ({:.1f} MB SRAM, {:.0f}% reserved) that hold the model with KV for "
-      "{} tokens x {} sequences at {}, activations {}\n",
-      model.name, system.chip.name, system.chip.sramBytes() / 1e6, flags.reserveOr(0.02) * 100,
+      "{}: fewest {} chips ({:.1f} MB SRAM, {:.0f}% reserved) that `conveyor compile -o` builds "
+      "the model on, with KV for {} tokens x {} sequences at {}, activations {}\n",
+      model.name, system.chip.name, system.chip.sramBytes() / 1e6, reserve * 100,
       flags.maxContext, flags.seqs, flags.kv, flags.activations);
-  text += fmt::format("  {:<8} {:>12} {:>9} {:>10} {:>12}  fits {}\n", "weights", "weights GB",
-                      "KV GB", "min chips", "lower bound", system.name);
+  text += fmt::format("  {:<8} {:>10} {:>7} {:>9} {:>10} {:>9} {:>11}  fits {}\n", "weights",
+                      "weights GB", "KV GB", "min chips", "plan", "any split", "lower bound",
+                      system.name);
   std::string rows;
   for (DType w : precisions) {
-    Result<PlanOptions> options = planOptionsOf(flags, w);
-    if (!options) {
-      return failWith(options.error());
+    Result<PlanOptions> given = planOptionsOf(flags, w);
+    if (!given) {
+      return failWith(given.error());
     }
-    if (options->tensorParallel || options->layersPerStage) {
+    const PlanOptions options = partition::compiledPlanOptions(*given, flags.reserve.has_value());
+    if (options.tensorParallel || options.layersPerStage) {
       // Validate the overrides the way a plan would.
-      Result<partition::Plan> check = partition::planPartition(model, system, *options);
+      Result<partition::Plan> check = partition::planPartition(model, system, options);
       if (!check) {
         return failWith(check.error());
       }
     }
-    partition::Footprint f = partition::modelFootprint(model, *options);
-    const uint32_t chips = partition::minimumChips(model, system.chip, *options);
-    const uint64_t usable =
-        uint64_t(double(system.chip.sramBytes()) * (1 - flags.reserveOr(0.02)));
+    partition::Footprint f = partition::modelFootprint(model, options);
+    const uint32_t chips = partition::minimumChips(model, system, options);
+    // The plan the compile makes on a system of exactly that many chips.
+    std::string planText = "-";
+    uint32_t planTp = 0, planStages = 0;
+    if (chips > 0) {
+      Result<partition::Plan> atMinimum =
+          partition::planPartition(model, partition::resizedSystem(system, chips), options);
+      if (atMinimum && atMinimum->fits) {
+        planTp = atMinimum->tp;
+        planStages = atMinimum->stageCount;
+        planText = fmt::format("{}x{}", planTp, planStages);
+      }
+    }
+    // What a shard pass free to give stages unequal layer ranges would need (the planner's
+    // greedy layout under the same reserve and tp limits), and the capacity bound.
+    PlanOptions anySplit = options;
+    anySplit.nearEqualStagesOnly = false;
+    anySplit.compiledLayout = false;
+    const uint32_t unequal = partition::minimumChips(model, system, anySplit);
+    const uint64_t usable = uint64_t(double(system.chip.sramBytes()) * (1 - reserve));
     const uint64_t bound = usable ? (f.totalBytes() + usable - 1) / usable : 0;
     const bool fits = chips > 0 && chips <= system.fabric.chips;
-    text += fmt::format("  {:<8} {:>12.2f} {:>9.2f} {:>10} {:>12}  {}\n", system::dtypeName(w),
-                        f.weightBytes / 1e9, f.kvBytes / 1e9,
-                        chips ? std::to_string(chips) : std::string("none"), bound,
+    text += fmt::format("  {:<8} {:>10.2f} {:>7.2f} {:>9} {:>10} {:>9} {:>11}  {}\n",
+                        system::dtypeName(w), f.weightBytes / 1e9, f.kvBytes / 1e9,
+                        chips ? std::to_string(chips) : std::string("none"), planText,
+                        unequal ? std::to_string(unequal) : std::string("none"), bound,
                         fits ? "yes" : "no");
-    rows +=
-        fmt::format("{}    {{\"weights\": \"{}\", \"weight_bytes\": {}, \"kv_bytes\": {}, "
-                    "\"minimum_chips\": {}, \"capacity_lower_bound\": {}, \"fits_system\": {}}}",
-                    rows.empty() ? "" : ",\n", system::dtypeName(w), f.weightBytes, f.kvBytes,
-                    chips, bound, fits ? "true" : "false");
+    rows += fmt::format(
+        "{}    {{\"weights\": \"{}\", \"weight_bytes\": {}, \"kv_bytes\": {}, "
+        "\"minimum_chips\": {}, \"tp\": {}, \"stages\": {}, \"any_split_chips\": {}, "
+        "\"capacity_lower_bound\": {}, \"fits_system\": {}}}",
+        rows.empty() ? "" : ",\n", system::dtypeName(w), f.weightBytes, f.kvBytes, chips, planTp,
+        planStages, unequal, bound, fits ? "true" : "false");
   }
+  text += fmt::format(
+      "min chips: the smallest system of this kind ({}) on which the compile's plan fits: "
+      "near-equal layer ranges on chips stage * tp + rank, tp <= {} (one C2C link per "
+      "all-reduce peer); plan: its tp x stages. any split: the same with unequal layer ranges "
+      "(not built by the shard pass). lower bound: ceil(bytes / usable SRAM per chip)\n",
+      system.fabric.chips > 1
+          ? fmt::format("whole nodes of {} above one node", perNode)
+          : std::string("one chip in this file, so no fabric: chips of its type in one group"),
+      partition::maxLowerableTp(system.chip));
   if (json) {
     fmt::print("{{\n  \"model\": \"{}\",\n  \"system\": \"{}\",\n  \"chip\": \"{}\",\n"
-               "  \"sram_bytes_per_chip\": {},\n  \"chips_in_system\": {},\n  \"activations\": "
+               "  \"sram_bytes_per_chip\": {},\n  \"sram_reserve\": {},\n"
+               "  \"chips_in_system\": {},\n  \"activations\": "
                "\"{}\",\n  \"kv\": \"{}\",\n  \"max_context\": {},\n  \"seqs\": {},\n"
                "  \"precisions\": [\n{}\n  ]\n}}\n",
                jsonEscape(model.name), jsonEscape(system.name), jsonEscape(system.chip.name),
-               system.chip.sramBytes(), system.fabric.chips, flags.activations, flags.kv,
+               system.chip.sramBytes(), reserve, system.fabric.chips, flags.activations, flags.kv,
                flags.maxContext, flags.seqs, rows);
   } else {
     fmt::print("{}", text);
   }
   return 0;
-}
-
-/// Plan options for a multi-chip compile with output: only layouts the shard pass builds.
-void constrainToCompiledLayout(PlanOptions &options, const partition::ModelSummary &model,
-                               const system::SystemConfig &system, const PlanningFlags &flags) {
-  // The shard pass builds near-equal layer ranges on chips stage * tp + rank: plan only
-  // layouts it can build, so the plan printed is the one compiled.
-  options.nearEqualStagesOnly = true;
-  options.alignStagesToGroups = false;
-  // The compiled decode step also keeps each layer's present K/V and transposed K
-  // as activations (SRAM buffers never overlap in a schedule), which the planner's working
-  // set leaves out: plan with 8% of SRAM reserved unless --sram-reserve says otherwise
-  if (!flags.reserve) {
-    options.sramReserveFraction = 0.08;
-  }
-  // Collectives are direct exchanges, one port per peer: the multi-chip compile
-  // builds tensor-parallel groups of one node, else two (unless --tp says otherwise)
-  if (!options.tensorParallel && system.fabric.chipsPerNode > 1) {
-    for (uint32_t nodes : {1u, 2u}) {
-      PlanOptions candidate = options;
-      candidate.tensorParallel = nodes * system.fabric.chipsPerNode;
-      Result<partition::Plan> trial = partition::planPartition(model, system, candidate);
-      if (trial && trial->fits) {
-        options.tensorParallel = candidate.tensorParallel;
-        break;
-      }
-    }
-  }
 }
 
 } // namespace
@@ -214,8 +222,8 @@ void addPlanningFlags(CLI::App &compile, PlanningFlags &flags) {
                      "Force a uniform pipeline stage size (layers per stage)");
   compile
       .add_option("--sram-reserve", flags.reserve,
-                  "Fraction of each chip's SRAM kept for instructions and alignment "
-                  "(default 0.02)")
+                  "Fraction of each chip's SRAM kept for instructions, alignment and the "
+                  "compiled step's temporaries (default 0.08 on a multi-chip system, else 0.02)")
       ->check(CLI::Range(0.0, 0.9));
   compile.add_flag("--align-stages", flags.alignStages,
                    "Start each tensor-parallel group on a node / rack boundary (fewer hops per "
@@ -285,8 +293,18 @@ std::optional<int> runPlanning(const std::string &modelPath, const std::string &
   if (!options) {
     return failWith(options.error());
   }
-  if (multiChip && wantsOutput) {
-    constrainToCompiledLayout(*options, *model, *system, flags);
+  if (multiChip) {
+    // Plan by the compile's rule whether or not an output is wanted, so that --explain and
+    // the one-line plan show what `-o` builds.
+    *options = partition::compiledPlanOptions(*options, flags.reserve.has_value());
+    if (flags.alignStages) {
+      if (wantsOutput) {
+        return failWith("--align-stages: the multi-chip compile places stage s, rank r on chip "
+                        "s * tp + r; drop --align-stages (it only shows the aligned plan with "
+                        "--explain)");
+      }
+      options->alignStagesToGroups = true; // a what-if plan; the text says -o does not build it
+    }
   }
   Result<partition::Plan> plan = partition::planPartition(*model, *system, *options);
   if (!plan) {
@@ -319,10 +337,10 @@ std::optional<int> runPlanning(const std::string &modelPath, const std::string &
   }
   if (!wantsOutput) {
     if (!flags.explain && !flags.explainAll) {
-      fmt::print("planned {} on {}: tp {} x {} stages = {} of {} chips, decode step ~{:.1f} us "
-                 "(--explain for the memory map)\n",
+      fmt::print("planned {} on {}: tp {} x {} stages = {} of {} chips (tp: {}), decode step "
+                 "~{:.1f} us (--explain for the memory map)\n",
                  plan->modelName, system->name, plan->tp, plan->stageCount, plan->chipsUsed,
-                 plan->chipsAvailable, plan->decode.total() * 1e6);
+                 plan->chipsAvailable, plan->tpChoice, plan->decode.total() * 1e6);
     }
     return 0;
   }
@@ -354,7 +372,7 @@ Result<PlannedPartition> planCompiledPartition(const std::string &modelPath,
   if (!options) {
     return options.takeError();
   }
-  constrainToCompiledLayout(*options, *model, *system, flags);
+  *options = partition::compiledPlanOptions(*options, flags.reserve.has_value());
   Result<partition::Plan> plan = partition::planPartition(*model, *system, *options);
   if (!plan) {
     return makeError(modelPath + ": " + plan.error());

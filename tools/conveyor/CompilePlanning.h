@@ -18,7 +18,8 @@ struct PlanningFlags {
   std::optional<uint32_t> tp, layersPerStage;
   bool minChips = false, explain = false, alignStages = false;
   bool explainAll = false; // --explain-all: every tensor of the memory map, not the largest
-  /// --sram-reserve; unset: 2% for planning, 8% for a multi-chip compile with output.
+  /// --sram-reserve; unset: partition::kCompiledSramReserve on a multi-chip system (and for
+  /// --min-chips), 2% for a one-chip plan.
   std::optional<double> reserve;
   double reserveOr(double fallback) const { return reserve.value_or(fallback); }
 

@@ -102,6 +102,16 @@ std::string renderPlanText(const Plan &plan, const system::SystemConfig &system)
   out += fmt::format("layout: {} layer ranges; chips {}\n",
                      plan.nearEqualStages() ? "near-equal" : "unequal",
                      plan.denseChips() ? "stage * tp + rank" : "aligned to nodes / racks");
+  if (o.compiledLayout && !o.alignStagesToGroups) {
+    out += fmt::format("rule: what `conveyor compile -o` builds (near-equal layer ranges, {:.0f}% "
+                       "of SRAM reserved); tp: {}\n",
+                       o.sramReserveFraction * 100, plan.tpChoice);
+  } else if (o.compiledLayout) {
+    out += fmt::format("rule: the compile's (near-equal layer ranges, {:.0f}% of SRAM reserved; "
+                       "tp: {}) with stages aligned to nodes / racks (--align-stages), which "
+                       "`conveyor compile -o` does not build\n",
+                       o.sramReserveFraction * 100, plan.tpChoice);
+  }
   out += "stages:\n";
   // Consecutive stages with the same layer count and role print as one line.
   for (size_t i = 0; i < plan.stages.size();) {
@@ -172,9 +182,11 @@ std::string renderPlanJson(const Plan &plan, const system::SystemConfig &system)
   out +=
       fmt::format("  \"tp\": {},\n  \"stage_count\": {},\n  \"chips_used\": {},\n"
                   "  \"candidates_tried\": {},\n  \"near_equal_stages\": {},\n"
-                  "  \"dense_chips\": {},\n",
+                  "  \"dense_chips\": {},\n  \"compiled_rule\": {},\n  \"sram_reserve\": {},\n"
+                  "  \"tp_choice\": \"{}\",\n",
                   plan.tp, plan.stageCount, plan.chipsUsed, plan.candidatesTried,
-                  plan.nearEqualStages() ? "true" : "false", plan.denseChips() ? "true" : "false");
+                  plan.nearEqualStages() ? "true" : "false", plan.denseChips() ? "true" : "false",
+                  o.compiledLayout ? "true" : "false", o.sramReserveFraction, plan.tpChoice);
   const LatencyEstimate &d = plan.decode;
   out += fmt::format("  \"decode_seconds\": {{\"total\": {:.9g}, \"weight_load\": {:.9g}, "
                      "\"compute\": {:.9g}, \"fixed\": {:.9g}, \"collectives\": {:.9g}, "

@@ -78,6 +78,9 @@ DType mxmTiming(DType weights, DType activations, const system::ChipConfig &chip
 struct Shards {
   uint32_t tp = 1;
   uint32_t kvSplit = 1;                      // min(tp, kvHeads): how many ways K/V are split
+  // The shard pass splits a weight only along a dimension tp divides, else keeps it whole on
+  // every rank: the MLP / experts by ffn columns, the embedding and LM head by vocab rows.
+  uint32_t ffnSplit = 1, vocabSplit = 1;
   std::vector<WeightBytes> layerWeights;     // per layer, one chip's shard
   std::vector<uint64_t> layerKv;             // per layer, one chip's KV bytes
   std::vector<uint64_t> layerActiveElements; // per layer, weights one chip reads per step
@@ -128,6 +131,8 @@ Shards makeShards(const ModelSummary &model, const PlanOptions &options, uint32_
   s.tp = tp;
   const uint64_t kvHeads = model.kvHeads ? model.kvHeads : model.heads;
   s.kvSplit = uint32_t(std::min<uint64_t>(tp, kvHeads));
+  s.ffnSplit = model.ffn % tp == 0 ? tp : 1;
+  s.vocabSplit = model.vocab % tp == 0 ? tp : 1;
   const DType w = options.weights;
   const uint64_t hidden = std::max<uint64_t>(1, model.hidden);
   const uint64_t ffnLength = std::max<uint64_t>(1, model.ffn);
@@ -138,10 +143,10 @@ Shards makeShards(const ModelSummary &model, const PlanOptions &options, uint32_
     shard += matrixBytes(ceilDiv(layer.attnK, s.kvSplit), w, hidden);
     shard += matrixBytes(ceilDiv(layer.attnV, s.kvSplit), w, hidden);
     shard += matrixBytes(ceilDiv(layer.attnO, tp), w, hidden);
-    shard += matrixBytes(ceilDiv(layer.mlpGate, tp), w, hidden);
-    shard += matrixBytes(ceilDiv(layer.mlpUp, tp), w, hidden);
-    shard += matrixBytes(ceilDiv(layer.mlpDown, tp), w, ffnLength);
-    shard += matrixBytes(ceilDiv(layer.experts, tp), w, hidden);
+    shard += matrixBytes(ceilDiv(layer.mlpGate, s.ffnSplit), w, hidden);
+    shard += matrixBytes(ceilDiv(layer.mlpUp, s.ffnSplit), w, hidden);
+    shard += matrixBytes(ceilDiv(layer.mlpDown, s.ffnSplit), w, ffnLength);
+    shard += matrixBytes(ceilDiv(layer.experts, s.ffnSplit), w, hidden);
     shard += matrixBytes(layer.router, w, hidden);            // replicated: every rank routes
     shard.bytes += bytesOf(layer.norms, options.activations); // replicated, not quantised
     s.layerWeights.push_back(shard);
@@ -158,17 +163,18 @@ Shards makeShards(const ModelSummary &model, const PlanOptions &options, uint32_
     if (layer.experts > 0 && layer.numExperts > 0) {
       const uint64_t touched =
           std::min<uint64_t>(layer.numExperts, uint64_t(std::max<uint32_t>(1, layer.topK)) * seqs);
-      experts = ceilDiv(layer.experts * touched / layer.numExperts, tp);
+      experts = ceilDiv(layer.experts * touched / layer.numExperts, s.ffnSplit);
     }
-    s.layerActiveElements.push_back(ceilDiv(layer.attnQ, tp) + ceilDiv(layer.attnK, s.kvSplit) +
-                                    ceilDiv(layer.attnV, s.kvSplit) + ceilDiv(layer.attnO, tp) +
-                                    ceilDiv(layer.mlpGate, tp) + ceilDiv(layer.mlpUp, tp) +
-                                    ceilDiv(layer.mlpDown, tp) + experts + layer.router);
+    s.layerActiveElements.push_back(
+        ceilDiv(layer.attnQ, tp) + ceilDiv(layer.attnK, s.kvSplit) +
+        ceilDiv(layer.attnV, s.kvSplit) + ceilDiv(layer.attnO, tp) +
+        ceilDiv(layer.mlpGate, s.ffnSplit) + ceilDiv(layer.mlpUp, s.ffnSplit) +
+        ceilDiv(layer.mlpDown, s.ffnSplit) + experts + layer.router);
   }
-  s.embedding = matrixBytes(ceilDiv(model.embeddingElements, tp), w, hidden);
+  s.embedding = matrixBytes(ceilDiv(model.embeddingElements, s.vocabSplit), w, hidden);
   const uint64_t lmHeadElements =
       model.tiedEmbedding ? model.embeddingElements : model.lmHeadElements;
-  s.lmHeadElements = ceilDiv(lmHeadElements, tp);
+  s.lmHeadElements = ceilDiv(lmHeadElements, s.vocabSplit);
   s.lmHead = matrixBytes(s.lmHeadElements, w, hidden);
   s.finalNorm = bytesOf(model.finalNormElements, options.activations);
 
@@ -178,7 +184,7 @@ Shards makeShards(const ModelSummary &model, const PlanOptions &options, uint32_
   const uint64_t actBytes =
       system::dtypeBits(options.activations) / 8 ? system::dtypeBits(options.activations) / 8 : 1;
   const uint64_t headsPerRank = ceilDiv(model.heads, tp);
-  const uint64_t mlpWidth = ceilDiv(model.ffn, tp) * std::max<uint32_t>(1, model.topK);
+  const uint64_t mlpWidth = ceilDiv(model.ffn, s.ffnSplit) * std::max<uint32_t>(1, model.topK);
   uint64_t maxContext = 0;
   for (const LayerSummary &layer : model.layers) {
     maxContext = std::max<uint64_t>(
@@ -188,7 +194,7 @@ Shards makeShards(const ModelSummary &model, const PlanOptions &options, uint32_
   s.activation =
       seqs * (actBytes * (4 * model.hidden + 3 * headsPerRank * model.headDim + 3 * mlpWidth) +
               kLogitBytes * headsPerRank * maxContext);
-  s.logits = seqs * kLogitBytes * ceilDiv(model.vocab, tp);
+  s.logits = seqs * kLogitBytes * ceilDiv(model.vocab, s.vocabSplit);
   (void)chip;
   return s;
 }
@@ -333,10 +339,48 @@ std::vector<uint32_t> candidateTps(const ModelSummary &model, const PlanOptions 
   return tps;
 }
 
-/// Fewest chips for this capacity over every tp (0 when none fits).
+/// Stage ranges to try for `tp`: the forced uniform size, or near-equal ranges for every
+/// stage count, under the options' layout rule (the greedy layout is added by the callers).
+std::vector<Layout> optionLayouts(uint32_t layers, const PlanOptions &options) {
+  std::vector<Layout> layouts;
+  if (options.layersPerStage && options.nearEqualStagesOnly) {
+    // The shard pass gets a stage count: K layers per stage is ceil(layers / K) near-equal
+    // stages, whose longest range is K or less.
+    layouts.push_back(balancedLayout(
+        layers, uint32_t(ceilDiv(layers, std::max<uint32_t>(1, *options.layersPerStage)))));
+  } else if (options.layersPerStage) {
+    layouts.push_back(uniformLayout(layers, *options.layersPerStage));
+  } else {
+    for (uint32_t stages = 1; stages <= layers; ++stages) {
+      layouts.push_back(balancedLayout(layers, stages));
+    }
+    for (uint32_t k = 1; k <= layers && !options.nearEqualStagesOnly; ++k) {
+      layouts.push_back(uniformLayout(layers, k));
+    }
+  }
+  return layouts;
+}
+
+/// A system of `system`'s kind holds `chips` chips only in whole nodes above one node.
+uint32_t wholeSystemSize(const system::SystemConfig &system, uint32_t chips) {
+  const uint32_t perNode = std::max<uint32_t>(1, system.fabric.chipsPerNode);
+  if (system.fabric.chips <= 1 || chips <= perNode) {
+    return chips;
+  }
+  return (chips + perNode - 1) / perNode * perNode;
+}
+
+std::optional<std::vector<StagePlan>> makeStages(const Layout &layout, uint32_t tp,
+                                                 const system::SystemConfig &system,
+                                                 bool alignToGroups, bool align = true);
+
+/// Fewest chips for this capacity over every tp (0 when none fits). With `fabric`: the
+/// smallest system of its kind (whole nodes) on which the layout can also be placed.
 uint32_t minimumChipsAt(const ModelSummary &model, const system::ChipConfig &chip,
-                        const PlanOptions &options, uint64_t capacity) {
+                        const PlanOptions &options, uint64_t capacity,
+                        const system::SystemConfig *fabric = nullptr) {
   const uint64_t usable = usableBytes(capacity, options);
+  const uint32_t layers = uint32_t(model.layers.size());
   uint64_t best = 0;
   for (uint32_t tp : candidateTps(model, options, chip, std::numeric_limits<uint32_t>::max())) {
     if (!validTp(model, tp)) {
@@ -344,18 +388,15 @@ uint32_t minimumChipsAt(const ModelSummary &model, const system::ChipConfig &chi
     }
     Shards s = makeShards(model, options, tp, chip);
     std::optional<Layout> layout;
-    if (options.layersPerStage) {
-      Layout uniform = uniformLayout(uint32_t(model.layers.size()), *options.layersPerStage);
-      if (layoutFits(model, s, uniform, usable)) {
-        layout = uniform;
-      }
-    } else if (options.nearEqualStagesOnly) {
-      // Only near-equal layer ranges (what the shard pass builds): fewest stages that fit.
-      const uint32_t layers = uint32_t(model.layers.size());
-      for (uint32_t stages = 1; stages <= layers && !layout; ++stages) {
-        Layout balanced = balancedLayout(layers, stages);
-        if (layoutFits(model, s, balanced, usable)) {
-          layout = balanced;
+    if (options.layersPerStage || options.nearEqualStagesOnly) {
+      // Fewest stages first: near-equal layouts come in stage-count order.
+      for (const Layout &candidate : optionLayouts(layers, options)) {
+        if (layoutFits(model, s, candidate, usable) &&
+            (!layout || candidate.layerCounts.size() < layout->layerCounts.size())) {
+          layout = candidate;
+          if (options.nearEqualStagesOnly) {
+            break;
+          }
         }
       }
     } else {
@@ -364,7 +405,15 @@ uint32_t minimumChipsAt(const ModelSummary &model, const system::ChipConfig &chi
     if (!layout) {
       continue;
     }
-    const uint64_t chips = uint64_t(tp) * layout->layerCounts.size();
+    uint64_t chips = uint64_t(tp) * layout->layerCounts.size();
+    if (fabric && fabric->fabric.chips > 1) {
+      // The tp groups must be lowerable where the layout puts them on such a system.
+      chips = wholeSystemSize(*fabric, uint32_t(std::min<uint64_t>(chips, UINT32_MAX)));
+      if (!makeStages(*layout, tp, resizedSystem(*fabric, uint32_t(chips)),
+                      options.alignStagesToGroups)) {
+        continue;
+      }
+    }
     if (best == 0 || chips < best) {
       best = chips;
     }
@@ -498,7 +547,7 @@ uint32_t roundUp(uint32_t value, uint32_t unit) {
 /// would then take 3 or 5 hops instead of 1 or 3. std::nullopt when the fabric runs out.
 std::optional<std::vector<StagePlan>> makeStages(const Layout &layout, uint32_t tp,
                                                  const system::SystemConfig &system,
-                                                 bool alignToGroups, bool align = true) {
+                                                 bool alignToGroups, bool align) {
   const system::FabricConfig &fabric = system.fabric;
   const uint32_t perNode = std::max<uint32_t>(1, fabric.chipsPerNode);
   const uint32_t perGroup = fabric.topology == system::Topology::Dragonfly
@@ -559,13 +608,16 @@ std::string refusalMessage(const ModelSummary &model, const system::SystemConfig
       options.maxContext, options.seqsInFlight, system::dtypeName(options.kv), system.name,
       gigabytes(uint64_t(chips) * sram), chips, megabytes(sram));
   if (minChips > 0) {
-    message += fmt::format("; the minimum is {} chips at {} with tp <= {} (a direct all-reduce "
-                           "needs one of the chip's {} C2C links per peer){}",
-                           minChips, precision, maxLowerableTp(system.chip), system.chip.c2c.links,
-                           options.nearEqualStagesOnly
-                               ? " and near-equal layer ranges (the shard pass's layout: the "
-                                 "embedding and LM head stages hold as many layers as the others)"
-                               : "");
+    message += fmt::format(
+        "; the minimum is {} chips at {} with tp <= {} (a direct all-reduce needs one of the "
+        "chip's {} C2C links per peer){}",
+        minChips, precision, maxLowerableTp(system.chip), system.chip.c2c.links,
+        options.nearEqualStagesOnly
+            ? fmt::format(", near-equal layer ranges (the shard pass's layout: the embedding "
+                          "and LM head stages hold as many layers as the others) and {:.0f}% of "
+                          "SRAM reserved, as the compile plans (--min-chips reports the same)",
+                          options.sramReserveFraction * 100)
+            : "");
     if (sramNeeded > 0) {
       message += fmt::format(" (or {} of SRAM per chip on {} chips)", megabytes(sramNeeded), chips);
     }
@@ -593,7 +645,7 @@ std::string refusalMessage(const ModelSummary &model, const system::SystemConfig
     }
     PlanOptions other = options;
     other.weights = narrower;
-    const uint32_t need = minimumChips(model, system.chip, other);
+    const uint32_t need = minimumChips(model, system, other);
     if (need > 0 && need <= chips) {
       hint = fmt::format("try --weights {}", system::dtypeName(narrower));
       break;
@@ -721,10 +773,42 @@ uint32_t minimumChips(const ModelSummary &model, const system::ChipConfig &chip,
   return minimumChipsAt(model, chip, options, chip.sramBytes());
 }
 
-uint64_t minimumSramPerChip(const ModelSummary &model, const system::ChipConfig &chip,
-                            uint32_t chips, const PlanOptions &options) {
+system::SystemConfig resizedSystem(const system::SystemConfig &system, uint32_t chips) {
+  system::SystemConfig out = system;
+  out.fabric.chips = chips;
+  if (system.fabric.chips <= 1 && chips > 1) {
+    // A one-chip file has no fabric to extend: one node of every chip, so that only the
+    // chip's own limits (C2C links per tp group) apply, as minimumChips counts them.
+    out.fabric.chipsPerNode = chips;
+    out.fabric.topology = system::Topology::FullyConnected;
+  } else if (chips <= std::max<uint32_t>(1, system.fabric.chipsPerNode)) {
+    out.fabric.chipsPerNode = std::max<uint32_t>(1, chips);
+    out.fabric.topology =
+        chips <= 1 ? system::Topology::Single : system::Topology::FullyConnected;
+  }
+  return out;
+}
+
+uint32_t minimumChips(const ModelSummary &model, const system::SystemConfig &system,
+                      const PlanOptions &options) {
+  return minimumChipsAt(model, system.chip, options, system.chip.sramBytes(), &system);
+}
+
+PlanOptions compiledPlanOptions(PlanOptions options, bool reserveGiven) {
+  options.compiledLayout = true;
+  options.nearEqualStagesOnly = true;
+  options.alignStagesToGroups = false;
+  if (!reserveGiven) {
+    options.sramReserveFraction = kCompiledSramReserve;
+  }
+  return options;
+}
+
+static uint64_t minimumSramPerChipOn(const ModelSummary &model, const system::ChipConfig &chip,
+                                     uint32_t chips, const PlanOptions &options,
+                                     const system::SystemConfig *fabric) {
   auto fitsWith = [&](uint64_t capacity) {
-    const uint32_t need = minimumChipsAt(model, chip, options, capacity);
+    const uint32_t need = minimumChipsAt(model, chip, options, capacity, fabric);
     return need > 0 && need <= chips;
   };
   // Upper bound: everything on every chip twice over is certainly enough if anything is.
@@ -741,8 +825,19 @@ uint64_t minimumSramPerChip(const ModelSummary &model, const system::ChipConfig 
   return high;
 }
 
-Result<Plan> planPartition(const ModelSummary &model, const system::SystemConfig &system,
-                           const PlanOptions &options) {
+uint64_t minimumSramPerChip(const ModelSummary &model, const system::ChipConfig &chip,
+                            uint32_t chips, const PlanOptions &options) {
+  return minimumSramPerChipOn(model, chip, chips, options, nullptr);
+}
+
+uint64_t minimumSramPerChip(const ModelSummary &model, const system::SystemConfig &system,
+                            uint32_t chips, const PlanOptions &options) {
+  return minimumSramPerChipOn(model, system.chip, chips, options, &system);
+}
+
+/// One search under `options` (planPartition adds the compile's tp preference).
+static Result<Plan> planOnce(const ModelSummary &model, const system::SystemConfig &system,
+                             const PlanOptions &options) {
   const std::string where = model.name.empty() ? std::string("model") : model.name;
   if (model.layers.empty()) {
     return makeError(where + ": no decoder layers found; the planner needs a decoder model");
@@ -789,18 +884,10 @@ Result<Plan> planPartition(const ModelSummary &model, const system::SystemConfig
   std::optional<std::pair<Shards, Layout>> best;
   for (uint32_t tp : candidateTps(model, options, system.chip, system.fabric.chips)) {
     Shards s = makeShards(model, options, tp, system.chip);
-    std::vector<Layout> layouts;
-    if (options.layersPerStage) {
-      layouts.push_back(uniformLayout(layers, *options.layersPerStage));
-    } else {
-      // Near-equal ranges first, so that on a tie in latency the balanced layout wins.
-      for (uint32_t stages = 1; stages <= layers; ++stages) {
-        layouts.push_back(balancedLayout(layers, stages));
-      }
-      for (uint32_t k = 1; k <= layers && !options.nearEqualStagesOnly; ++k) {
-        layouts.push_back(uniformLayout(layers, k));
-      }
-      if (auto greedy = greedyLayout(model, s, usable); greedy && !options.nearEqualStagesOnly) {
+    // Near-equal ranges first, so that on a tie in latency the balanced layout wins.
+    std::vector<Layout> layouts = optionLayouts(layers, options);
+    if (!options.layersPerStage && !options.nearEqualStagesOnly) {
+      if (auto greedy = greedyLayout(model, s, usable)) {
         layouts.push_back(*greedy);
       }
     }
@@ -828,8 +915,8 @@ Result<Plan> planPartition(const ModelSummary &model, const system::SystemConfig
 
   if (!best) {
     plan.fits = false;
-    plan.minimumChips = minimumChips(model, system.chip, options);
-    plan.sramPerChipNeeded = minimumSramPerChip(model, system.chip, system.fabric.chips, options);
+    plan.minimumChips = minimumChips(model, system, options);
+    plan.sramPerChipNeeded = minimumSramPerChip(model, system, system.fabric.chips, options);
     plan.refusal = refusalMessage(model, system, options, plan.footprint, plan.minimumChips,
                                   plan.sramPerChipNeeded);
     return plan;
@@ -843,7 +930,7 @@ Result<Plan> planPartition(const ModelSummary &model, const system::SystemConfig
   plan.stageCount = uint32_t(plan.stages.size());
   plan.chipsUsed = plan.stageCount * s.tp;
   plan.decode = estimateLatency(model, s, plan.stages, system, options);
-  plan.minimumChips = minimumChips(model, system.chip, options);
+  plan.minimumChips = minimumChips(model, system, options);
   const uint64_t reserve = capacity - usable;
   for (const StagePlan &stage : plan.stages) {
     StageBytes b = stageBytes(s, stage.firstLayer, stage.layerCount, stage.holdsEmbedding,
@@ -862,6 +949,41 @@ Result<Plan> planPartition(const ModelSummary &model, const system::SystemConfig
       mem.slicesUsed = uint32_t(ceilDiv(mem.usedBytes(), system.chip.mem.bytesPerSlice));
       plan.chips.push_back(mem);
     }
+  }
+  return plan;
+}
+
+Result<Plan> planPartition(const ModelSummary &model, const system::SystemConfig &system,
+                           const PlanOptions &options) {
+  const uint32_t perNode = system.fabric.chipsPerNode;
+  if (!options.compiledLayout || options.tensorParallel || perNode <= 1) {
+    Result<Plan> plan = planOnce(model, system, options);
+    if (plan && plan->fits && options.compiledLayout) {
+      plan->tpChoice = options.tensorParallel ? "forced by --tp" : "the fastest lowerable tp";
+    }
+    return plan;
+  }
+  // The compile's tp: collectives are direct exchanges, one port per peer, so a group of one
+  // node when one fits, else of two nodes, else the fastest tp the fabric can lower.
+  std::string skipped;
+  for (uint32_t nodes : {1u, 2u}) {
+    PlanOptions node = options;
+    node.tensorParallel = nodes * perNode;
+    Result<Plan> trial = planOnce(model, system, node);
+    if (trial && trial->fits) {
+      trial->options.tensorParallel = options.tensorParallel;
+      trial->minimumChips = minimumChips(model, system, options); // over every tp, not this one
+      trial->tpChoice = nodes == 1 ? fmt::format("one node ({} chips)", perNode)
+                                   : fmt::format("two nodes ({}: tp {} does not fit)",
+                                                 2 * perNode, perNode);
+      return trial;
+    }
+    skipped += fmt::format("{}{}", skipped.empty() ? "" : " or ", nodes * perNode);
+  }
+  Result<Plan> plan = planOnce(model, system, options);
+  if (plan && plan->fits) {
+    plan->tpChoice =
+        fmt::format("the fastest lowerable tp (a node-sized tp {} does not fit)", skipped);
   }
   return plan;
 }
@@ -941,7 +1063,7 @@ std::vector<StageMemoryMap> planMemoryMaps(const ModelSummary &model, const Plan
     };
     const bool tiedOnce = model.tiedEmbedding && stage.holdsEmbedding;
     if (stage.holdsEmbedding) {
-      matrix("embedding", ceilDiv(model.embeddingElements, plan.tp), hidden);
+      matrix("embedding", ceilDiv(model.embeddingElements, s.vocabSplit), hidden);
     }
     for (uint32_t l = stage.firstLayer; l < stage.firstLayer + stage.layerCount; ++l) {
       const LayerSummary &layer = model.layers[l];
@@ -950,10 +1072,10 @@ std::vector<StageMemoryMap> planMemoryMaps(const ModelSummary &model, const Plan
       matrix(p + "attn.k", ceilDiv(layer.attnK, s.kvSplit), hidden);
       matrix(p + "attn.v", ceilDiv(layer.attnV, s.kvSplit), hidden);
       matrix(p + "attn.o", ceilDiv(layer.attnO, plan.tp), hidden);
-      matrix(p + "mlp.gate", ceilDiv(layer.mlpGate, plan.tp), hidden);
-      matrix(p + "mlp.up", ceilDiv(layer.mlpUp, plan.tp), hidden);
-      matrix(p + "mlp.down", ceilDiv(layer.mlpDown, plan.tp), ffnLength);
-      matrix(p + "moe.experts", ceilDiv(layer.experts, plan.tp), hidden);
+      matrix(p + "mlp.gate", ceilDiv(layer.mlpGate, s.ffnSplit), hidden);
+      matrix(p + "mlp.up", ceilDiv(layer.mlpUp, s.ffnSplit), hidden);
+      matrix(p + "mlp.down", ceilDiv(layer.mlpDown, s.ffnSplit), ffnLength);
+      matrix(p + "moe.experts", ceilDiv(layer.experts, s.ffnSplit), hidden);
       matrix(p + "moe.router", layer.router, hidden);
       place(p + "norms", PlacedTensor::Kind::Weight, bytesOf(layer.norms, options.activations));
     }

@@ -87,7 +87,8 @@ TEST_CASE("toy model: two 100 MB layers per chip, so five layers need three chip
   CHECK(minimumSramPerChip(toy, node.chip, 1, toyOptions()) == 500000000 + kToyActivation);
   CHECK(minimumSramPerChip(toy, node.chip, 2, toyOptions()) == 300000000 + kToyActivation);
 
-  // A fabric of 2 chips refuses, naming the minimum of 3.
+  // A fabric of 2-chip nodes refuses, naming the smallest system of its kind that fits: the
+  // 3 chips the layout needs round up to 2 whole nodes = 4 chips.
   system::SystemConfig two = node;
   two.fabric.chips = 2;
   two.fabric.chipsPerNode = 2;
@@ -95,10 +96,11 @@ TEST_CASE("toy model: two 100 MB layers per chip, so five layers need three chip
   auto refused = planPartition(toy, two, toyOptions());
   REQUIRE(refused.ok());
   CHECK_FALSE(refused->fits);
-  CHECK(refused->minimumChips == 3);
+  CHECK(refused->minimumChips == 4);
+  CHECK(minimumChips(toy, two, toyOptions()) == 4);
   CHECK(refused->sramPerChipNeeded == 300000000 + kToyActivation);
   INFO(refused->refusal);
-  CHECK(refused->refusal.find("the minimum is 3 chips at fp16") != std::string::npos);
+  CHECK(refused->refusal.find("the minimum is 4 chips at fp16") != std::string::npos);
   CHECK(refused->refusal.find("(or 300.0 MB of SRAM per chip on 2 chips)") != std::string::npos);
 }
 

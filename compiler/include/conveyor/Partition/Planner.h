@@ -89,9 +89,23 @@ struct PlanOptions {
   /// hops per all-reduce), leaving gaps in the chip ids.
   bool alignStagesToGroups = false;
   /// Consider only near-equal layer ranges (longer first): the layouts the shard pass builds
-  /// from tp and a stage count alone.
+  /// from tp and a stage count alone. `layersPerStage` K then means ceil(layers / K) such
+  /// stages (the shard pass gets only the stage count).
   bool nearEqualStagesOnly = false;
+  /// Plan the way the multi-chip compile does (set by compiledPlanOptions): near-equal ranges
+  /// on chips stage * tp + rank, and, unless tp is forced, a tensor-parallel group of one node
+  /// when one fits, else of two nodes, else the fastest lowerable tp.
+  bool compiledLayout = false;
 };
+
+/// SRAM fraction the multi-chip compile keeps back unless --sram-reserve is given: the
+/// compiled decode step holds temporaries the planner's working set leaves out (attention
+/// intermediates, bucket buffers); see docs/partition.md, "The compile's rule".
+constexpr double kCompiledSramReserve = 0.08;
+
+/// `options` restricted to what `conveyor compile -o` builds on a multi-chip system: the one
+/// rule behind the compiled plan, --explain, the refusal and --min-chips.
+PlanOptions compiledPlanOptions(PlanOptions options, bool reserveGiven);
 
 /// One pipeline stage: a contiguous range of layers on `tp` chips.
 struct StagePlan {
@@ -145,6 +159,9 @@ struct Plan {
   Footprint footprint;
   PlanOptions options;
   uint32_t candidatesTried = 0; // (tp, stage layout) pairs evaluated
+  /// With options.compiledLayout: why this tp ("one node", "two nodes (tp 8 does not fit)",
+  /// ...); empty otherwise.
+  std::string tpChoice;
   /// When !fits: the smallest chip count of this chip type that fits, and the SRAM per chip
   /// that would fit on chipsAvailable chips (0 when none would, e.g. one layer is too big
   /// for any tp). `refusal` is the one-line message the CLI prints.
@@ -180,8 +197,24 @@ bool lowerableTpGroup(const system::SystemConfig &system, uint32_t firstChip, ui
 uint32_t minimumChips(const ModelSummary &model, const system::ChipConfig &chip,
                       const PlanOptions &options);
 
+/// `system` with `chips` chips of the same kind: the same chip and fabric, or one fully
+/// connected node of `chips` when that is at most a node (or the system has one chip, so no
+/// fabric to extend). Not validated (a YAML file needs whole nodes: `chips` a multiple of
+/// chips_per_node).
+system::SystemConfig resizedSystem(const system::SystemConfig &system, uint32_t chips);
+
+/// Smallest system size N of `system`'s kind (whole nodes above one node; resizedSystem)
+/// on which planPartition(options) finds a plan: N fits and N - chips_per_node (the next
+/// smaller system) does not. Counts the fabric's placement rules (lowerableTpGroup); a
+/// one-chip system file has no fabric, so there only the chip's limits apply. 0: none.
+uint32_t minimumChips(const ModelSummary &model, const system::SystemConfig &system,
+                      const PlanOptions &options);
+
 /// Smallest SRAM per chip (bytes) for which `chips` chips hold the model; 0 if none does.
 uint64_t minimumSramPerChip(const ModelSummary &model, const system::ChipConfig &chip,
+                            uint32_t chips, const PlanOptions &options);
+/// The same on `system`'s fabric (placement rules as minimumChips(system)).
+uint64_t minimumSramPerChip(const ModelSummary &model, const system::SystemConfig &system,
                             uint32_t chips, const PlanOptions &options);
 
 /// One tensor of a chip's SRAM in the planner's memory map.
