@@ -278,10 +278,26 @@ std::set<uint32_t> buffersUsedBy(const Program &program) {
   return used;
 }
 
-bool sameTensorType(const Buffer &a, const Buffer &b) {
-  return a.dtype() == b.dtype() && a.kind() == b.kind() &&
-         std::equal(a.shape().begin(), a.shape().end(), b.shape().begin(), b.shape().end());
-}
+/// What the checks after the buffer pass read of each buffer, copied out of the messages
+/// (scattered on the heap) into one array indexed by position in schedule.buffers(); the
+/// shapes lie back to back in BufferFacts::dims.
+struct BufferFacts {
+  uint64_t bytes = 0;
+  uint32_t id = 0, aliasOf = 0, chip = 0;
+  int rank = 0;
+  int dtype = 0, kind = 0;
+  size_t shapeAt = 0; // offset of the shape in `dims`
+
+  /// Same dtype, kind and shape (template and instance buffers must agree).
+  static bool sameTensorType(const std::vector<BufferFacts> &facts,
+                             const std::vector<int64_t> &dims, size_t a, size_t b) {
+    const BufferFacts &x = facts[a], &y = facts[b];
+    return x.dtype == y.dtype && x.kind == y.kind && x.rank == y.rank &&
+           std::equal(dims.begin() + ptrdiff_t(x.shapeAt),
+                      dims.begin() + ptrdiff_t(x.shapeAt) + x.rank,
+                      dims.begin() + ptrdiff_t(y.shapeAt));
+  }
+};
 
 /// Buffer id -> position in `schedule.buffers()`. Ids are usually dense (1..n), so a flat
 /// table serves them; sparse ids fall back to a hash map. This sits on the simulator's
@@ -330,6 +346,7 @@ private:
 /// peers map to other chips.
 Status validateInstances(const Schedule &schedule, const Program &program,
                          const std::string &programLabel, const BufferIndex &byId,
+                         const std::vector<BufferFacts> &facts, const std::vector<int64_t> &dims,
                          std::set<std::pair<uint32_t, std::string>> &programNames) {
   if (program.instances().empty()) {
     return Status::success();
@@ -361,12 +378,12 @@ Status validateInstances(const Schedule &schedule, const Program &program,
         return makeError(fmt::format("{}: buffer_map sends buffer {} to {}, which is not a buffer",
                                      label, id, mapped->second));
       }
-      const Buffer &target = schedule.buffers(to);
-      if (target.chip() != instance.chip()) {
+      if (facts[size_t(to)].chip != instance.chip()) {
         return makeError(fmt::format("{}: buffer_map sends buffer {} to {}, which lives on chip {}",
-                                     label, id, mapped->second, target.chip()));
+                                     label, id, mapped->second, facts[size_t(to)].chip));
       }
-      if (from != BufferIndex::kMissing && !sameTensorType(schedule.buffers(from), target)) {
+      if (from != BufferIndex::kMissing &&
+          !BufferFacts::sameTensorType(facts, dims, size_t(from), size_t(to))) {
         return makeError(fmt::format("{}: buffer_map sends buffer {} to {}, which differs in "
                                      "dtype, shape or kind",
                                      label, id, mapped->second));
@@ -401,14 +418,11 @@ Status validateStructure(const Schedule &schedule, const std::string &where) {
   // this on every schedule) that keeps compact copies of what later checks read, indexed by
   // position in schedule.buffers(). Errors keep their documented order: id problems first,
   // then the first other problem of a buffer, then views.
-  struct BufferFacts {
-    uint64_t bytes = 0;
-    uint32_t id = 0, aliasOf = 0, chip = 0;
-    int rank = 0;
-  };
   const size_t bufferCount = size_t(schedule.buffers_size());
   std::vector<BufferFacts> facts;
   facts.reserve(bufferCount);
+  std::vector<int64_t> dims;
+  dims.reserve(2 * bufferCount);
   uint32_t maxId = 0;
   std::optional<std::string> firstProblem;
   for (size_t position = 0; position < bufferCount; ++position) {
@@ -418,6 +432,10 @@ Status validateStructure(const Schedule &schedule, const std::string &where) {
     fact.aliasOf = buffer.alias_of();
     fact.chip = buffer.chip();
     fact.rank = buffer.shape_size();
+    fact.dtype = buffer.dtype();
+    fact.kind = buffer.kind();
+    fact.shapeAt = dims.size();
+    dims.insert(dims.end(), buffer.shape().begin(), buffer.shape().end());
     maxId = std::max(maxId, buffer.id());
     if (firstProblem) {
       continue;
@@ -711,7 +729,8 @@ Status validateStructure(const Schedule &schedule, const std::string &where) {
         break;
       }
     }
-    if (Status status = validateInstances(schedule, program, programLabel, byId, programNames);
+    if (Status status = validateInstances(schedule, program, programLabel, byId, facts, dims,
+                                              programNames);
         !status) {
       return fail(status.error());
     }

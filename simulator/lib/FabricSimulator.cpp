@@ -96,11 +96,19 @@ struct RunContext {
   const schedule::ProgramInstance *instance = nullptr; // null for the template's own chip
 };
 
+/// Non-view, non-empty buffers of each chip, sorted by address: built on first use and kept
+/// for every run over the same buffer table (each step of a schedule).
+struct ChipRoots {
+  std::vector<std::vector<size_t>> byChip;
+  bool built = false;
+};
+
 class FabricRunner {
 public:
   FabricRunner(const schedule::Schedule &schedule, const HardwareModel &model,
-               const FabricModel &fabric, const BufferTable &buffers)
-      : schedule(schedule), model(model), fabric(fabric), buffers(buffers) {}
+               const FabricModel &fabric, const BufferTable &buffers, ChipRoots &chipRoots)
+      : schedule(schedule), model(model), fabric(fabric), buffers(buffers),
+        chipRoots(chipRoots) {}
 
   /// Runs the programs at `programs` (positions in schedule.programs()), in that order.
   Result<FabricReport> run(const std::vector<int> &programs);
@@ -124,8 +132,7 @@ private:
   /// Non-view, non-empty buffers of `chip`, sorted by address (built on first use; checkSram
   /// has already ruled out overlaps, so ends are sorted too).
   const std::vector<size_t> &rootsOfChip(uint32_t chip);
-  std::vector<std::vector<size_t>> rootsByChip;
-  bool rootsBuilt = false;
+  ChipRoots &chipRoots;
 
   std::string describe(uint32_t runIndex, uint32_t index, uint64_t iteration, uint64_t issue) const;
   std::string programLabel(const RunContext &context) const {
@@ -332,8 +339,9 @@ Status FabricRunner::decode(const schedule::Program &program, ProgramImage &imag
 }
 
 const std::vector<size_t> &FabricRunner::rootsOfChip(uint32_t chip) {
-  if (!rootsBuilt) {
-    rootsBuilt = true;
+  std::vector<std::vector<size_t>> &rootsByChip = chipRoots.byChip;
+  if (!chipRoots.built) {
+    chipRoots.built = true;
     rootsByChip.assign(model.chips, {});
     for (size_t index = 0; index < buffers.all().size(); ++index) {
       const BufferInfo &buffer = buffers.at(index);
@@ -934,6 +942,7 @@ struct PreparedFabric::State {
   HardwareModel model;
   FabricModel fabric;
   BufferTable buffers;
+  ChipRoots chipRoots; // shared by the runs of every step
 };
 
 PreparedFabric::PreparedFabric(std::unique_ptr<State> state) : state(std::move(state)) {}
@@ -976,11 +985,12 @@ Result<PreparedFabric> PreparedFabric::prepare(const schedule::Schedule &schedul
     return makeError(status.error());
   }
   return PreparedFabric(std::unique_ptr<State>(
-      new State{&schedule, std::move(*model), std::move(*fabric), std::move(buffers)}));
+      new State{&schedule, std::move(*model), std::move(*fabric), std::move(buffers), {}}));
 }
 
 Result<FabricReport> PreparedFabric::run(const std::vector<int> &programs) const {
-  FabricRunner runner(*state->schedule, state->model, state->fabric, state->buffers);
+  FabricRunner runner(*state->schedule, state->model, state->fabric, state->buffers,
+                      state->chipRoots);
   return runner.run(programs);
 }
 

@@ -77,7 +77,8 @@ public:
   /// simulateFabric of a copy of the schedule that holds only the programs at `programs`
   /// (positions in Schedule.programs, run in that order): the same report or the same
   /// message. (The copy passes every check prepare made, since they hold for the whole
-  /// schedule.) ChipRun::programIndex is a position in `programs`.
+  /// schedule.) ChipRun::programIndex is a position in `programs`. Runs share a cache of
+  /// the buffer layout: one thread at a time.
   Result<FabricReport> run(const std::vector<int> &programs) const;
 
   const BufferTable &buffers() const;
