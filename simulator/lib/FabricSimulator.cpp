@@ -951,15 +951,18 @@ PreparedFabric &PreparedFabric::operator=(PreparedFabric &&) noexcept = default;
 PreparedFabric::~PreparedFabric() = default;
 
 Result<PreparedFabric> PreparedFabric::prepare(const schedule::Schedule &schedule,
-                                               const system::SystemConfig &system) {
+                                               const system::SystemConfig &system,
+                                               bool structureValidated) {
   const std::string source = fmt::format("schedule of model '{}'", schedule.model_name());
   if (schedule.magic() != schedule::kMagic || schedule.version() != schedule::kVersion) {
     return makeError(fmt::format("{}: schedule version {}, this build reads version {}: "
                                  "recompile with conveyor compile",
                                  source, schedule.version(), schedule::kVersion));
   }
-  if (Status status = schedule::validateSchedule(schedule, source); !status) {
-    return makeError(status.error());
+  if (!structureValidated) {
+    if (Status status = schedule::validateSchedule(schedule, source); !status) {
+      return makeError(status.error());
+    }
   }
   if (schedule.system().fingerprint() != system::fingerprint(system)) {
     return makeError(fmt::format("{} was built for system '{}' (fingerprint {:#018x}), not "

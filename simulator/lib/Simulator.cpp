@@ -255,7 +255,8 @@ SimulationReport reportFabric(const schedule::Schedule &schedule,
 Result<SimulationReport> simulateWithFabric(const schedule::Schedule &schedule,
                                             const system::SystemConfig &system,
                                             const SimulationOptions &options) {
-  Result<PreparedFabric> prepared = PreparedFabric::prepare(schedule, system);
+  Result<PreparedFabric> prepared =
+      PreparedFabric::prepare(schedule, system, options.structureValidated);
   if (!prepared) {
     return prepared.takeError();
   }
@@ -414,7 +415,8 @@ simulateGroups(const schedule::Schedule &schedule, const system::SystemConfig &s
         return !group.empty() && timedByFabric(group);
       });
   if (shared) {
-    if (Result<PreparedFabric> prepared = PreparedFabric::prepare(schedule, system)) {
+    if (Result<PreparedFabric> prepared =
+            PreparedFabric::prepare(schedule, system, options.structureValidated)) {
       for (const std::vector<int> &group : groups) {
         Result<FabricReport> fabric = prepared->run(group);
         if (!fabric) {

@@ -100,6 +100,16 @@ TEST_CASE("simulateGroups gives each step the report of simulate() on the step's
   CHECK(grouped[0]->sramBytesUsedPerChip[0] == 320 + 320 + 320 * 4);
   CHECK(grouped[1]->sramBytesUsedPerChip[0] == 320 + 320 + 320 * 8);
   CHECK(outcome(grouped) == outcome(simulateCopies(b.s, config, groups)));
+  // A schedule the reader has validated: the fabric engine skips its repeat of the check,
+  // with the same reports.
+  sim::SimulationOptions validated;
+  validated.structureValidated = true;
+  CHECK(outcome(sim::simulateGroups(b.s, config, groups, {}, validated)) == outcome(grouped));
+  schedule::Schedule first = b.s; // the first step alone (the steps reuse transfer ids)
+  first.mutable_programs()->DeleteSubrange(2, 2);
+  REQUIRE(sim::simulate(first, config, {}, validated));
+  CHECK(sim::renderJson(*sim::simulate(first, config, {}, validated)) ==
+        sim::renderJson(*sim::simulate(first, config, {}, {})));
   // Groups in another order, and one group of everything.
   for (const std::vector<std::vector<int>> &other : {std::vector<std::vector<int>>{{3, 2}, {1, 0}},
                                                      std::vector<std::vector<int>>{{0, 1, 2, 3}}}) {

@@ -72,8 +72,11 @@ class PreparedFabric {
 public:
   /// Fails exactly where simulateFabric(schedule, system) fails before running a program,
   /// with the same message. `schedule` must outlive the result, unchanged.
+  /// `structureValidated`: schedule::validateSchedule has accepted this very schedule (see
+  /// SimulationOptions::structureValidated), so it is not run again.
   static Result<PreparedFabric> prepare(const schedule::Schedule &schedule,
-                                        const system::SystemConfig &system);
+                                        const system::SystemConfig &system,
+                                        bool structureValidated = false);
   /// simulateFabric of a copy of the schedule that holds only the programs at `programs`
   /// (positions in Schedule.programs, run in that order): the same report or the same
   /// message. (The copy passes every check prepare made, since they hold for the whole

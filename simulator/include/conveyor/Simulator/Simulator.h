@@ -31,6 +31,12 @@ struct SimulationOptions {
   /// sequence of checks. Both give the same report or the same message; tests and
   /// benchmarks compare them.
   bool onePass = true;
+  /// The caller has had schedule::validateSchedule accept this very schedule, unchanged
+  /// since: schedule::readScheduleFile and readScheduleFileToArena do, and the CLI
+  /// simulates what they return. The fabric engine then skips its repeat of that check
+  /// (a tenth of a 576-chip run); verdicts and messages are the same, since the reader has
+  /// made it. A schedule built or edited in code must leave this false.
+  bool structureValidated = false;
 };
 
 /// What one instruction did, as the simulator re-derived it (collected on request only).
