@@ -15,7 +15,6 @@
 #include <map>
 #include <optional>
 #include <set>
-#include <sstream>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <unordered_map>
@@ -279,10 +278,26 @@ std::set<uint32_t> buffersUsedBy(const Program &program) {
   return used;
 }
 
-bool sameTensorType(const Buffer &a, const Buffer &b) {
-  return a.dtype() == b.dtype() && a.kind() == b.kind() &&
-         std::equal(a.shape().begin(), a.shape().end(), b.shape().begin(), b.shape().end());
-}
+/// What the checks after the buffer pass read of each buffer, copied out of the messages
+/// (scattered on the heap) into one array indexed by position in schedule.buffers(); the
+/// shapes lie back to back in BufferFacts::dims.
+struct BufferFacts {
+  uint64_t bytes = 0;
+  uint32_t id = 0, aliasOf = 0, chip = 0;
+  int rank = 0;
+  int dtype = 0, kind = 0;
+  size_t shapeAt = 0; // offset of the shape in `dims`
+
+  /// Same dtype, kind and shape (template and instance buffers must agree).
+  static bool sameTensorType(const std::vector<BufferFacts> &facts,
+                             const std::vector<int64_t> &dims, size_t a, size_t b) {
+    const BufferFacts &x = facts[a], &y = facts[b];
+    return x.dtype == y.dtype && x.kind == y.kind && x.rank == y.rank &&
+           std::equal(dims.begin() + ptrdiff_t(x.shapeAt),
+                      dims.begin() + ptrdiff_t(x.shapeAt) + x.rank,
+                      dims.begin() + ptrdiff_t(y.shapeAt));
+  }
+};
 
 /// Buffer id -> position in `schedule.buffers()`. Ids are usually dense (1..n), so a flat
 /// table serves them; sparse ids fall back to a hash map. This sits on the simulator's
@@ -331,6 +346,7 @@ private:
 /// peers map to other chips.
 Status validateInstances(const Schedule &schedule, const Program &program,
                          const std::string &programLabel, const BufferIndex &byId,
+                         const std::vector<BufferFacts> &facts, const std::vector<int64_t> &dims,
                          std::set<std::pair<uint32_t, std::string>> &programNames) {
   if (program.instances().empty()) {
     return Status::success();
@@ -362,12 +378,12 @@ Status validateInstances(const Schedule &schedule, const Program &program,
         return makeError(fmt::format("{}: buffer_map sends buffer {} to {}, which is not a buffer",
                                      label, id, mapped->second));
       }
-      const Buffer &target = schedule.buffers(to);
-      if (target.chip() != instance.chip()) {
+      if (facts[size_t(to)].chip != instance.chip()) {
         return makeError(fmt::format("{}: buffer_map sends buffer {} to {}, which lives on chip {}",
-                                     label, id, mapped->second, target.chip()));
+                                     label, id, mapped->second, facts[size_t(to)].chip));
       }
-      if (from != BufferIndex::kMissing && !sameTensorType(schedule.buffers(from), target)) {
+      if (from != BufferIndex::kMissing &&
+          !BufferFacts::sameTensorType(facts, dims, size_t(from), size_t(to))) {
         return makeError(fmt::format("{}: buffer_map sends buffer {} to {}, which differs in "
                                      "dtype, shape or kind",
                                      label, id, mapped->second));
@@ -402,14 +418,11 @@ Status validateStructure(const Schedule &schedule, const std::string &where) {
   // this on every schedule) that keeps compact copies of what later checks read, indexed by
   // position in schedule.buffers(). Errors keep their documented order: id problems first,
   // then the first other problem of a buffer, then views.
-  struct BufferFacts {
-    uint64_t bytes = 0;
-    uint32_t id = 0, aliasOf = 0, chip = 0;
-    int rank = 0;
-  };
   const size_t bufferCount = size_t(schedule.buffers_size());
   std::vector<BufferFacts> facts;
   facts.reserve(bufferCount);
+  std::vector<int64_t> dims;
+  dims.reserve(2 * bufferCount);
   uint32_t maxId = 0;
   std::optional<std::string> firstProblem;
   for (size_t position = 0; position < bufferCount; ++position) {
@@ -419,6 +432,10 @@ Status validateStructure(const Schedule &schedule, const std::string &where) {
     fact.aliasOf = buffer.alias_of();
     fact.chip = buffer.chip();
     fact.rank = buffer.shape_size();
+    fact.dtype = buffer.dtype();
+    fact.kind = buffer.kind();
+    fact.shapeAt = dims.size();
+    dims.insert(dims.end(), buffer.shape().begin(), buffer.shape().end());
     maxId = std::max(maxId, buffer.id());
     if (firstProblem) {
       continue;
@@ -712,7 +729,8 @@ Status validateStructure(const Schedule &schedule, const std::string &where) {
         break;
       }
     }
-    if (Status status = validateInstances(schedule, program, programLabel, byId, programNames);
+    if (Status status = validateInstances(schedule, program, programLabel, byId, facts, dims,
+                                              programNames);
         !status) {
       return fail(status.error());
     }
@@ -720,6 +738,8 @@ Status validateStructure(const Schedule &schedule, const std::string &where) {
   return Status::success();
 }
 
+/// The file's bytes, read with plain read(2) calls into a string sized from fstat (a stream
+/// copy through a growing stringbuf took a tenth of a large schedule's load time).
 std::string readWholeFile(const std::string &path, bool &ok, std::string &problem) {
   struct stat info {};
   if (::stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode)) {
@@ -728,19 +748,48 @@ std::string readWholeFile(const std::string &path, bool &ok, std::string &proble
     return {};
   }
   errno = 0;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
     ok = false;
     problem = errno != 0 ? std::strerror(errno) : "cannot open the file";
     return {};
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  ok = !in.bad();
-  if (!ok) {
-    problem = "read error";
+  std::string bytes;
+  if (::fstat(fd, &info) == 0 && S_ISREG(info.st_mode) && info.st_size > 0) {
+    bytes.resize(size_t(info.st_size));
   }
-  return text.str();
+  // Pipes and special files report no size, and a file may change while it is read: read
+  // until end of file. A full string is first probed with a small read, so that a file of
+  // exactly the expected size is not copied into a doubled string.
+  size_t filled = 0;
+  char probe[4096];
+  while (true) {
+    const bool full = filled == bytes.size();
+    char *into = full ? probe : bytes.data() + filled;
+    const size_t room = full ? sizeof(probe) : bytes.size() - filled;
+    const ssize_t got = ::read(fd, into, room);
+    if (got < 0 && errno == EINTR) {
+      continue;
+    }
+    if (got < 0) {
+      ok = false;
+      problem = "read error";
+      ::close(fd);
+      return {};
+    }
+    if (got == 0) {
+      break;
+    }
+    if (full) {
+      bytes.resize(std::max(2 * bytes.size(), filled + size_t(got)));
+      std::memcpy(bytes.data() + filled, probe, size_t(got));
+    }
+    filled += size_t(got);
+  }
+  ::close(fd);
+  bytes.resize(filled);
+  ok = true;
+  return bytes;
 }
 
 /// The permission bits a new file gets from open(2) with mode 0666 under the current umask.
@@ -769,33 +818,67 @@ Status validateSchedule(const Schedule &schedule, const std::string &sourceName)
   return validateStructure(schedule, sourceName);
 }
 
-Result<Schedule> parseSchedule(const std::string &bytes, const std::string &sourceName) {
-  const std::string badMagic = fmt::format(
-      "'{}' is not a Conveyor schedule (bad magic); compile one with `conveyor compile`",
-      sourceName);
-  Schedule schedule;
+namespace {
+
+/// Parses `bytes` into `schedule` (empty) and makes the reader's checks.
+Status parseInto(Schedule &schedule, const std::string &bytes, const std::string &sourceName) {
   if (bytes.empty() || !schedule.ParseFromString(bytes) || schedule.magic() != kMagic) {
-    return makeError(badMagic);
+    return makeError(fmt::format(
+        "'{}' is not a Conveyor schedule (bad magic); compile one with `conveyor compile`",
+        sourceName));
   }
   if (schedule.version() != kVersion) {
     return makeError(fmt::format("{}: schedule version {}, this build reads version {}: "
                                  "recompile with conveyor compile",
                                  sourceName, schedule.version(), kVersion));
   }
-  if (Status status = validateStructure(schedule, sourceName); !status) {
-    return makeError(status.error());
-  }
-  return schedule;
+  return validateStructure(schedule, sourceName);
 }
 
-Result<Schedule> readScheduleFile(const std::string &path) {
+Result<std::string> readScheduleBytes(const std::string &path) {
   bool ok = true;
   std::string problem;
   std::string bytes = readWholeFile(path, ok, problem);
   if (!ok) {
     return makeError(fmt::format("cannot read schedule '{}': {}", path, problem));
   }
-  return parseSchedule(bytes, path);
+  return bytes;
+}
+
+} // namespace
+
+Result<Schedule> parseSchedule(const std::string &bytes, const std::string &sourceName) {
+  Schedule schedule;
+  if (Status status = parseInto(schedule, bytes, sourceName); !status) {
+    return makeError(status.error());
+  }
+  return schedule;
+}
+
+Result<Schedule> readScheduleFile(const std::string &path) {
+  Result<std::string> bytes = readScheduleBytes(path);
+  if (!bytes) {
+    return bytes.takeError();
+  }
+  return parseSchedule(*bytes, path);
+}
+
+Result<ArenaSchedule> readScheduleFileToArena(const std::string &path) {
+  Result<std::string> bytes = readScheduleBytes(path);
+  if (!bytes) {
+    return bytes.takeError();
+  }
+  // Blocks grow to a few MiB: a large schedule takes tens of them instead of thousands.
+  google::protobuf::ArenaOptions options;
+  options.start_block_size = size_t(64) << 10;
+  options.max_block_size = size_t(4) << 20;
+  ArenaSchedule loaded;
+  loaded.arena = std::make_unique<google::protobuf::Arena>(options);
+  loaded.schedule = google::protobuf::Arena::CreateMessage<Schedule>(loaded.arena.get());
+  if (Status status = parseInto(*loaded.schedule, *bytes, path); !status) {
+    return makeError(status.error());
+  }
+  return loaded;
 }
 
 Status writeFileAtomically(const std::string &path, const std::string &bytes) {

@@ -52,18 +52,19 @@ Result<sim::SimulationReport> simulateSteps(const schedule::Schedule &schedule,
   if (order.size() <= 1) {
     return sim::simulate(schedule, system, inputs, options);
   }
-  schedule::Schedule shell = schedule;
-  shell.clear_programs();
+  std::vector<std::vector<int>> groups;
+  groups.reserve(order.size());
+  for (const StepKey &key : order) {
+    groups.push_back(std::move(programsOf[key]));
+  }
+  std::vector<Result<sim::SimulationReport>> reports =
+      sim::simulateGroups(schedule, system, groups, inputs, options);
   sim::SimulationReport merged;
   bool first = true;
-  for (const StepKey &key : order) {
-    const std::vector<int> &members = programsOf[key];
-    schedule::Schedule step = shell;
-    for (int p : members) {
-      *step.add_programs() = schedule.programs(p);
-    }
-    Result<sim::SimulationReport> report = sim::simulate(step, system, inputs, options);
+  for (size_t step = 0; step < reports.size(); ++step) {
+    Result<sim::SimulationReport> &report = reports[step];
     if (!report) {
+      const std::vector<int> &members = groups[step];
       return makeError(fmt::format("step '{}' (program '{}' and {} more): {}",
                                    stepOf(schedule.programs(members.front())),
                                    schedule.programs(members.front()).name(),

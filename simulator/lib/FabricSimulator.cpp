@@ -96,13 +96,22 @@ struct RunContext {
   const schedule::ProgramInstance *instance = nullptr; // null for the template's own chip
 };
 
+/// Non-view, non-empty buffers of each chip, sorted by address: built on first use and kept
+/// for every run over the same buffer table (each step of a schedule).
+struct ChipRoots {
+  std::vector<std::vector<size_t>> byChip;
+  bool built = false;
+};
+
 class FabricRunner {
 public:
   FabricRunner(const schedule::Schedule &schedule, const HardwareModel &model,
-               const FabricModel &fabric, const BufferTable &buffers)
-      : schedule(schedule), model(model), fabric(fabric), buffers(buffers) {}
+               const FabricModel &fabric, const BufferTable &buffers, ChipRoots &chipRoots)
+      : schedule(schedule), model(model), fabric(fabric), buffers(buffers),
+        chipRoots(chipRoots) {}
 
-  Result<FabricReport> run();
+  /// Runs the programs at `programs` (positions in schedule.programs()), in that order.
+  Result<FabricReport> run(const std::vector<int> &programs);
 
 private:
   const schedule::Schedule &schedule;
@@ -123,8 +132,7 @@ private:
   /// Non-view, non-empty buffers of `chip`, sorted by address (built on first use; checkSram
   /// has already ruled out overlaps, so ends are sorted too).
   const std::vector<size_t> &rootsOfChip(uint32_t chip);
-  std::vector<std::vector<size_t>> rootsByChip;
-  bool rootsBuilt = false;
+  ChipRoots &chipRoots;
 
   std::string describe(uint32_t runIndex, uint32_t index, uint64_t iteration, uint64_t issue) const;
   std::string programLabel(const RunContext &context) const {
@@ -331,8 +339,9 @@ Status FabricRunner::decode(const schedule::Program &program, ProgramImage &imag
 }
 
 const std::vector<size_t> &FabricRunner::rootsOfChip(uint32_t chip) {
-  if (!rootsBuilt) {
-    rootsBuilt = true;
+  std::vector<std::vector<size_t>> &rootsByChip = chipRoots.byChip;
+  if (!chipRoots.built) {
+    chipRoots.built = true;
     rootsByChip.assign(model.chips, {});
     for (size_t index = 0; index < buffers.all().size(); ++index) {
       const BufferInfo &buffer = buffers.at(index);
@@ -881,16 +890,16 @@ Status FabricRunner::pairTransfers() {
   return Status::success();
 }
 
-Result<FabricReport> FabricRunner::run() {
-  images.resize(size_t(schedule.programs_size()));
-  for (int p = 0; p < schedule.programs_size(); ++p) {
-    const schedule::Program &program = schedule.programs(p);
-    if (Status status = decode(program, images[size_t(p)]); !status) {
+Result<FabricReport> FabricRunner::run(const std::vector<int> &programs) {
+  images.resize(programs.size());
+  for (size_t p = 0; p < programs.size(); ++p) {
+    const schedule::Program &program = schedule.programs(programs[p]);
+    if (Status status = decode(program, images[p]); !status) {
       return makeError(status.error());
     }
-    runs.push_back({&images[size_t(p)], program.chip(), nullptr});
+    runs.push_back({&images[p], program.chip(), nullptr});
     for (const schedule::ProgramInstance &instance : program.instances()) {
-      runs.push_back({&images[size_t(p)], instance.chip(), &instance});
+      runs.push_back({&images[p], instance.chip(), &instance});
     }
   }
   report.chips = model.chips;
@@ -909,31 +918,51 @@ Result<FabricReport> FabricRunner::run() {
 
 } // namespace
 
-bool usesFabricFeatures(const schedule::Schedule &schedule) {
-  for (const schedule::Program &program : schedule.programs()) {
-    if (!program.repeats().empty() || !program.instances().empty()) {
+bool usesFabricFeatures(const schedule::Program &program) {
+  if (!program.repeats().empty() || !program.instances().empty()) {
+    return true;
+  }
+  for (const schedule::Instruction &inst : program.instructions()) {
+    if (inst.opcode() == schedule::C2C_SEND || inst.opcode() == schedule::C2C_RECV ||
+        inst.opcode() == schedule::SYNC) {
       return true;
-    }
-    for (const schedule::Instruction &inst : program.instructions()) {
-      if (inst.opcode() == schedule::C2C_SEND || inst.opcode() == schedule::C2C_RECV ||
-          inst.opcode() == schedule::SYNC) {
-        return true;
-      }
     }
   }
   return false;
 }
 
-Result<FabricReport> simulateFabric(const schedule::Schedule &schedule,
-                                    const system::SystemConfig &system) {
+bool usesFabricFeatures(const schedule::Schedule &schedule) {
+  const auto &programs = schedule.programs();
+  return std::any_of(programs.begin(), programs.end(),
+                     [](const schedule::Program &program) { return usesFabricFeatures(program); });
+}
+
+struct PreparedFabric::State {
+  const schedule::Schedule *schedule = nullptr;
+  HardwareModel model;
+  FabricModel fabric;
+  BufferTable buffers;
+  ChipRoots chipRoots; // shared by the runs of every step
+};
+
+PreparedFabric::PreparedFabric(std::unique_ptr<State> state) : state(std::move(state)) {}
+PreparedFabric::PreparedFabric(PreparedFabric &&) noexcept = default;
+PreparedFabric &PreparedFabric::operator=(PreparedFabric &&) noexcept = default;
+PreparedFabric::~PreparedFabric() = default;
+
+Result<PreparedFabric> PreparedFabric::prepare(const schedule::Schedule &schedule,
+                                               const system::SystemConfig &system,
+                                               bool structureValidated) {
   const std::string source = fmt::format("schedule of model '{}'", schedule.model_name());
   if (schedule.magic() != schedule::kMagic || schedule.version() != schedule::kVersion) {
     return makeError(fmt::format("{}: schedule version {}, this build reads version {}: "
                                  "recompile with conveyor compile",
                                  source, schedule.version(), schedule::kVersion));
   }
-  if (Status status = schedule::validateSchedule(schedule, source); !status) {
-    return makeError(status.error());
+  if (!structureValidated) {
+    if (Status status = schedule::validateSchedule(schedule, source); !status) {
+      return makeError(status.error());
+    }
   }
   if (schedule.system().fingerprint() != system::fingerprint(system)) {
     return makeError(fmt::format("{} was built for system '{}' (fingerprint {:#018x}), not "
@@ -954,12 +983,34 @@ Result<FabricReport> simulateFabric(const schedule::Schedule &schedule,
   if (!fabric) {
     return fabric.takeError();
   }
-  const BufferTable buffers(schedule, model->vectorBytes);
+  BufferTable buffers(schedule, model->vectorBytes);
   if (Status status = checkSram(*model, buffers); !status) {
     return makeError(status.error());
   }
-  FabricRunner runner(schedule, *model, *fabric, buffers);
-  return runner.run();
+  return PreparedFabric(std::unique_ptr<State>(
+      new State{&schedule, std::move(*model), std::move(*fabric), std::move(buffers), {}}));
+}
+
+Result<FabricReport> PreparedFabric::run(const std::vector<int> &programs) const {
+  FabricRunner runner(*state->schedule, state->model, state->fabric, state->buffers,
+                      state->chipRoots);
+  return runner.run(programs);
+}
+
+const BufferTable &PreparedFabric::buffers() const { return state->buffers; }
+const HardwareModel &PreparedFabric::hardware() const { return state->model; }
+
+Result<FabricReport> simulateFabric(const schedule::Schedule &schedule,
+                                    const system::SystemConfig &system) {
+  Result<PreparedFabric> prepared = PreparedFabric::prepare(schedule, system);
+  if (!prepared) {
+    return prepared.takeError();
+  }
+  std::vector<int> all(size_t(schedule.programs_size()));
+  for (size_t p = 0; p < all.size(); ++p) {
+    all[p] = int(p);
+  }
+  return prepared->run(all);
 }
 
 } // namespace conveyor::sim

@@ -14,8 +14,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 #include <optional>
-#include <unordered_map>
 
 namespace conveyor::sim {
 namespace {
@@ -127,54 +127,46 @@ Result<ProgramReport> checkAndReportProgram(const HardwareModel &model,
 }
 
 // Multi-chip (v2) schedules
-/// SRAM reserved per chip by a v2 schedule: each storage root counts from its lowest to its
-/// highest byte over every iteration of every repeat block that strides it (or a view of
-/// it), on the template's chip and on each instance chip. A strided buffer's size_bytes is
-/// one iteration's, so summing size_bytes alone undercounts a per-layer KV cache by the layer
-/// count. Runs after simulateFabric accepted the schedule: ids exist and spans fit in SRAM.
+/// SRAM reserved per chip by the programs at `programs` of a v2 schedule: each storage root
+/// counts from its lowest to its highest byte over every iteration of every repeat block
+/// that strides it (or a view of it), on the template's chip and on each instance chip. A
+/// strided buffer's size_bytes is one iteration's, so summing size_bytes alone undercounts a
+/// per-layer KV cache by the layer count. Runs after the fabric engine accepted the
+/// schedule: ids exist and spans fit in SRAM. Every root counts its reservation; only the
+/// few roots a stride widens are visited again (the sums are taken modulo 2^64, so the
+/// order of the additions does not matter).
 std::vector<uint64_t> sramBytesUsedWithStrides(const schedule::Schedule &schedule,
+                                               const BufferTable &buffers,
+                                               const std::vector<int> &programs,
                                                uint32_t chips) {
   struct Span {
     __int128 low = 0, high = 0;
   };
-  const int count = schedule.buffers_size();
-  std::unordered_map<uint32_t, int> positionOf;
-  positionOf.reserve(size_t(count));
-  for (int position = 0; position < count; ++position) {
-    positionOf.emplace(schedule.buffers(position).id(), position);
+  std::vector<uint64_t> used(chips, 0);
+  const std::vector<uint64_t> &reserved = buffers.reservedBytesPerChip();
+  for (size_t chip = 0; chip < std::min<size_t>(chips, reserved.size()); ++chip) {
+    used[chip] = reserved[chip];
   }
-  auto rootOf = [&](int position) {
-    // simulateFabric rejected alias cycles; the bound only guards against surprises.
-    for (int steps = 0; steps <= count && schedule.buffers(position).alias_of() != 0; ++steps) {
-      auto found = positionOf.find(schedule.buffers(position).alias_of());
-      if (found == positionOf.end()) {
-        break;
-      }
-      position = found->second;
-    }
-    return position;
-  };
-  std::vector<Span> spans(static_cast<size_t>(count));
-  for (int position = 0; position < count; ++position) {
-    const schedule::Buffer &buffer = schedule.buffers(position);
-    spans[size_t(position)] = {(__int128)buffer.address(),
-                               (__int128)buffer.address() + (__int128)buffer.size_bytes()};
-  }
+  std::map<size_t, Span> widened; // storage root -> its span over every iteration
   auto widen = [&](uint32_t id, int64_t addressStride, uint64_t iterations) {
-    auto found = positionOf.find(id);
-    if (found == positionOf.end() || addressStride == 0 || iterations < 2) {
+    const size_t index = buffers.find(id);
+    if (index == BufferTable::kMissing || addressStride == 0 || iterations < 2) {
       return;
     }
-    const schedule::Buffer &buffer = schedule.buffers(found->second);
+    const BufferInfo &buffer = buffers.at(index);
     const __int128 shift = (__int128)addressStride * (__int128)(iterations - 1);
-    const __int128 low = (__int128)buffer.address() + std::min<__int128>(0, shift);
-    const __int128 high = (__int128)buffer.address() + std::max<__int128>(0, shift) +
-                          (__int128)buffer.size_bytes();
-    Span &root = spans[size_t(rootOf(found->second))];
-    root.low = std::min(root.low, low);
-    root.high = std::max(root.high, high);
+    const __int128 low = (__int128)buffer.address + std::min<__int128>(0, shift);
+    const __int128 high =
+        (__int128)buffer.address + std::max<__int128>(0, shift) + (__int128)buffer.sizeBytes;
+    const BufferInfo &storage = buffers.at(buffer.root);
+    auto [it, inserted] = widened.try_emplace(
+        buffer.root, Span{(__int128)storage.address,
+                          (__int128)storage.address + (__int128)storage.sizeBytes});
+    it->second.low = std::min(it->second.low, low);
+    it->second.high = std::max(it->second.high, high);
   };
-  for (const schedule::Program &program : schedule.programs()) {
+  for (int position : programs) {
+    const schedule::Program &program = schedule.programs(position);
     for (const schedule::Repeat &block : program.repeats()) {
       for (const schedule::BufferStride &stride : block.strides()) {
         widen(stride.buffer(), stride.address_stride(), block.iterations());
@@ -187,46 +179,40 @@ std::vector<uint64_t> sramBytesUsedWithStrides(const schedule::Schedule &schedul
       }
     }
   }
-  std::vector<uint64_t> used(chips, 0);
-  for (int position = 0; position < count; ++position) {
-    const schedule::Buffer &buffer = schedule.buffers(position);
-    if (buffer.alias_of() == 0 && buffer.chip() < chips) {
-      const Span &span = spans[size_t(position)];
-      used[buffer.chip()] += uint64_t(span.high - span.low);
+  for (const auto &[root, span] : widened) {
+    const BufferInfo &storage = buffers.at(root);
+    if (storage.chip < chips) {
+      used[storage.chip] += uint64_t(span.high - span.low) - storage.sizeBytes;
     }
   }
   return used;
 }
 
-/// Times a schedule that uses repeat blocks, templates or C2C with the fabric engine and
-/// reports one ProgramReport per (program, chip) run, with its dynamic energy (every
-/// executed instruction, C2C links) and its chip's static energy.
-Result<SimulationReport> simulateWithFabric(const schedule::Schedule &schedule,
-                                            const system::SystemConfig &system,
-                                            const SimulationOptions &options) {
-  Result<FabricReport> fabric = simulateFabric(schedule, system);
-  if (!fabric) {
-    return fabric.takeError();
-  }
-  Result<HardwareModel> model = buildHardwareModel(system);
-  if (!model) {
-    return model.takeError();
-  }
+/// The report of a fabric run of the programs at `programs`: one ProgramReport per
+/// (program, chip) run, with its dynamic energy (every executed instruction, C2C links) and
+/// its chip's static energy.
+SimulationReport reportFabric(const schedule::Schedule &schedule,
+                              const system::SystemConfig &system, const PreparedFabric &prepared,
+                              const std::vector<int> &programs, const FabricReport &fabric,
+                              const SimulationOptions &options) {
+  const HardwareModel &model = prepared.hardware();
   SimulationReport report;
   report.modelName = schedule.model_name();
   report.systemName = system.name;
-  report.chips = model->chips;
-  report.clockHz = model->clockHz;
-  report.sramBytesPerChip = model->sramBytes;
-  report.sramBytesUsedPerChip = sramBytesUsedWithStrides(schedule, model->chips);
-  for (const ChipRun &run : fabric->runs) {
-    const schedule::Program &program = schedule.programs(int(run.programIndex));
+  report.chips = model.chips;
+  report.clockHz = model.clockHz;
+  report.sramBytesPerChip = model.sramBytes;
+  report.sramBytesUsedPerChip =
+      sramBytesUsedWithStrides(schedule, prepared.buffers(), programs, model.chips);
+  report.programs.reserve(fabric.runs.size());
+  for (const ChipRun &run : fabric.runs) {
+    const schedule::Program &program = schedule.programs(programs[run.programIndex]);
     ProgramReport out;
     out.name = run.program;
     out.chip = run.chip;
     out.cycles = run.endCycle;
     out.compilerCycles = program.compiler_cycles();
-    out.seconds = double(out.cycles) / model->clockHz;
+    out.seconds = double(out.cycles) / model.clockHz;
     out.tokensPerStep = program.tokens_per_step();
     out.instructions = run.instructions;
     for (size_t slot = 0; slot < kReportedUnits.size(); ++slot) {
@@ -245,7 +231,7 @@ Result<SimulationReport> simulateWithFabric(const schedule::Schedule &schedule,
     }
     out.energyBreakdown["c2c"] = run.c2cJoules;
     // Static power of this chip over the run (the system's total over its chips).
-    out.energyBreakdown["static"] = staticEnergy(*model, out.seconds) / double(model->chips);
+    out.energyBreakdown["static"] = staticEnergy(model, out.seconds) / double(model.chips);
     // Summed in key order, so that the breakdown adds up to the total exactly.
     for (const auto &[name, joules] : out.energyBreakdown) {
       out.energyJoules += joules;
@@ -263,6 +249,26 @@ Result<SimulationReport> simulateWithFabric(const schedule::Schedule &schedule,
                                   "in timing mode only"
                                 : "functional run not requested";
   return report;
+}
+
+/// Times a schedule that uses repeat blocks, templates or C2C with the fabric engine.
+Result<SimulationReport> simulateWithFabric(const schedule::Schedule &schedule,
+                                            const system::SystemConfig &system,
+                                            const SimulationOptions &options) {
+  Result<PreparedFabric> prepared =
+      PreparedFabric::prepare(schedule, system, options.structureValidated);
+  if (!prepared) {
+    return prepared.takeError();
+  }
+  std::vector<int> all(size_t(schedule.programs_size()));
+  for (size_t p = 0; p < all.size(); ++p) {
+    all[p] = int(p);
+  }
+  Result<FabricReport> fabric = prepared->run(all);
+  if (!fabric) {
+    return fabric.takeError();
+  }
+  return reportFabric(schedule, system, *prepared, all, *fabric, options);
 }
 
 /// The report header, SRAM use and, when asked and possible, the numerics of a checked
@@ -388,6 +394,55 @@ Result<SimulationReport> simulate(const schedule::Schedule &schedule,
     report.programs.push_back(std::move(*programReport));
   }
   return finishSingleChip(schedule, system, *model, buffers, inputs, options, std::move(report));
+}
+
+std::vector<Result<SimulationReport>>
+simulateGroups(const schedule::Schedule &schedule, const system::SystemConfig &system,
+               const std::vector<std::vector<int>> &groups, const std::vector<TensorData> &inputs,
+               const SimulationOptions &options) {
+  std::vector<Result<SimulationReport>> results;
+  results.reserve(groups.size());
+  // The shared checks once, when every group goes to the fabric engine (simulate() would
+  // send its copy there: repeat blocks, templates, C2C or SYNC) and the whole schedule
+  // passes them; the copy of each group then passes them too.
+  auto timedByFabric = [&](const std::vector<int> &group) {
+    return std::any_of(group.begin(), group.end(), [&](int position) {
+      return usesFabricFeatures(schedule.programs(position));
+    });
+  };
+  const bool shared =
+      !groups.empty() && std::all_of(groups.begin(), groups.end(), [&](const auto &group) {
+        return !group.empty() && timedByFabric(group);
+      });
+  if (shared) {
+    if (Result<PreparedFabric> prepared =
+            PreparedFabric::prepare(schedule, system, options.structureValidated)) {
+      for (const std::vector<int> &group : groups) {
+        Result<FabricReport> fabric = prepared->run(group);
+        if (!fabric) {
+          results.push_back(fabric.takeError());
+          return results;
+        }
+        results.push_back(reportFabric(schedule, system, *prepared, group, *fabric, options));
+      }
+      return results;
+    }
+  }
+  // Otherwise each group alone, in a copy of the schedule: every message is that copy's.
+  schedule::Schedule shell;
+  shell.CopyFrom(schedule); // not the programs: cleared below
+  shell.clear_programs();
+  for (const std::vector<int> &group : groups) {
+    schedule::Schedule step = shell;
+    for (int position : group) {
+      *step.add_programs() = schedule.programs(position);
+    }
+    results.push_back(simulate(step, system, inputs, options));
+    if (!results.back()) {
+      return results;
+    }
+  }
+  return results;
 }
 
 } // namespace conveyor::sim

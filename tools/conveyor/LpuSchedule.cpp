@@ -72,16 +72,18 @@ Result<LpuSchedule> compileAndSimulateLpu(const LpuScheduleRequest &request) {
   if (!compiled) {
     return compiled.takeError();
   }
-  Result<schedule::Schedule> sched = schedule::readScheduleFile(options.outputPath);
-  if (!sched) {
-    return sched.takeError();
+  Result<schedule::ArenaSchedule> file = schedule::readScheduleFileToArena(options.outputPath);
+  if (!file) {
+    return file.takeError();
   }
+  const schedule::Schedule *sched = &file->get();
   Result<system::SystemConfig> config = system::loadSystemConfig(request.systemPath);
   if (!config) {
     return config.takeError();
   }
   sim::SimulationOptions simulation;
   simulation.functional = false;
+  simulation.structureValidated = true; // the reader has checked `sched`, which is const
   Result<sim::SimulationReport> report = runtime::simulateSteps(*sched, *config, {}, simulation);
   if (!report) {
     // Say what was compiled, so a caller can still show the compiler's own figure.

@@ -210,10 +210,12 @@ struct SimulateFlags {
 
 int runSimulate(const SimulateFlags &flags) {
   using namespace conveyor;
-  Result<schedule::Schedule> sched = schedule::readScheduleFile(flags.schedule);
-  if (!sched) {
-    return fail(sched.error());
+  // Read-only from here on, and large for a multi-chip model: parsed into an arena.
+  Result<schedule::ArenaSchedule> file = schedule::readScheduleFileToArena(flags.schedule);
+  if (!file) {
+    return fail(file.error());
   }
+  const schedule::Schedule *sched = &file->get();
   // The system: the file given, or the resolved description the schedule embeds.
   Result<system::SystemConfig> config =
       flags.system.empty()
@@ -240,6 +242,7 @@ int runSimulate(const SimulateFlags &flags) {
   sim::SimulationOptions options;
   options.functional = !flags.timingOnly && !flags.inputs.empty();
   options.collectTrace = !flags.traceOut.empty();
+  options.structureValidated = true; // the reader has checked `sched`, which is const
   // One fabric run per length bucket: a chip runs one bucket's step at a time.
   Result<sim::SimulationReport> report = runtime::simulateSteps(*sched, *config, inputs, options);
   if (!report) {

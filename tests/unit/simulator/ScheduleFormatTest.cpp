@@ -6,6 +6,7 @@
 
 #include <fstream>
 #include <sys/stat.h>
+#include <thread>
 
 using namespace conveyor;
 using conveyor::test::ScheduleBuilder;
@@ -42,6 +43,42 @@ TEST_CASE("a valid schedule round-trips through write and read", "[format]") {
   REQUIRE(read.ok());
   CHECK(read->SerializeAsString() == b.schedule.SerializeAsString());
   CHECK(dir.entries() == std::vector<std::string>{"model.sched"});
+}
+
+TEST_CASE("the arena reader gives the same schedule or the same message", "[format]") {
+  TempDir dir;
+  ScheduleBuilder b = validSchedule();
+  const std::string path = dir.file("model.sched");
+  REQUIRE(schedule::writeScheduleFile(b.schedule, path).ok());
+  Result<schedule::ArenaSchedule> read = schedule::readScheduleFileToArena(path);
+  REQUIRE(read.ok());
+  CHECK(read->get().SerializeAsString() == b.schedule.SerializeAsString());
+  // A pipe reports no size: it is read to its end all the same.
+  const std::string fifo = dir.file("pipe.sched");
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  std::thread writer([&] {
+    std::ofstream(fifo, std::ios::binary) << b.schedule.SerializeAsString();
+  });
+  Result<schedule::ArenaSchedule> piped = schedule::readScheduleFileToArena(fifo);
+  writer.join();
+  REQUIRE(piped.ok());
+  CHECK(piped->get().SerializeAsString() == b.schedule.SerializeAsString());
+  // Broken files: each message as readScheduleFile words it.
+  auto sameError = [](const std::string &file) {
+    Result<schedule::Schedule> plain = schedule::readScheduleFile(file);
+    Result<schedule::ArenaSchedule> arena = schedule::readScheduleFileToArena(file);
+    REQUIRE_FALSE(plain.ok());
+    REQUIRE_FALSE(arena.ok());
+    CHECK(arena.error() == plain.error());
+  };
+  sameError(dir.file("absent.sched"));
+  sameError(dir.path.string());
+  const std::string bytes = b.schedule.SerializeAsString();
+  std::ofstream(dir.file("half.sched"), std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  sameError(dir.file("half.sched"));
+  b.schedule.mutable_programs(0)->mutable_instructions(1)->add_operands(99);
+  REQUIRE(schedule::writeFileAtomically(dir.file("bad.sched"), b.schedule.SerializeAsString()));
+  sameError(dir.file("bad.sched"));
 }
 
 TEST_CASE("non-schedules are rejected with the bad-magic message", "[format]") {

@@ -10,6 +10,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -21,7 +22,7 @@ inline constexpr size_t kFabricUnits = 5; // MEM MXM VXM SXM ICU
 /// One program as it ran on one chip (a template gives one run per chip it runs on).
 struct ChipRun {
   std::string program;
-  uint32_t programIndex = 0; // position in Schedule.programs
+  uint32_t programIndex = 0; // position in the programs run (Schedule.programs, all of them)
   uint32_t chip = 0;
   uint64_t endCycle = 0;     // chip-local: last result ready / last link slot ended
   uint64_t instructions = 0; // executed, every iteration counted
@@ -61,8 +62,45 @@ struct FabricReport {
 Result<FabricReport> simulateFabric(const schedule::Schedule &schedule,
                                     const system::SystemConfig &system);
 
+class BufferTable;
+struct HardwareModel;
+
+/// The checks of simulateFabric that do not depend on which programs run (header, the whole
+/// schedule's structure, system, buffer table, SRAM), made once, so that disjoint groups of
+/// programs (a schedule's steps, one per length bucket) each run without repeating them.
+class PreparedFabric {
+public:
+  /// Fails exactly where simulateFabric(schedule, system) fails before running a program,
+  /// with the same message. `schedule` must outlive the result, unchanged.
+  /// `structureValidated`: schedule::validateSchedule has accepted this very schedule (see
+  /// SimulationOptions::structureValidated), so it is not run again.
+  static Result<PreparedFabric> prepare(const schedule::Schedule &schedule,
+                                        const system::SystemConfig &system,
+                                        bool structureValidated = false);
+  /// simulateFabric of a copy of the schedule that holds only the programs at `programs`
+  /// (positions in Schedule.programs, run in that order): the same report or the same
+  /// message. (The copy passes every check prepare made, since they hold for the whole
+  /// schedule.) ChipRun::programIndex is a position in `programs`. Runs share a cache of
+  /// the buffer layout: one thread at a time.
+  Result<FabricReport> run(const std::vector<int> &programs) const;
+
+  const BufferTable &buffers() const;
+  const HardwareModel &hardware() const;
+
+  PreparedFabric(PreparedFabric &&) noexcept;
+  PreparedFabric &operator=(PreparedFabric &&) noexcept;
+  ~PreparedFabric();
+
+private:
+  struct State;
+  explicit PreparedFabric(std::unique_ptr<State> state);
+  std::unique_ptr<State> state;
+};
+
 /// True when a schedule uses v2 multi-chip features (repeat blocks, template instances,
 /// C2C or SYNC instructions): simulate() then times it with simulateFabric.
 bool usesFabricFeatures(const schedule::Schedule &schedule);
+/// The same for one program.
+bool usesFabricFeatures(const schedule::Program &program);
 
 } // namespace conveyor::sim

@@ -31,6 +31,12 @@ struct SimulationOptions {
   /// sequence of checks. Both give the same report or the same message; tests and
   /// benchmarks compare them.
   bool onePass = true;
+  /// The caller has had schedule::validateSchedule accept this very schedule, unchanged
+  /// since: schedule::readScheduleFile and readScheduleFileToArena do, and the CLI
+  /// simulates what they return. The fabric engine then skips its repeat of that check
+  /// (a tenth of a 576-chip run); verdicts and messages are the same, since the reader has
+  /// made it. A schedule built or edited in code must leave this false.
+  bool structureValidated = false;
 };
 
 /// What one instruction did, as the simulator re-derived it (collected on request only).
@@ -88,6 +94,18 @@ Result<SimulationReport> simulate(const schedule::Schedule &schedule,
                                   const system::SystemConfig &system,
                                   const std::vector<TensorData> &inputs,
                                   const SimulationOptions &options);
+
+/// Simulates disjoint groups of the schedule's programs (its steps: one per length bucket)
+/// one after another, each as a run of its own: element g is what simulate() returns for a
+/// copy of `schedule` that holds only the programs at positions `groups[g]`, in that order.
+/// Stops after the first group that fails, whose error is then the last element. The checks
+/// the groups share (the whole schedule's structure, system, buffers, SRAM) run once when
+/// every group is timed by the fabric engine and the whole schedule passes them; otherwise
+/// each group is copied out and simulated alone.
+std::vector<Result<SimulationReport>>
+simulateGroups(const schedule::Schedule &schedule, const system::SystemConfig &system,
+               const std::vector<std::vector<int>> &groups, const std::vector<TensorData> &inputs,
+               const SimulationOptions &options);
 
 /// Loads ONNX TensorProto files in the ONNX backend-test layout (dir/input_0.pb,
 /// dir/input_1.pb, ... or output_*.pb), f32 only; errors name the file.

@@ -6,6 +6,7 @@
 #include "schedule.pb.h"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 namespace conveyor::schedule {
@@ -18,6 +19,22 @@ inline constexpr uint32_t kVersion = 2;
 /// missing shapes). Timing is *not* checked here: that is the simulator's job.
 Result<Schedule> readScheduleFile(const std::string &path);
 Result<Schedule> parseSchedule(const std::string &bytes, const std::string &sourceName);
+
+/// A schedule whose messages live in a protobuf arena it owns: parsed into a few large
+/// blocks instead of one heap allocation per message, string and map entry, and freed at
+/// once. For large read-only schedules (a 576-chip one has ~10^6 messages and map entries).
+class ArenaSchedule {
+public:
+  const Schedule &get() const { return *schedule; }
+
+private:
+  friend Result<ArenaSchedule> readScheduleFileToArena(const std::string &path);
+  std::unique_ptr<google::protobuf::Arena> arena;
+  Schedule *schedule = nullptr;
+};
+
+/// readScheduleFile into an arena: the same checks and messages, the same schedule.
+Result<ArenaSchedule> readScheduleFileToArena(const std::string &path);
 
 /// The structural checks of parseSchedule on an in-memory schedule (no magic/version
 /// check); messages start with `sourceName`. The simulator runs it on every schedule it is
