@@ -137,6 +137,16 @@ Result<InstructionCost> instructionCost(const HardwareModel &model, const Buffer
     cost.vxmOps = result(0).elements * ops;
     return cost;
   }
+  case schedule::VXM_SUM: {
+    // n addends, each on its own stream, n - 1 adds per element: one pass of the ALU mesh
+    // chains up to alusPerLane of them.
+    const uint64_t adds = uint64_t(inst.operands_size()) - 1;
+    const uint64_t passes = (adds + model.alusPerLane - 1) / model.alusPerLane;
+    cost.occupancy = result(0).vectors * passes;
+    cost.duration = model.memLatency + model.vxmLatency + cost.occupancy;
+    cost.vxmOps = result(0).elements * adds;
+    return cost;
+  }
   case schedule::VXM_SOFTMAX:
     cost.occupancy = kSoftmaxPasses * result(0).vectors;
     cost.duration = model.memLatency + model.vxmLatency + cost.occupancy;

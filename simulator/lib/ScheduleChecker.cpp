@@ -101,6 +101,16 @@ std::optional<std::string> shapeProblem(const BufferTable &buffers,
   case schedule::VXM_UNARY:
   case schedule::VXM_SOFTMAX:
     return resultMustBe(operand(0).shape);
+  case schedule::VXM_SUM: // every addend has the result's shape and dtype (no broadcasting)
+    for (int i = 0; i < inst.operands_size(); ++i) {
+      if (!sameShape(operand(i).shape, result(0).shape) || operand(i).dtype != result(0).dtype) {
+        return fmt::format("VXM_SUM addend {} is {} {}, the result {} is {} {}",
+                           operand(i).label(), dtypeName(operand(i).dtype),
+                           shapeText(operand(i).shape), result(0).label(),
+                           dtypeName(result(0).dtype), shapeText(result(0).shape));
+      }
+    }
+    return std::nullopt;
   case schedule::SXM_TRANSPOSE:
     if (isTransposedResult(operand(0).shape, {inst.perm().data(), size_t(inst.perm_size())},
                            result(0).shape)) {

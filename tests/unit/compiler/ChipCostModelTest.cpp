@@ -204,3 +204,27 @@ TEST_CASE("costOf reads shapes and kinds off cv.chip ops", "[cost]") {
   CHECK(log.errors[0] ==
         "'cv.chip.weight' op is not a functional-unit instruction and has no cost");
 }
+
+TEST_CASE("vxm_sum: n addends chain n - 1 adds, alus_per_lane of them per pass", "[cost]") {
+  auto context = compiler::test::makeContext();
+  auto module = compiler::test::parse(*context, R"mlir(
+    func.func @main(%arg0: tensor<4x80xf32>) -> (tensor<4x80xf32>, tensor<4x80xf32>) {
+      %x = cv.chip.mem_write %arg0, "x" : tensor<4x80xf32>
+      %five = cv.chip.vxm_sum %x, %x, %x, %x, %x : tensor<4x80xf32>, tensor<4x80xf32>, tensor<4x80xf32>, tensor<4x80xf32>, tensor<4x80xf32> -> tensor<4x80xf32>
+      %six = cv.chip.vxm_sum %five, %x, %x, %x, %x, %x : tensor<4x80xf32>, tensor<4x80xf32>, tensor<4x80xf32>, tensor<4x80xf32>, tensor<4x80xf32>, tensor<4x80xf32> -> tensor<4x80xf32>
+      %r = cv.chip.mem_read %five, "y" : tensor<4x80xf32>
+      %r2 = cv.chip.mem_read %six, "z" : tensor<4x80xf32>
+      return %r, %r2 : tensor<4x80xf32>, tensor<4x80xf32>
+    })mlir");
+  ChipCostModel model(roundChip());
+  std::vector<uint64_t> occupancy;
+  module->walk([&](SumOp sum) {
+    auto cost = model.costOf(sum);
+    REQUIRE(mlir::succeeded(cost));
+    CHECK(cost->unit == Unit::Vxm);
+    CHECK(cost->duration == 5 + 3 + cost->occupancy);
+    occupancy.push_back(cost->occupancy);
+  });
+  // 4 vectors each; 4 adds fit one pass of 4 ALUs, 5 take two.
+  CHECK(occupancy == std::vector<uint64_t>{4, 8});
+}

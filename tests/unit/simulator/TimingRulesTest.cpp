@@ -411,3 +411,28 @@ TEST_CASE("system parameters the rules divide by must be positive", "[timing]") 
   CHECK_THAT(errorOf(b.schedule, config),
              Catch::Contains("system 'test-chip': chip.vxm.alus_per_lane is 0"));
 }
+
+TEST_CASE("VXM_SUM: one pass adds up to alus_per_lane + 1 addends, read once they are ready",
+          "[timing]") {
+  // x written at 0 (ready at kWriteDone); sum of `addends` reads of x at `sumCycle`.
+  auto build = [](int addends, uint64_t sumCycle) {
+    ScheduleBuilder b;
+    const uint32_t x = b.buffer("x", schedule::INPUT, {1, 320});
+    const uint32_t y = b.buffer("y", schedule::ACTIVATION, {1, 320});
+    schedule::Program &p = b.program();
+    ScheduleBuilder::add(p, 0, schedule::MEM_WRITE, {}, {x}, "x_in");
+    std::vector<uint32_t> operands(size_t(addends), x);
+    ScheduleBuilder::add(p, sumCycle, schedule::VXM_SUM, operands, {y}, "sum");
+    return b;
+  };
+  CHECK_THAT(errorOf(build(17, kWriteDone - 1).schedule),
+             Catch::Contains("data read before ready: operand 'x' is ready at cycle 1290"));
+  auto one = timeOnly(build(17, kWriteDone).schedule); // 16 adds: one pass of 16 ALUs
+  REQUIRE(one.ok());
+  CHECK(one->programs.at(0).cycles == kWriteDone + 5 + 3 + 4);
+  auto two = timeOnly(build(18, kWriteDone).schedule); // 17 adds: two passes
+  REQUIRE(two.ok());
+  CHECK(two->programs.at(0).cycles == kWriteDone + 5 + 3 + 2 * 4);
+  CHECK_THAT(errorOf(build(1, kWriteDone).schedule), Catch::Contains("VXM_SUM takes 2 to 32"));
+  CHECK_THAT(errorOf(build(33, kWriteDone).schedule), Catch::Contains("VXM_SUM takes 2 to 32"));
+}

@@ -106,7 +106,7 @@ bool isInstruction(Operation *op) {
              op) ||
          isa<GatherOp, SliceOp, ConcatOp, BroadcastOp, ReduceOp, RmsNormOp, LayerNormOp, SelectOp,
              TopKOp, CastOp, RotaryOp, MatMulDqOp>(op) ||
-         isa<ExpertMatMulOp, KvAppendOp>(op);
+         isa<ExpertMatMulOp, KvAppendOp, SumOp>(op);
 }
 
 uint64_t ChipCostModel::vectors(uint64_t bytes) const { return ceilDiv(bytes, config.vectorBytes); }
@@ -286,6 +286,10 @@ FailureOr<InstructionCost> ChipCostModel::transformerOpCost(Operation *op,
       })
       // Two products and a sum per element plus the half-rotation's negation.
       .Case<RotaryOp>([&](auto) { return burst(config, Unit::Vxm, resultVectors * aluPasses(4)); })
+      // n addends on n streams, n - 1 chained adds per element.
+      .Case<SumOp>([&](SumOp sum) {
+        return burst(config, Unit::Vxm, resultVectors * aluPasses(sum.getAddends().size() - 1));
+      })
       // Installs the narrow weights; the per-channel scale rides on the accumulator.
       .Case<MatMulDqOp>([&](MatMulDqOp product) {
         return mxmProductCost(*this, product, product.getLhs(), product.getWeight(),
