@@ -56,6 +56,16 @@ VxmBurst vxmBurst(const HardwareModel &model, const BufferTable &buffers,
   }
 }
 
+/// MXM occupancy of a product that installs `weightBytes` in `install` cycles and multiplies
+/// for `compute`: the weights go in as T = ceil(weightBytes / weightSetBytes) tile sets, and
+/// set i + 1 installs while set i computes, so only the first install and the last compute
+/// are not hidden: max(install, compute) + ceil(min(install, compute) / T).
+Wide mxmOccupancy(const HardwareModel &model, Wide install, Wide compute, Wide weightBytes) {
+  const Wide sets =
+      model.weightSetBytes == 0 ? 1 : std::max<Wide>(1, ceilDiv(weightBytes, model.weightSetBytes));
+  return std::max(install, compute) + ceilDiv(std::min(install, compute), sets);
+}
+
 } // namespace
 
 uint64_t hostTransferCycles(const HardwareModel &model, uint64_t bytes) {
@@ -111,8 +121,8 @@ Result<InstructionCost> instructionCost(const HardwareModel &model, const Buffer
                                    model.systemName));
     }
     const Wide weightElements = Wide(dims->batch) * dims->k * dims->n;
-    const Wide install = ceilDiv(ceilDiv(weightElements * dtypeBits(weights.dtype), 8),
-                                 model.weightLoadBytesPerCycle);
+    const Wide weightBytes = ceilDiv(weightElements * dtypeBits(weights.dtype), 8);
+    const Wide install = ceilDiv(weightBytes, model.weightLoadBytesPerCycle);
     const Wide macs = weightElements * dims->m;
     const Wide compute = ceilDiv(macs, rate);
     if (install + compute > kMaxCycles) {
@@ -120,7 +130,7 @@ Result<InstructionCost> instructionCost(const HardwareModel &model, const Buffer
                                    shapeText(activations.shape), shapeText(weights.shape)));
     }
     cost.macs = uint64_t(macs);
-    cost.occupancy = uint64_t(install + compute);
+    cost.occupancy = uint64_t(mxmOccupancy(model, install, compute, weightBytes));
     cost.duration = model.memLatency + model.mxmLatency + cost.occupancy;
     return cost;
   }
@@ -187,15 +197,15 @@ Result<InstructionCost> instructionCost(const HardwareModel &model, const Buffer
     }
     // The narrow weights are what the MXM installs; scales ride on the accumulators.
     const Wide weightElements = Wide(dims->batch) * dims->k * dims->n;
-    const Wide install = ceilDiv(ceilDiv(weightElements * dtypeBits(operand(1).dtype), 8),
-                                 model.weightLoadBytesPerCycle);
+    const Wide weightBytes = ceilDiv(weightElements * dtypeBits(operand(1).dtype), 8);
+    const Wide install = ceilDiv(weightBytes, model.weightLoadBytesPerCycle);
     const Wide macs = weightElements * dims->m;
     const Wide compute = ceilDiv(macs, rate);
     if (install + compute > kMaxCycles) {
       return makeError("the matmul takes more than 2^62 cycles");
     }
     cost.macs = uint64_t(macs);
-    cost.occupancy = uint64_t(install + compute);
+    cost.occupancy = uint64_t(mxmOccupancy(model, install, compute, weightBytes));
     cost.duration = model.memLatency + model.mxmLatency + cost.occupancy;
     return cost;
   }
@@ -232,7 +242,7 @@ Result<InstructionCost> instructionCost(const HardwareModel &model, const Buffer
       cost.readBytes += uint64_t(products) * uint64_t(table.shape[2]) * 4;
     }
     cost.macs = uint64_t(macs);
-    cost.occupancy = uint64_t(install + compute);
+    cost.occupancy = uint64_t(mxmOccupancy(model, install, compute, sliceBytes));
     cost.duration = model.memLatency + model.mxmLatency + cost.occupancy;
     return cost;
   }

@@ -172,6 +172,27 @@ TEST_CASE("MXM: the P rows of a prefill share one weight install", "[timing][pre
   CHECK(mxmBusy(8) < 8 * mxmBusy(1));
 }
 
+TEST_CASE("MXM: the next tile set installs while the current one computes", "[timing]") {
+  // testSystem(): one plane of 320 x 320, so a tile set is 102,400 B. a [1, 40, 640] f32 @
+  // w [640, 80] f32 = 204,800 B of weights = 2 sets: install ceil(204,800 / 1000) = 205,
+  // compute ceil(40 * 51,200 / 1000) = 2,048 -> 2,048 + ceil(205 / 2) = 2,151 (not 2,253).
+  // [1, 40, 320] @ [320, 80] (102,400 B, one set) overlaps nothing: 103 + 1,024.
+  auto mxmBusy = [](int64_t k) {
+    ScheduleBuilder b;
+    const uint32_t a = b.buffer("a", schedule::INPUT, {1, 40, k});
+    const uint32_t w = b.buffer("w", schedule::WEIGHT, {k, 80});
+    const uint32_t h = b.buffer("h", schedule::OUTPUT, {1, 40, 80});
+    schedule::Program &p = b.program();
+    ScheduleBuilder::add(p, 0, schedule::MEM_WRITE, {}, {a});
+    ScheduleBuilder::add(p, 500000, schedule::MXM_MATMUL, {a, w}, {h});
+    auto report = timeOnly(b.schedule);
+    REQUIRE(report.ok());
+    return report->programs.at(0).units.at("MXM").busyCycles;
+  };
+  CHECK(mxmBusy(640) == 2048 + 103);
+  CHECK(mxmBusy(320) == 103 + 1024);
+}
+
 TEST_CASE("a dtype without an MXM rate is rejected", "[timing]") {
   SECTION("int4 activations") {
     ScheduleBuilder b;

@@ -142,11 +142,14 @@ std::optional<InstructionCost> ChipCostModel::matmul(uint64_t batch, uint64_t m,
       config.mxm.weightLoadBytesPerCycle == 0) {
     return std::nullopt;
   }
-  // Every weight enters the MXM once; v1 does not overlap install with compute.
-  uint64_t install = ceilDiv(tensorBytes(batch * k * n, system::dtypeBits(weight)),
-                             config.mxm.weightLoadBytesPerCycle);
+  // Every weight enters the MXM once, as T tile sets of planes x rows x cols bytes; set i + 1
+  // installs while set i computes, so only the first install and the last compute show.
+  uint64_t weightBytes = tensorBytes(batch * k * n, system::dtypeBits(weight));
+  uint64_t install = ceilDiv(weightBytes, config.mxm.weightLoadBytesPerCycle);
   uint64_t compute = ceilDiv(batch * m * k * n, rate->second);
-  uint64_t occupancy = install + compute;
+  uint64_t setBytes = uint64_t(config.mxm.planes) * config.mxm.rows * config.mxm.cols;
+  uint64_t sets = setBytes == 0 ? 1 : std::max<uint64_t>(1, ceilDiv(weightBytes, setBytes));
+  uint64_t occupancy = std::max(install, compute) + ceilDiv(std::min(install, compute), sets);
   return InstructionCost{Unit::Mxm, occupancy,
                          uint64_t(config.mem.latencyCycles) + config.mxm.latencyCycles + occupancy};
 }
