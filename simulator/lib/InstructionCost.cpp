@@ -60,6 +60,14 @@ VxmBurst vxmBurst(const HardwareModel &model, const BufferTable &buffers,
 /// for `compute`: the weights go in as T = ceil(weightBytes / weightSetBytes) tile sets, and
 /// set i + 1 installs while set i computes, so only the first install and the last compute
 /// are not hidden: max(install, compute) + ceil(min(install, compute) / T).
+/// Cycles an MXM product installs before it needs its activations: its first tile set.
+uint64_t mxmLead(const HardwareModel &model, Wide install) {
+  if (model.weightSetBytes == 0) {
+    return 0;
+  }
+  return uint64_t(std::min(install, ceilDiv(model.weightSetBytes, model.weightLoadBytesPerCycle)));
+}
+
 Wide mxmOccupancy(const HardwareModel &model, Wide install, Wide compute, Wide weightBytes) {
   const Wide sets =
       model.weightSetBytes == 0 ? 1 : std::max<Wide>(1, ceilDiv(weightBytes, model.weightSetBytes));
@@ -131,6 +139,7 @@ Result<InstructionCost> instructionCost(const HardwareModel &model, const Buffer
     }
     cost.macs = uint64_t(macs);
     cost.occupancy = uint64_t(mxmOccupancy(model, install, compute, weightBytes));
+    cost.operandLead = mxmLead(model, install);
     cost.duration = model.memLatency + model.mxmLatency + cost.occupancy;
     return cost;
   }
@@ -206,6 +215,7 @@ Result<InstructionCost> instructionCost(const HardwareModel &model, const Buffer
     }
     cost.macs = uint64_t(macs);
     cost.occupancy = uint64_t(mxmOccupancy(model, install, compute, weightBytes));
+    cost.operandLead = mxmLead(model, install);
     cost.duration = model.memLatency + model.mxmLatency + cost.occupancy;
     return cost;
   }
@@ -243,6 +253,7 @@ Result<InstructionCost> instructionCost(const HardwareModel &model, const Buffer
     }
     cost.macs = uint64_t(macs);
     cost.occupancy = uint64_t(mxmOccupancy(model, install, compute, sliceBytes));
+    cost.operandLead = mxmLead(model, install);
     cost.duration = model.memLatency + model.mxmLatency + cost.occupancy;
     return cost;
   }

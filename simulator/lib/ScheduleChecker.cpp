@@ -303,8 +303,8 @@ bool checkInOnePass(const HardwareModel &model, const BufferTable &buffers,
     if (!cost) {
       return false;
     }
-    for (uint32_t id : inst.operands()) {
-      const size_t root = buffers.byIdRef(id).root;
+    for (int i = 0; i < inst.operands_size(); ++i) {
+      const size_t root = buffers.byIdRef(inst.operands(i)).root;
       if (readyAt[root] == kNotWritten) {
         if (buffers.at(root).kind == schedule::WEIGHT ||
             buffers.at(root).kind == schedule::KV_CACHE) {
@@ -312,7 +312,7 @@ bool checkInOnePass(const HardwareModel &model, const BufferTable &buffers,
         }
         return false; // never written, written later, or by this very instruction
       }
-      if (issue < readyAt[root]) {
+      if (issue + (i == 0 ? cost->operandLead : 0) < readyAt[root]) {
         return false;
       }
     }
@@ -415,9 +415,11 @@ Result<ProgramTiming> checkProgramExactly(const HardwareModel &model, const Buff
                                           describe(program.instructions(int(unit.last)), unit.last),
                                           unit.freeAt));
     }
-    for (uint32_t id : inst.operands()) {
-      const BufferInfo &read = buffers.byIdRef(id);
+    for (int operandIndex = 0; operandIndex < inst.operands_size(); ++operandIndex) {
+      const BufferInfo &read = buffers.byIdRef(inst.operands(operandIndex));
       const size_t root = read.root;
+      // An MXM product's activations (operand 0) may arrive while its first tile set installs.
+      const uint64_t lead = operandIndex == 0 ? cost.operandLead : 0;
       if (writerOf[root] == kNoWriter) {
         if (buffers.at(root).kind == schedule::WEIGHT ||
             buffers.at(root).kind == schedule::KV_CACHE) {
@@ -432,7 +434,7 @@ Result<ProgramTiming> checkProgramExactly(const HardwareModel &model, const Buff
                                             "consume what it produces",
                                             read.label()));
       }
-      if (issue < readyAt[root]) {
+      if (issue + lead < readyAt[root]) {
         return violation(index, fmt::format("data read before ready: operand {} is ready at "
                                             "cycle {}",
                                             read.label(), readyAt[root]));

@@ -208,7 +208,7 @@ bool decodeProgram(const HardwareModel &model, const BufferTable &buffers,
         }
         return false; // never written, written later, or by this very instruction
       }
-      if (issue < readyAt[root]) {
+      if (issue + (i == 0 ? cost->operandLead : 0) < readyAt[root]) {
         return false;
       }
     }

@@ -249,3 +249,13 @@ TEST_CASE("vxm_sum: n addends chain n - 1 adds, alus_per_lane of them per pass",
   // 4 vectors each; 4 adds fit one pass of 4 ALUs, 5 take two.
   CHECK(occupancy == std::vector<uint64_t>{4, 8});
 }
+
+TEST_CASE("MXM: the first tile set installs before the activations are needed", "[cost]") {
+  // TSP: 409,600 B per set at 10,240 B/cycle = 40 cycles; a one-set product leads by its
+  // whole install; a description without planes (roundChip) by nothing.
+  ChipCostModel groq(compiler::test::loadGroq1().chip);
+  CHECK(groq.matmul(1, 1, 4096, 512, DType::F16, DType::INT8)->operandLead == 40);
+  CHECK(groq.matmul(1, 1, 320, 320, DType::INT8, DType::INT8)->operandLead == 10);
+  CHECK(ChipCostModel(roundChip()).matmul(1, 1, 100, 50, DType::F16, DType::INT8)->operandLead ==
+        0);
+}

@@ -457,3 +457,28 @@ TEST_CASE("VXM_SUM: one pass adds up to alus_per_lane + 1 addends, read once the
   CHECK_THAT(errorOf(build(1, kWriteDone).schedule), Catch::Contains("VXM_SUM takes 2 to 32"));
   CHECK_THAT(errorOf(build(33, kWriteDone).schedule), Catch::Contains("VXM_SUM takes 2 to 32"));
 }
+
+TEST_CASE("MXM: a product installs its first tile set before its activations must be there",
+          "[timing]") {
+  // testSystem(): a tile set is 102,400 B, installed in ceil(102,400 / 1000) = 103 cycles.
+  // a [1, 320] f32 is ready at kWriteDone (1290). w [640, 80] f32 is 204,800 B (install 205),
+  // so the product may issue 103 cycles before a is ready, not 104. A product of one small
+  // set (w [320, 40]: 51,200 B, install 52) may lead by its whole install.
+  auto build = [](int64_t k, int64_t n, uint64_t at) {
+    ScheduleBuilder b;
+    const uint32_t a = b.buffer("a", schedule::INPUT, {1, k});
+    const uint32_t w = b.buffer("w", schedule::WEIGHT, {k, n});
+    const uint32_t h = b.buffer("h", schedule::OUTPUT, {1, n});
+    schedule::Program &p = b.program();
+    ScheduleBuilder::add(p, 0, schedule::MEM_WRITE, {}, {a});
+    ScheduleBuilder::add(p, at, schedule::MXM_MATMUL, {a, w}, {h}, "mm");
+    return b;
+  };
+  const uint64_t ready640 = 10 + 640 * 4; // MEM_WRITE of a [1, 640] f32 at 1 B/cycle
+  CHECK_THAT(errorOf(build(640, 80, ready640 - 104).schedule),
+             Catch::Contains("data read before ready"));
+  CHECK(timeOnly(build(640, 80, ready640 - 103).schedule).ok());
+  CHECK_THAT(errorOf(build(320, 40, kWriteDone - 53).schedule),
+             Catch::Contains("data read before ready"));
+  CHECK(timeOnly(build(320, 40, kWriteDone - 52).schedule).ok());
+}

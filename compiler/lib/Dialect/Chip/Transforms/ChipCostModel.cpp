@@ -150,8 +150,12 @@ std::optional<InstructionCost> ChipCostModel::matmul(uint64_t batch, uint64_t m,
   uint64_t setBytes = uint64_t(config.mxm.planes) * config.mxm.rows * config.mxm.cols;
   uint64_t sets = setBytes == 0 ? 1 : std::max<uint64_t>(1, ceilDiv(weightBytes, setBytes));
   uint64_t occupancy = std::max(install, compute) + ceilDiv(std::min(install, compute), sets);
+  // The first set installs before the activations are needed.
+  uint64_t lead =
+      setBytes == 0 ? 0 : std::min(install, ceilDiv(setBytes, config.mxm.weightLoadBytesPerCycle));
   return InstructionCost{Unit::Mxm, occupancy,
-                         uint64_t(config.mem.latencyCycles) + config.mxm.latencyCycles + occupancy};
+                         uint64_t(config.mem.latencyCycles) + config.mxm.latencyCycles + occupancy,
+                         lead};
 }
 
 InstructionCost ChipCostModel::vxmElementwise(uint64_t resultBytes, uint64_t opsPerElement) const {
