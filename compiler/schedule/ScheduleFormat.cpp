@@ -143,6 +143,7 @@ Unit unitOf(Opcode op) {
   case VXM_TOPK:
   case VXM_CAST:
   case VXM_ROTARY:
+  case VXM_SUM:
     return VXM;
   case MXM_MATMUL_DQ:
     return MXM;
@@ -199,6 +200,8 @@ std::pair<int, int> arityOf(Opcode op) {
     return {3, 1};
   case MXM_EXPERT_MATMUL_DQ:
     return {4, 1};
+  case VXM_SUM: // variadic: kSumMinOperands..kSumMaxOperands (checked by the reader)
+    return {-1, 1};
   case OPCODE_UNSPECIFIED:
   case Opcode_INT_MIN_SENTINEL_DO_NOT_USE_:
   case Opcode_INT_MAX_SENTINEL_DO_NOT_USE_:
@@ -624,7 +627,15 @@ Status validateStructure(const Schedule &schedule, const std::string &where) {
                                 unitName(unitOf(inst.opcode()))));
       }
       const auto [operandCount, resultCount] = arityOf(inst.opcode());
-      if (inst.operands_size() != operandCount || inst.results_size() != resultCount) {
+      if (inst.opcode() == VXM_SUM) {
+        if (inst.operands_size() < kSumMinOperands || inst.operands_size() > kSumMaxOperands ||
+            inst.results_size() != 1) {
+          return fail(fmt::format("{}: has {} operand(s) and {} result(s); VXM_SUM takes {} to {} "
+                                  "and 1",
+                                  at(), inst.operands_size(), inst.results_size(),
+                                  kSumMinOperands, kSumMaxOperands));
+        }
+      } else if (inst.operands_size() != operandCount || inst.results_size() != resultCount) {
         return fail(fmt::format("{}: has {} operand(s) and {} result(s); {} takes {} and {}", at(),
                                 inst.operands_size(), inst.results_size(),
                                 opcodeName(inst.opcode()), operandCount, resultCount));
@@ -989,6 +1000,7 @@ const char *opcodeName(Opcode op) {
   case MXM_EXPERT_MATMUL:
   case MXM_EXPERT_MATMUL_DQ:
   case MEM_KV_APPEND:
+  case VXM_SUM:
     return Opcode_Name(op).c_str();
   case OPCODE_UNSPECIFIED:
   case Opcode_INT_MIN_SENTINEL_DO_NOT_USE_:

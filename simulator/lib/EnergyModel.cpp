@@ -104,6 +104,7 @@ bool chargeInstruction(const HardwareModel &model, schedule::Opcode opcode,
   case schedule::VXM_TOPK:
   case schedule::VXM_CAST:
   case schedule::VXM_ROTARY:
+  case schedule::VXM_SUM:
     charge(parts, EnergyCategory::Vxm, double(cost.vxmOps) * model.vxmOpPicojoules);
     chargeTraffic(model, parts, readBytes, writtenBytes);
     return true;

@@ -31,9 +31,10 @@ constexpr uint64_t kMaxExecutedPerRun = uint64_t(1) << 32;
 
 enum class Kind : uint8_t { Plain, Send, Recv, Sync };
 
-/// One instruction of a program image: everything the run loop reads, in 40 bytes.
+/// One instruction of a program image: everything the run loop reads, in 48 bytes.
 struct ImageInstruction {
   uint64_t issue = 0, occupancy = 0, duration = 0;
+  uint64_t operandLead = 0; // operand 0 may arrive this long after issue (MXM: first tile set)
   uint32_t slotBegin = 0; // operands then results, in ProgramImage::slots
   uint16_t operands = 0, results = 0;
   uint32_t transfer = kNone; // index into ProgramImage::transfers for C2C instructions
@@ -292,6 +293,7 @@ Status FabricRunner::decode(const schedule::Program &program, ProgramImage &imag
       out.unit = uint8_t(slot);
       out.occupancy = cost->occupancy;
       out.duration = cost->duration;
+      out.operandLead = cost->operandLead;
       Result<EnergyParts> parts = instructionEnergy(model, buffers, inst, *cost);
       if (!parts) {
         return fail(parts.error());
@@ -539,7 +541,7 @@ Status FabricRunner::runOne(uint32_t runIndex) {
         return fail(fmt::format("reads its own result {}",
                                 buffers.at(bufferOfSlot[remap[slot[i]]]).label()));
       }
-      if (issue < state.readyAt) {
+      if (issue + (i == 0 ? inst.operandLead : 0) < state.readyAt) {
         return fail(fmt::format("data read before ready: operand {} is ready at cycle {}",
                                 buffers.at(bufferOfSlot[remap[slot[i]]]).label(), state.readyAt));
       }

@@ -623,6 +623,15 @@ Status FunctionalExecutor::run(const schedule::Program &program, std::vector<Ten
     case schedule::VXM_BINARY:
       result = binary(inst.kind(), values(0), operand(0).shape, values(1), operand(1).shape);
       break;
+    case schedule::VXM_SUM: // f32 accumulation in operand order, one rounding at the end
+      result = values(0);
+      for (int i = 1; i < inst.operands_size(); ++i) {
+        const std::vector<float> &addend = values(i);
+        for (size_t e = 0; e < result.size(); ++e) {
+          result[e] += addend[e];
+        }
+      }
+      break;
     case schedule::VXM_UNARY:
       result.resize(values(0).size());
       std::transform(values(0).begin(), values(0).end(), result.begin(),

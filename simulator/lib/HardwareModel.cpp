@@ -168,6 +168,7 @@ Result<HardwareModel> buildHardwareModel(const system::SystemConfig &system) {
   model.hostLatency = chip.host.latencyCycles;
   model.hostBytesPerSecond = chip.host.bytesPerSecond;
   model.weightLoadBytesPerCycle = chip.mxm.weightLoadBytesPerCycle;
+  model.weightSetBytes = uint64_t(chip.mxm.planes) * chip.mxm.rows * chip.mxm.cols;
   model.alusPerLane = chip.vxm.alusPerLane;
   model.floatTimingAs = toScheduleDType(chip.mxm.floatTimingAs);
 

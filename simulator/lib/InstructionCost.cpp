@@ -56,6 +56,24 @@ VxmBurst vxmBurst(const HardwareModel &model, const BufferTable &buffers,
   }
 }
 
+/// MXM occupancy of a product that installs `weightBytes` in `install` cycles and multiplies
+/// for `compute`: the weights go in as T = ceil(weightBytes / weightSetBytes) tile sets, and
+/// set i + 1 installs while set i computes, so only the first install and the last compute
+/// are not hidden: max(install, compute) + ceil(min(install, compute) / T).
+/// Cycles an MXM product installs before it needs its activations: its first tile set.
+uint64_t mxmLead(const HardwareModel &model, Wide install) {
+  if (model.weightSetBytes == 0) {
+    return 0;
+  }
+  return uint64_t(std::min(install, ceilDiv(model.weightSetBytes, model.weightLoadBytesPerCycle)));
+}
+
+Wide mxmOccupancy(const HardwareModel &model, Wide install, Wide compute, Wide weightBytes) {
+  const Wide sets =
+      model.weightSetBytes == 0 ? 1 : std::max<Wide>(1, ceilDiv(weightBytes, model.weightSetBytes));
+  return std::max(install, compute) + ceilDiv(std::min(install, compute), sets);
+}
+
 } // namespace
 
 uint64_t hostTransferCycles(const HardwareModel &model, uint64_t bytes) {
@@ -111,8 +129,8 @@ Result<InstructionCost> instructionCost(const HardwareModel &model, const Buffer
                                    model.systemName));
     }
     const Wide weightElements = Wide(dims->batch) * dims->k * dims->n;
-    const Wide install = ceilDiv(ceilDiv(weightElements * dtypeBits(weights.dtype), 8),
-                                 model.weightLoadBytesPerCycle);
+    const Wide weightBytes = ceilDiv(weightElements * dtypeBits(weights.dtype), 8);
+    const Wide install = ceilDiv(weightBytes, model.weightLoadBytesPerCycle);
     const Wide macs = weightElements * dims->m;
     const Wide compute = ceilDiv(macs, rate);
     if (install + compute > kMaxCycles) {
@@ -120,7 +138,8 @@ Result<InstructionCost> instructionCost(const HardwareModel &model, const Buffer
                                    shapeText(activations.shape), shapeText(weights.shape)));
     }
     cost.macs = uint64_t(macs);
-    cost.occupancy = uint64_t(install + compute);
+    cost.occupancy = uint64_t(mxmOccupancy(model, install, compute, weightBytes));
+    cost.operandLead = mxmLead(model, install);
     cost.duration = model.memLatency + model.mxmLatency + cost.occupancy;
     return cost;
   }
@@ -135,6 +154,16 @@ Result<InstructionCost> instructionCost(const HardwareModel &model, const Buffer
     cost.occupancy = result(0).vectors * passes;
     cost.duration = model.memLatency + model.vxmLatency + cost.occupancy;
     cost.vxmOps = result(0).elements * ops;
+    return cost;
+  }
+  case schedule::VXM_SUM: {
+    // n addends, each on its own stream, n - 1 adds per element: one pass of the ALU mesh
+    // chains up to alusPerLane of them.
+    const uint64_t adds = uint64_t(inst.operands_size()) - 1;
+    const uint64_t passes = (adds + model.alusPerLane - 1) / model.alusPerLane;
+    cost.occupancy = result(0).vectors * passes;
+    cost.duration = model.memLatency + model.vxmLatency + cost.occupancy;
+    cost.vxmOps = result(0).elements * adds;
     return cost;
   }
   case schedule::VXM_SOFTMAX:
@@ -177,15 +206,16 @@ Result<InstructionCost> instructionCost(const HardwareModel &model, const Buffer
     }
     // The narrow weights are what the MXM installs; scales ride on the accumulators.
     const Wide weightElements = Wide(dims->batch) * dims->k * dims->n;
-    const Wide install = ceilDiv(ceilDiv(weightElements * dtypeBits(operand(1).dtype), 8),
-                                 model.weightLoadBytesPerCycle);
+    const Wide weightBytes = ceilDiv(weightElements * dtypeBits(operand(1).dtype), 8);
+    const Wide install = ceilDiv(weightBytes, model.weightLoadBytesPerCycle);
     const Wide macs = weightElements * dims->m;
     const Wide compute = ceilDiv(macs, rate);
     if (install + compute > kMaxCycles) {
       return makeError("the matmul takes more than 2^62 cycles");
     }
     cost.macs = uint64_t(macs);
-    cost.occupancy = uint64_t(install + compute);
+    cost.occupancy = uint64_t(mxmOccupancy(model, install, compute, weightBytes));
+    cost.operandLead = mxmLead(model, install);
     cost.duration = model.memLatency + model.mxmLatency + cost.occupancy;
     return cost;
   }
@@ -222,7 +252,8 @@ Result<InstructionCost> instructionCost(const HardwareModel &model, const Buffer
       cost.readBytes += uint64_t(products) * uint64_t(table.shape[2]) * 4;
     }
     cost.macs = uint64_t(macs);
-    cost.occupancy = uint64_t(install + compute);
+    cost.occupancy = uint64_t(mxmOccupancy(model, install, compute, sliceBytes));
+    cost.operandLead = mxmLead(model, install);
     cost.duration = model.memLatency + model.mxmLatency + cost.occupancy;
     return cost;
   }

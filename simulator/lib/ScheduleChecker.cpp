@@ -101,6 +101,16 @@ std::optional<std::string> shapeProblem(const BufferTable &buffers,
   case schedule::VXM_UNARY:
   case schedule::VXM_SOFTMAX:
     return resultMustBe(operand(0).shape);
+  case schedule::VXM_SUM: // every addend has the result's shape and dtype (no broadcasting)
+    for (int i = 0; i < inst.operands_size(); ++i) {
+      if (!sameShape(operand(i).shape, result(0).shape) || operand(i).dtype != result(0).dtype) {
+        return fmt::format("VXM_SUM addend {} is {} {}, the result {} is {} {}",
+                           operand(i).label(), dtypeName(operand(i).dtype),
+                           shapeText(operand(i).shape), result(0).label(),
+                           dtypeName(result(0).dtype), shapeText(result(0).shape));
+      }
+    }
+    return std::nullopt;
   case schedule::SXM_TRANSPOSE:
     if (isTransposedResult(operand(0).shape, {inst.perm().data(), size_t(inst.perm_size())},
                            result(0).shape)) {
@@ -293,8 +303,8 @@ bool checkInOnePass(const HardwareModel &model, const BufferTable &buffers,
     if (!cost) {
       return false;
     }
-    for (uint32_t id : inst.operands()) {
-      const size_t root = buffers.byIdRef(id).root;
+    for (int i = 0; i < inst.operands_size(); ++i) {
+      const size_t root = buffers.byIdRef(inst.operands(i)).root;
       if (readyAt[root] == kNotWritten) {
         if (buffers.at(root).kind == schedule::WEIGHT ||
             buffers.at(root).kind == schedule::KV_CACHE) {
@@ -302,7 +312,7 @@ bool checkInOnePass(const HardwareModel &model, const BufferTable &buffers,
         }
         return false; // never written, written later, or by this very instruction
       }
-      if (issue < readyAt[root]) {
+      if (issue + (i == 0 ? cost->operandLead : 0) < readyAt[root]) {
         return false;
       }
     }
@@ -405,9 +415,11 @@ Result<ProgramTiming> checkProgramExactly(const HardwareModel &model, const Buff
                                           describe(program.instructions(int(unit.last)), unit.last),
                                           unit.freeAt));
     }
-    for (uint32_t id : inst.operands()) {
-      const BufferInfo &read = buffers.byIdRef(id);
+    for (int operandIndex = 0; operandIndex < inst.operands_size(); ++operandIndex) {
+      const BufferInfo &read = buffers.byIdRef(inst.operands(operandIndex));
       const size_t root = read.root;
+      // An MXM product's activations (operand 0) may arrive while its first tile set installs.
+      const uint64_t lead = operandIndex == 0 ? cost.operandLead : 0;
       if (writerOf[root] == kNoWriter) {
         if (buffers.at(root).kind == schedule::WEIGHT ||
             buffers.at(root).kind == schedule::KV_CACHE) {
@@ -422,7 +434,7 @@ Result<ProgramTiming> checkProgramExactly(const HardwareModel &model, const Buff
                                             "consume what it produces",
                                             read.label()));
       }
-      if (issue < readyAt[root]) {
+      if (issue + lead < readyAt[root]) {
         return violation(index, fmt::format("data read before ready: operand {} is ready at "
                                             "cycle {}",
                                             read.label(), readyAt[root]));

@@ -111,6 +111,7 @@ bool fieldsValid(const BufferTable &buffers, const schedule::Instruction &inst) 
   case schedule::MXM_EXPERT_MATMUL:
   case schedule::MXM_EXPERT_MATMUL_DQ:
   case schedule::MEM_KV_APPEND:
+  case schedule::VXM_SUM: // variadic: never `plain`, the plain sequence checks it
     return true;
   case schedule::C2C_SEND:
   case schedule::C2C_RECV:
@@ -207,7 +208,7 @@ bool decodeProgram(const HardwareModel &model, const BufferTable &buffers,
         }
         return false; // never written, written later, or by this very instruction
       }
-      if (issue < readyAt[root]) {
+      if (issue + (i == 0 ? cost->operandLead : 0) < readyAt[root]) {
         return false;
       }
     }

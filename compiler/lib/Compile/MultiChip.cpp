@@ -833,10 +833,16 @@ Result<TimedTemplate> Assembler::retime(pb::Schedule &lowered,
     for (int i : ordered) {
       pb::Instruction &inst = instructions[size_t(i)];
       uint64_t at = phaseStart;
-      for (uint32_t id : inst.operands()) {
-        auto it = ready.find(rootOf(lowered, id));
+      // An MXM product's activations (operand 0) may arrive while its first tile set
+      // installs (ChipCostModel's operandLead); every other operand is read at issue.
+      const uint64_t lead = transfer[size_t(i)] ? 0 : costs[size_t(i)].operandLead;
+      for (int k = 0; k < inst.operands_size(); ++k) {
+        auto it = ready.find(rootOf(lowered, inst.operands(k)));
         if (it != ready.end()) {
-          at = std::max(at, it->second);
+          const bool leads = k == 0 && std::count(inst.operands().begin(), inst.operands().end(),
+                                                  inst.operands(0)) == 1;
+          const uint64_t need = leads ? it->second - std::min(it->second, lead) : it->second;
+          at = std::max(at, need);
         }
       }
       uint64_t end;

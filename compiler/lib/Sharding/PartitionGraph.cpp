@@ -5,11 +5,14 @@
 
 #include "conveyor/Dialect/Graph/GraphOps.h"
 #include "conveyor/Sharding/ShardingPasses.h"
+#include "conveyor/System/SystemConfig.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/IRMapping.h"
 
+#include <algorithm>
 #include <map>
+#include <optional>
 #include <tuple>
 
 namespace conveyor::sharding {
@@ -275,19 +278,56 @@ struct PartitionGraphPass
       return signalPassFailure();
     }
 
+    // The C2C hops each stage's collectives and pipeline transfers cross (chip = stage * tp +
+    // rank): lower-collectives times a template's transfers by the most hops over its
+    // stages, so stages that differ get their own role. Without a system, one class.
+    std::optional<conveyor::system::SystemConfig> config;
+    if (!systemPath.empty()) {
+      conveyor::Result<conveyor::system::SystemConfig> loaded =
+          conveyor::system::loadSystemConfig(systemPath);
+      if (!loaded) {
+        module.emitError() << "conveyor-partition: " << loaded.error();
+        return signalPassFailure();
+      }
+      config = std::move(*loaded);
+    }
+    auto routeClass = [&](unsigned stage) -> uint64_t {
+      if (!config) {
+        return 0;
+      }
+      const conveyor::system::FabricConfig &fabric = config->fabric;
+      auto hops = [&](int64_t from, int64_t to) -> uint64_t {
+        if (from < 0 || to < 0 || from >= fabric.chips || to >= fabric.chips) {
+          return 0;
+        }
+        return fabric.hopsBetween(uint32_t(from), uint32_t(to));
+      };
+      int64_t width = tp, first = int64_t(stage) * width;
+      uint64_t group = 0;
+      for (int64_t r = 0; r < width; ++r) {
+        for (int64_t k = 1; k < width; ++k) {
+          group = std::max(group, hops(first + r, first + (r + k) % width));
+        }
+      }
+      uint64_t toNext = stage + 1 < stages ? hops(first, first + width) : 0;
+      uint64_t fromPrevious = stage > 0 ? hops(first - width, first) : 0;
+      return group << 32 | toNext << 16 | fromPrevious;
+    };
+
     // Contiguous, near-equal layer ranges (earlier stages take the remainder); stages that
-    // run the same ops the same number of times share one role.
-    std::map<std::tuple<bool, bool, unsigned>, Role> roles;
-    SmallVector<std::tuple<bool, bool, unsigned>> order;
+    // run the same ops the same number of times over the same hops share one role.
+    using RoleKey = std::tuple<bool, bool, unsigned, uint64_t>;
+    std::map<RoleKey, Role> roles;
+    SmallVector<RoleKey> order;
     unsigned next = 0;
     for (unsigned stage = 0; stage < stages; ++stage) {
       unsigned count = layers / stages + (stage < layers % stages ? 1 : 0);
-      auto key = std::make_tuple(stage == 0, stage + 1 == stages, count);
+      auto key = std::make_tuple(stage == 0, stage + 1 == stages, count, routeClass(stage));
       if (!roles.count(key)) {
         order.push_back(key);
       }
       Role &role = roles[key];
-      std::tie(role.first, role.last, role.repeat) = key;
+      std::tie(role.first, role.last, role.repeat, std::ignore) = key;
       role.stages.push_back(stage);
       role.firstLayers.push_back(next);
       next += count;

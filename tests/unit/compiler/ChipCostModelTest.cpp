@@ -80,7 +80,7 @@ TEST_CASE("host and MEM instructions", "[cost]") {
 }
 
 TEST_CASE("MXM: weight install plus compute at the input precision's rate", "[cost]") {
-  ChipCostModel model(roundChip());
+  ChipCostModel model(roundChip()); // no planes: install and compute do not overlap
   // 2 x [3, 100] x [100, 50] f32, timed at the fp16 rate (1000 MACs/cycle):
   // install ceil(2 * 100 * 50 * 4 / 1000) = 40, compute ceil(30000 / 1000) = 30.
   auto f32 = model.matmul(2, 3, 100, 50, DType::F32, DType::F32);
@@ -117,17 +117,38 @@ TEST_CASE("MXM: weight install plus compute at the input precision's rate", "[co
 TEST_CASE("MXM: the P rows of a prefill share one weight install", "[cost][prefill]") {
   // Llama-2-70B gate projection per chip on the TSP (tp 16): [P, 8192] f16 x [8192, 1792]
   // int8. install ceil(14,680,064 B / 10,240 B/cycle) = 1,434 whatever P is; compute at the
-  // fp16 rate: ceil(P * 14,680,064 / 102,400) = 144 for P = 1 and 1,147 for P = 8.
+  // fp16 rate: ceil(P * 14,680,064 / 102,400) = 144 for P = 1, 1,147 for P = 8 and 9,176
+  // for P = 64. The weights go in as ceil(14,680,064 / 409,600) = 36 tile sets, each
+  // installing while the previous one computes: max(install, compute) +
+  // ceil(min(install, compute) / 36).
   ChipCostModel groq(compiler::test::loadGroq1().chip);
   auto row = groq.matmul(1, 1, 8192, 1792, DType::F16, DType::INT8);
   auto prompt = groq.matmul(1, 8, 8192, 1792, DType::F16, DType::INT8);
+  auto longPrompt = groq.matmul(1, 64, 8192, 1792, DType::F16, DType::INT8);
   REQUIRE(row);
   REQUIRE(prompt);
-  CHECK(row->occupancy == 1434 + 144);
-  CHECK(prompt->occupancy == 1434 + 1147);
+  REQUIRE(longPrompt);
+  CHECK(row->occupancy == 1434 + 4);
+  CHECK(prompt->occupancy == 1434 + 32);
+  CHECK(longPrompt->occupancy == 9176 + 40); // compute-bound: the first install shows
   // Installing the weights once per prompt row would cost 8 x 1,434 + 1,147 = 12,619.
   CHECK(prompt->occupancy < 2 * row->occupancy);
-  CHECK(prompt->occupancy - row->occupancy == 1147 - 144);
+}
+
+TEST_CASE("MXM: a tile set installs while the previous one computes", "[cost]") {
+  // TSP: a tile set is 4 planes x 320 x 320 = 409,600 B. [1, 320] x [320, 320] int8 is one
+  // set: nothing to overlap, install 10 + compute 1. [1, 4096] x [4096, 512] int8 (Llama-2-7B
+  // q at tp 8) is 2,097,152 B = 6 sets: install 205, compute at the f16 rate 21 -> 205 + 4.
+  ChipCostModel groq(compiler::test::loadGroq1().chip);
+  auto one = groq.matmul(1, 1, 320, 320, DType::INT8, DType::INT8);
+  auto six = groq.matmul(1, 1, 4096, 512, DType::F16, DType::INT8);
+  REQUIRE(one);
+  REQUIRE(six);
+  CHECK(one->occupancy == 10 + 1);
+  CHECK(six->occupancy == 205 + 4);
+  // Without planes in the description (roundChip), no overlap: install + compute.
+  ChipCostModel round(roundChip());
+  CHECK(round.matmul(2, 3, 100, 50, DType::F32, DType::F32)->occupancy == 40 + 30);
 }
 
 TEST_CASE("VXM and SXM", "[cost]") {
@@ -203,4 +224,38 @@ TEST_CASE("costOf reads shapes and kinds off cv.chip ops", "[cost]") {
   REQUIRE(log.errors.size() == 1);
   CHECK(log.errors[0] ==
         "'cv.chip.weight' op is not a functional-unit instruction and has no cost");
+}
+
+TEST_CASE("vxm_sum: n addends chain n - 1 adds, alus_per_lane of them per pass", "[cost]") {
+  auto context = compiler::test::makeContext();
+  auto module = compiler::test::parse(*context, R"mlir(
+    func.func @main(%arg0: tensor<4x80xf32>) -> (tensor<4x80xf32>, tensor<4x80xf32>) {
+      %x = cv.chip.mem_write %arg0, "x" : tensor<4x80xf32>
+      %five = cv.chip.vxm_sum %x, %x, %x, %x, %x : tensor<4x80xf32>, tensor<4x80xf32>, tensor<4x80xf32>, tensor<4x80xf32>, tensor<4x80xf32> -> tensor<4x80xf32>
+      %six = cv.chip.vxm_sum %five, %x, %x, %x, %x, %x : tensor<4x80xf32>, tensor<4x80xf32>, tensor<4x80xf32>, tensor<4x80xf32>, tensor<4x80xf32>, tensor<4x80xf32> -> tensor<4x80xf32>
+      %r = cv.chip.mem_read %five, "y" : tensor<4x80xf32>
+      %r2 = cv.chip.mem_read %six, "z" : tensor<4x80xf32>
+      return %r, %r2 : tensor<4x80xf32>, tensor<4x80xf32>
+    })mlir");
+  ChipCostModel model(roundChip());
+  std::vector<uint64_t> occupancy;
+  module->walk([&](SumOp sum) {
+    auto cost = model.costOf(sum);
+    REQUIRE(mlir::succeeded(cost));
+    CHECK(cost->unit == Unit::Vxm);
+    CHECK(cost->duration == 5 + 3 + cost->occupancy);
+    occupancy.push_back(cost->occupancy);
+  });
+  // 4 vectors each; 4 adds fit one pass of 4 ALUs, 5 take two.
+  CHECK(occupancy == std::vector<uint64_t>{4, 8});
+}
+
+TEST_CASE("MXM: the first tile set installs before the activations are needed", "[cost]") {
+  // TSP: 409,600 B per set at 10,240 B/cycle = 40 cycles; a one-set product leads by its
+  // whole install; a description without planes (roundChip) by nothing.
+  ChipCostModel groq(compiler::test::loadGroq1().chip);
+  CHECK(groq.matmul(1, 1, 4096, 512, DType::F16, DType::INT8)->operandLead == 40);
+  CHECK(groq.matmul(1, 1, 320, 320, DType::INT8, DType::INT8)->operandLead == 10);
+  CHECK(ChipCostModel(roundChip()).matmul(1, 1, 100, 50, DType::F16, DType::INT8)->operandLead ==
+        0);
 }

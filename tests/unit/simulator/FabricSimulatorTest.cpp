@@ -656,13 +656,16 @@ TEST_CASE("on plain single-chip programs the fabric engine agrees with the v1 ch
   uint64_t last = 0;
   auto add = [&](schedule::Opcode opcode, std::vector<uint32_t> in, std::vector<uint32_t> out,
                  schedule::ElementwiseKind kind = schedule::ELEMENTWISE_UNSPECIFIED) {
-    uint64_t issue = last;
-    for (uint32_t id : in) {
-      issue = std::max(issue, ready[id]);
-    }
-    schedule::Instruction &inst = test::ScheduleBuilder::add(p, issue, opcode, in, out);
+    schedule::Instruction &inst = test::ScheduleBuilder::add(p, 0, opcode, in, out);
     inst.set_kind(kind);
     const sim::InstructionCost cost = *sim::instructionCost(model, table, inst);
+    // Operand 0 of a product may arrive while its first tile set installs.
+    uint64_t issue = last;
+    for (size_t k = 0; k < in.size(); ++k) {
+      const uint64_t lead = k == 0 ? std::min(ready[in[k]], cost.operandLead) : 0;
+      issue = std::max(issue, ready[in[k]] - lead);
+    }
+    inst.set_issue_cycle(issue);
     for (uint32_t id : out) {
       ready[id] = issue + cost.duration;
     }

@@ -283,3 +283,15 @@ TEST_CASE("without weight data or with non-f32 buffers the run is timing-only", 
     CHECK(report->timingOnlyReason == "functional run not requested");
   }
 }
+
+TEST_CASE("VXM_SUM adds every addend (an all-reduce's partials and the residual)",
+          "[functional]") {
+  Program t;
+  const uint32_t a = t.input("a", {3});
+  const uint32_t b = t.b.buffer("b", schedule::WEIGHT, {3}, schedule::F32, {10, 20, 30});
+  const uint32_t c = t.b.buffer("c", schedule::WEIGHT, {3}, schedule::F32, {-1, -2, -3});
+  const uint32_t y = t.output("y", {3});
+  t.next(schedule::VXM_SUM, {a, b, c, b}, {y});
+  t.read(y);
+  checkClose(t.run({{"a", {3}, {1, 2, 3}}}), {20, 40, 60});
+}

@@ -69,8 +69,11 @@ TEST_CASE("an MLP block on the shipped groq-1 system", "[shipped]") {
   // MEM_WRITE x: 2048 B -> ceil(2048 * 900e6 / 31.5e9) = 59 cycles, ready at 900 + 59 = 959.
   // mm1: install ceil(65536 / 10240) = 7, compute ceil(131072 / 102400) = 2: ready 959 + 69 + 24
   // + 9. gelu: 8192 B = 26 vectors, 1 pass: ready +69 +16 +26. mm2: install 7 + compute 2: ready
-  // +69 +24 +9.  add: 7 vectors: ready +69 +16 +7.
-  const uint64_t mm1 = 959, gelu = mm1 + 102, mm2 = gelu + 111, add = mm2 + 102, read = add + 92;
+  // +69 +24 +9.  add: 7 vectors: ready +69 +16 +7. Each product's weights are one tile set
+  // (7 cycles of install), which goes in before its input must be there: mm1 issues at
+  // 959 - 7 and mm2 7 cycles before gelu's result is ready.
+  const uint64_t mm1 = 959 - 7, gelu = mm1 + 102, mm2 = gelu + 111 - 7, add = mm2 + 102,
+                 read = add + 92;
   ScheduleBuilder::add(p, 0, schedule::MEM_WRITE, {}, {x});
   ScheduleBuilder::add(p, mm1, schedule::MXM_MATMUL, {x, w1}, {h});
   ScheduleBuilder::add(p, gelu, schedule::VXM_UNARY, {h}, {g}).set_kind(schedule::GELU);

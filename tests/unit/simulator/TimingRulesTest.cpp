@@ -172,6 +172,27 @@ TEST_CASE("MXM: the P rows of a prefill share one weight install", "[timing][pre
   CHECK(mxmBusy(8) < 8 * mxmBusy(1));
 }
 
+TEST_CASE("MXM: the next tile set installs while the current one computes", "[timing]") {
+  // testSystem(): one plane of 320 x 320, so a tile set is 102,400 B. a [1, 40, 640] f32 @
+  // w [640, 80] f32 = 204,800 B of weights = 2 sets: install ceil(204,800 / 1000) = 205,
+  // compute ceil(40 * 51,200 / 1000) = 2,048 -> 2,048 + ceil(205 / 2) = 2,151 (not 2,253).
+  // [1, 40, 320] @ [320, 80] (102,400 B, one set) overlaps nothing: 103 + 1,024.
+  auto mxmBusy = [](int64_t k) {
+    ScheduleBuilder b;
+    const uint32_t a = b.buffer("a", schedule::INPUT, {1, 40, k});
+    const uint32_t w = b.buffer("w", schedule::WEIGHT, {k, 80});
+    const uint32_t h = b.buffer("h", schedule::OUTPUT, {1, 40, 80});
+    schedule::Program &p = b.program();
+    ScheduleBuilder::add(p, 0, schedule::MEM_WRITE, {}, {a});
+    ScheduleBuilder::add(p, 500000, schedule::MXM_MATMUL, {a, w}, {h});
+    auto report = timeOnly(b.schedule);
+    REQUIRE(report.ok());
+    return report->programs.at(0).units.at("MXM").busyCycles;
+  };
+  CHECK(mxmBusy(640) == 2048 + 103);
+  CHECK(mxmBusy(320) == 103 + 1024);
+}
+
 TEST_CASE("a dtype without an MXM rate is rejected", "[timing]") {
   SECTION("int4 activations") {
     ScheduleBuilder b;
@@ -410,4 +431,54 @@ TEST_CASE("system parameters the rules divide by must be positive", "[timing]") 
   ScheduleBuilder::add(b.program(), 0, schedule::MEM_WRITE, {}, {x});
   CHECK_THAT(errorOf(b.schedule, config),
              Catch::Contains("system 'test-chip': chip.vxm.alus_per_lane is 0"));
+}
+
+TEST_CASE("VXM_SUM: one pass adds up to alus_per_lane + 1 addends, read once they are ready",
+          "[timing]") {
+  // x written at 0 (ready at kWriteDone); sum of `addends` reads of x at `sumCycle`.
+  auto build = [](int addends, uint64_t sumCycle) {
+    ScheduleBuilder b;
+    const uint32_t x = b.buffer("x", schedule::INPUT, {1, 320});
+    const uint32_t y = b.buffer("y", schedule::ACTIVATION, {1, 320});
+    schedule::Program &p = b.program();
+    ScheduleBuilder::add(p, 0, schedule::MEM_WRITE, {}, {x}, "x_in");
+    std::vector<uint32_t> operands(size_t(addends), x);
+    ScheduleBuilder::add(p, sumCycle, schedule::VXM_SUM, operands, {y}, "sum");
+    return b;
+  };
+  CHECK_THAT(errorOf(build(17, kWriteDone - 1).schedule),
+             Catch::Contains("data read before ready: operand 'x' is ready at cycle 1290"));
+  auto one = timeOnly(build(17, kWriteDone).schedule); // 16 adds: one pass of 16 ALUs
+  REQUIRE(one.ok());
+  CHECK(one->programs.at(0).cycles == kWriteDone + 5 + 3 + 4);
+  auto two = timeOnly(build(18, kWriteDone).schedule); // 17 adds: two passes
+  REQUIRE(two.ok());
+  CHECK(two->programs.at(0).cycles == kWriteDone + 5 + 3 + 2 * 4);
+  CHECK_THAT(errorOf(build(1, kWriteDone).schedule), Catch::Contains("VXM_SUM takes 2 to 32"));
+  CHECK_THAT(errorOf(build(33, kWriteDone).schedule), Catch::Contains("VXM_SUM takes 2 to 32"));
+}
+
+TEST_CASE("MXM: a product installs its first tile set before its activations must be there",
+          "[timing]") {
+  // testSystem(): a tile set is 102,400 B, installed in ceil(102,400 / 1000) = 103 cycles.
+  // a [1, 320] f32 is ready at kWriteDone (1290). w [640, 80] f32 is 204,800 B (install 205),
+  // so the product may issue 103 cycles before a is ready, not 104. A product of one small
+  // set (w [320, 40]: 51,200 B, install 52) may lead by its whole install.
+  auto build = [](int64_t k, int64_t n, uint64_t at) {
+    ScheduleBuilder b;
+    const uint32_t a = b.buffer("a", schedule::INPUT, {1, k});
+    const uint32_t w = b.buffer("w", schedule::WEIGHT, {k, n});
+    const uint32_t h = b.buffer("h", schedule::OUTPUT, {1, n});
+    schedule::Program &p = b.program();
+    ScheduleBuilder::add(p, 0, schedule::MEM_WRITE, {}, {a});
+    ScheduleBuilder::add(p, at, schedule::MXM_MATMUL, {a, w}, {h}, "mm");
+    return b;
+  };
+  const uint64_t ready640 = 10 + 640 * 4; // MEM_WRITE of a [1, 640] f32 at 1 B/cycle
+  CHECK_THAT(errorOf(build(640, 80, ready640 - 104).schedule),
+             Catch::Contains("data read before ready"));
+  CHECK(timeOnly(build(640, 80, ready640 - 103).schedule).ok());
+  CHECK_THAT(errorOf(build(320, 40, kWriteDone - 53).schedule),
+             Catch::Contains("data read before ready"));
+  CHECK(timeOnly(build(320, 40, kWriteDone - 52).schedule).ok());
 }

@@ -33,7 +33,11 @@ def PartitionGraph : Pass<"conveyor-partition", "mlir::ModuleOp"> {
   let options = [
     Option<"tp", "tp", "unsigned", "1", "Tensor-parallel degree (chips per stage)">,
     Option<"stages", "stages", "unsigned", "1",
-           "Pipeline stages; layers are split into contiguous, near-equal ranges">
+           "Pipeline stages; layers are split into contiguous, near-equal ranges">,
+    Option<"systemPath", "system", "std::string", "\"\"",
+           "System description (systems/*.yaml); when given, stages whose tensor-parallel "
+           "group or pipeline neighbours sit a different number of C2C hops apart get "
+           "their own role, so that a template's link timing is that of its own stages">
   ];
   let statistics = [
     Statistic<"numTemplates", "templates", "Distinct chip-role functions written">,

@@ -285,6 +285,23 @@ LogicalResult CastOp::verify() {
   return expectShape(*this, getInput().getType().getShape());
 }
 
+LogicalResult SumOp::verify() {
+  if (failed(verifyStaticAndPlaced(*this))) {
+    return failure();
+  }
+  // 2..32: the limits of the schedule reader's VXM_SUM (one stream per addend).
+  if (getAddends().size() < 2 || getAddends().size() > 32) {
+    return emitOpError() << "takes 2 to 32 addends, not " << getAddends().size();
+  }
+  for (Value addend : getAddends()) {
+    if (addend.getType() != getType()) {
+      return emitOpError() << "addend of type " << addend.getType()
+                           << " differs from the result type " << getType();
+    }
+  }
+  return success();
+}
+
 LogicalResult RotaryOp::verify() {
   if (failed(verifyStaticAndPlaced(*this)) || failed(expectFloat(*this, getInput(), "input"))) {
     return failure();

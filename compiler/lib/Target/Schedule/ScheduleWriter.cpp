@@ -142,6 +142,7 @@ pb::Opcode opcodeOf(Operation *op) {
       .Case<chip::TopKOp>([](auto) { return pb::VXM_TOPK; })
       .Case<chip::CastOp>([](auto) { return pb::VXM_CAST; })
       .Case<chip::RotaryOp>([](auto) { return pb::VXM_ROTARY; })
+      .Case<chip::SumOp>([](auto) { return pb::VXM_SUM; })
       .Case<chip::MatMulDqOp>([](auto) { return pb::MXM_MATMUL_DQ; })
       .Case<chip::ExpertMatMulOp>([](chip::ExpertMatMulOp product) {
         return product.getScale() ? pb::MXM_EXPERT_MATMUL_DQ : pb::MXM_EXPERT_MATMUL;

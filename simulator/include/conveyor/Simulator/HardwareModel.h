@@ -40,6 +40,9 @@ struct HardwareModel {
 
   double hostBytesPerSecond = 0;
   uint64_t weightLoadBytesPerCycle = 0;
+  /// Bytes of weights the MXM planes hold at once (planes x rows x cols): one tile set. The
+  /// next set installs while the current one computes (0: no overlap).
+  uint64_t weightSetBytes = 0;
   uint64_t alusPerLane = 0;
   /// MXM multiply-accumulates per cycle by activation dtype; 0 = the MXM has no rate for it.
   /// The F32 slot holds the rate of `floatTimingAs` (f32 matmuls are timed at that rate).

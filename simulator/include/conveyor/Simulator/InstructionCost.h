@@ -22,6 +22,9 @@ struct InstructionCost {
   uint64_t vxmOps = 0;       // VXM ALU operations (elements x ops per element)
   uint64_t readBytes = 0;    // bytes of all operands (SRAM reads, or host reads for MEM_READ)
   uint64_t writtenBytes = 0; // bytes of all results
+  // Cycles after issue by which operand 0 may still be arriving: an MXM product installs its
+  // first tile set (its weights are read at issue) before it needs its activations.
+  uint64_t operandLead = 0;
 };
 
 /// Host transfer cycles for `bytes`: exactly the timing doc's expression

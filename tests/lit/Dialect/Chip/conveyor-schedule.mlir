@@ -10,22 +10,23 @@
 // A dependence chain: each instruction waits for its operand.
 //   mem_write x (2048 B): O = H(2048) = ceil(58.51) = 59, D = 900 + 59 = 959
 //   matmul 8x64 x 64x32 f32: install ceil(8192 / 10240) = 1, compute ceil(16384 / 102400) = 1,
-//     O = 2, D = 69 + 24 + 2 = 95; issues at 959 (x ready), ready at 1054
+//     O = 2, D = 69 + 24 + 2 = 95; its one tile set (1 cycle of install) goes in before x must
+//     be there: issues at 959 - 1 = 958, ready at 1053
 //   add / gelu (1024 B = 4 vectors, 1 and 12 ops <= 16 ALUs: one pass): O = 4, D = 69 + 16 + 4 = 89
-//   transpose: O = 4, D = 69 + 18 + 4 = 91; the view is ready when its source is (1323)
+//   transpose: O = 4, D = 69 + 18 + 4 = 91; the view is ready when its source is (1322)
 //   softmax: O = 3 * 4 = 12, D = 69 + 16 + 12 = 97
 //   mem_read y (1024 B): O = H(1024) = ceil(29.26) = 30, D = 900 + 69 + 30 = 999
-//   end = 1420 + 999 = 2419
+//   end = 1419 + 999 = 2418
 // CHECK-LABEL: func.func @chain
-// CHECK-SAME: cv.end_cycle = 2419 : i64
+// CHECK-SAME: cv.end_cycle = 2418 : i64
 // CHECK: cv.chip.mem_write {{.*}} {issue = 0 : i64}
-// CHECK: cv.chip.mxm_matmul {{.*}} {issue = 959 : i64}
-// CHECK: cv.chip.vxm_binary "add" {{.*}} {issue = 1054 : i64}
-// CHECK: cv.chip.vxm_unary "gelu" {{.*}} {issue = 1143 : i64}
-// CHECK: cv.chip.sxm_transpose {{.*}} {issue = 1232 : i64}
+// CHECK: cv.chip.mxm_matmul {{.*}} {issue = 958 : i64}
+// CHECK: cv.chip.vxm_binary "add" {{.*}} {issue = 1053 : i64}
+// CHECK: cv.chip.vxm_unary "gelu" {{.*}} {issue = 1142 : i64}
+// CHECK: cv.chip.sxm_transpose {{.*}} {issue = 1231 : i64}
 // CHECK: cv.chip.view %{{[0-9]+}} : tensor<32x8xf32> -> tensor<8x32xf32>
-// CHECK: cv.chip.vxm_softmax {{.*}} {axis = 1 : i64, issue = 1323 : i64}
-// CHECK: cv.chip.mem_read {{.*}} {issue = 1420 : i64}
+// CHECK: cv.chip.vxm_softmax {{.*}} {axis = 1 : i64, issue = 1322 : i64}
+// CHECK: cv.chip.mem_read {{.*}} {issue = 1419 : i64}
 func.func @chain(%arg0: tensor<8x64xf32> {cv.name = "x"}) -> (tensor<8x32xf32> {cv.name = "y"}) {
   %w = cv.chip.weight "w" {value = dense<1.0> : tensor<64x32xf32>} : tensor<64x32xf32>
   %b = cv.chip.weight "b" {value = dense<0.5> : tensor<32xf32>} : tensor<32xf32>
@@ -85,17 +86,18 @@ func.func @contention(%a: tensor<8x64xf32>, %b: tensor<8x64xf32>) -> (tensor<8x3
 // int8 on the MXM at 409,600 MACs/cycle; weights install at 10,240 B/cycle.
 //   mem_write x (320 B): O = ceil(9.14) = 10, D = 910
 //   matmul [1,320] x [320,320] i8: install 102400 / 10240 = 10, compute ceil(102400 / 409600) = 1,
-//     O = 11, D = 69 + 24 + 11 = 104: issues at 910, ready at 1014
+//     O = 11, D = 69 + 24 + 11 = 104: one tile set, installed before x must be there: issues
+//     at 910 - 10 = 900, ready at 1004
 //   batched f32 matmul [2,8,64] x [64,32]: B = 2, install ceil(16384 / 10240) = 2,
-//     compute ceil(32768 / 102400) = 1, O = 3: weight ready at 0, MXM free at 921 -> issues at 921
-//   mem_read y (i32 [1,320] = 1280 B): O = ceil(36.57) = 37, issues at 1014 (MEM free at 10),
-//     D = 900 + 69 + 37 = 1006, ends 2020
+//     compute ceil(32768 / 102400) = 1, O = 3: weight ready at 0, MXM free at 911 -> issues at 911
+//   mem_read y (i32 [1,320] = 1280 B): O = ceil(36.57) = 37, issues at 1004 (MEM free at 10),
+//     D = 900 + 69 + 37 = 1006, ends 2010
 // CHECK-LABEL: func.func @int8
-// CHECK-SAME: cv.end_cycle = 2020 : i64
+// CHECK-SAME: cv.end_cycle = 2010 : i64
 // CHECK: cv.chip.mem_write {{.*}} {issue = 0 : i64}
-// CHECK: cv.chip.mxm_matmul {{.*}} {issue = 910 : i64} : (tensor<1x320xi8>, tensor<320x320xi8>) -> tensor<1x320xi32>
-// CHECK: cv.chip.mxm_matmul {{.*}} {issue = 921 : i64} : (tensor<2x8x64xf32>, tensor<64x32xf32>) -> tensor<2x8x32xf32>
-// CHECK: cv.chip.mem_read {{.*}} {issue = 1014 : i64}
+// CHECK: cv.chip.mxm_matmul {{.*}} {issue = 900 : i64} : (tensor<1x320xi8>, tensor<320x320xi8>) -> tensor<1x320xi32>
+// CHECK: cv.chip.mxm_matmul {{.*}} {issue = 911 : i64} : (tensor<2x8x64xf32>, tensor<64x32xf32>) -> tensor<2x8x32xf32>
+// CHECK: cv.chip.mem_read {{.*}} {issue = 1004 : i64}
 func.func @int8(%arg0: tensor<1x320xi8>) -> tensor<1x320xi32> {
   %w = cv.chip.weight "w" {value = dense<1> : tensor<320x320xi8>} : tensor<320x320xi8>
   %x = cv.chip.mem_write %arg0, "x" : tensor<1x320xi8>

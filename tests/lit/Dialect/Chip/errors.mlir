@@ -223,3 +223,22 @@ func.func @copy_type(%a: tensor<4xf32>) {
   %y = "cv.chip.mem_copy"(%x) : (tensor<4xf32>) -> tensor<4xf16>
   return
 }
+
+// -----
+
+func.func @sum_one_addend(%a: tensor<4xf32>) {
+  %x = cv.chip.mem_write %a, "a" : tensor<4xf32>
+  // expected-error @+1 {{'cv.chip.vxm_sum' op takes 2 to 32 addends, not 1}}
+  %y = cv.chip.vxm_sum %x : tensor<4xf32> -> tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @sum_types(%a: tensor<4xf32>, %b: tensor<4xf16>) {
+  %x = cv.chip.mem_write %a, "a" : tensor<4xf32>
+  %y = cv.chip.mem_write %b, "b" : tensor<4xf16>
+  // expected-error @+1 {{'cv.chip.vxm_sum' op addend of type 'tensor<4xf16>' differs from the result type 'tensor<4xf32>'}}
+  %z = cv.chip.vxm_sum %x, %y : tensor<4xf32>, tensor<4xf16> -> tensor<4xf32>
+  return
+}

@@ -28,6 +28,9 @@ struct InstructionCost {
   Unit unit = Unit::Mem;
   uint64_t occupancy = 0;
   uint64_t duration = 0;
+  /// Cycles after issue by which operand 0 may still be arriving: an MXM product installs
+  /// its first tile set (weights already resident) before it needs its activations.
+  uint64_t operandLead = 0;
 };
 
 /// The element type of `type` as a system dtype; nullopt for types the chip cannot hold.

@@ -231,6 +231,19 @@ def Chip_RotaryOp : Chip_Op<"vxm_rotary", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Chip_SumOp : Chip_Op<"vxm_sum", [Pure]> {
+  let summary = "VXM: the sum of 2 to 32 tensors of the result's type, in one burst";
+  let description = [{
+    Each addend is read on its own stream and the ALU mesh chains the n - 1 adds, so a
+    sum of up to alus_per_lane + 1 tensors takes one pass (an all-reduce's received
+    partials plus the residual; `conveyor-chip-shorten-chains` builds it from add chains).
+  }];
+  let arguments = !con((ins Variadic<AnyRankedTensor>:$addends), ChipPlacement);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$addends attr-dict `:` type($addends) `->` type($result)";
+  let hasVerifier = 1;
+}
+
 def Chip_MatMulDqOp : Chip_Op<"mxm_matmul_dq", [Pure]> {
   let summary = "MXM: lhs @ dequant(weight) * scale[n], low-precision weights, fp32 accumulation";
   let description = [{

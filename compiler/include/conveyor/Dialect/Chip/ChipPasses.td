@@ -57,8 +57,10 @@ def ShortenChains : Pass<"conveyor-chip-shorten-chains", "mlir::ModuleOp"> {
     an `sxm_transpose` that only moves size-1 axes keeps the bytes in place and becomes a
     `view`; a chain of `vxm_binary add` whose intermediate sums have no other use (the
     all-reduce of the partial sums received from tensor-parallel peers, then the residual)
-    becomes a balanced tree, ceil(log2(n)) adds deep instead of n - 1. Reassociating the
-    sum changes its rounding (as the order of peers in an all-reduce already does).
+    becomes one `vxm_sum` of its n addends (sums of at most 32, nested, past 32): one VXM
+    pass instead of n - 1 dependent adds. The sum accumulates in f32 and rounds once, so
+    its rounding differs from the chain's (as the order of peers in an all-reduce already
+    makes it).
   }];
 }
 

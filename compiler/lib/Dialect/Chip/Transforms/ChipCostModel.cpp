@@ -106,7 +106,7 @@ bool isInstruction(Operation *op) {
              op) ||
          isa<GatherOp, SliceOp, ConcatOp, BroadcastOp, ReduceOp, RmsNormOp, LayerNormOp, SelectOp,
              TopKOp, CastOp, RotaryOp, MatMulDqOp>(op) ||
-         isa<ExpertMatMulOp, KvAppendOp>(op);
+         isa<ExpertMatMulOp, KvAppendOp, SumOp>(op);
 }
 
 uint64_t ChipCostModel::vectors(uint64_t bytes) const { return ceilDiv(bytes, config.vectorBytes); }
@@ -142,13 +142,20 @@ std::optional<InstructionCost> ChipCostModel::matmul(uint64_t batch, uint64_t m,
       config.mxm.weightLoadBytesPerCycle == 0) {
     return std::nullopt;
   }
-  // Every weight enters the MXM once; v1 does not overlap install with compute.
-  uint64_t install = ceilDiv(tensorBytes(batch * k * n, system::dtypeBits(weight)),
-                             config.mxm.weightLoadBytesPerCycle);
+  // Every weight enters the MXM once, as T tile sets of planes x rows x cols bytes; set i + 1
+  // installs while set i computes, so only the first install and the last compute show.
+  uint64_t weightBytes = tensorBytes(batch * k * n, system::dtypeBits(weight));
+  uint64_t install = ceilDiv(weightBytes, config.mxm.weightLoadBytesPerCycle);
   uint64_t compute = ceilDiv(batch * m * k * n, rate->second);
-  uint64_t occupancy = install + compute;
+  uint64_t setBytes = uint64_t(config.mxm.planes) * config.mxm.rows * config.mxm.cols;
+  uint64_t sets = setBytes == 0 ? 1 : std::max<uint64_t>(1, ceilDiv(weightBytes, setBytes));
+  uint64_t occupancy = std::max(install, compute) + ceilDiv(std::min(install, compute), sets);
+  // The first set installs before the activations are needed.
+  uint64_t lead =
+      setBytes == 0 ? 0 : std::min(install, ceilDiv(setBytes, config.mxm.weightLoadBytesPerCycle));
   return InstructionCost{Unit::Mxm, occupancy,
-                         uint64_t(config.mem.latencyCycles) + config.mxm.latencyCycles + occupancy};
+                         uint64_t(config.mem.latencyCycles) + config.mxm.latencyCycles + occupancy,
+                         lead};
 }
 
 InstructionCost ChipCostModel::vxmElementwise(uint64_t resultBytes, uint64_t opsPerElement) const {
@@ -286,6 +293,10 @@ FailureOr<InstructionCost> ChipCostModel::transformerOpCost(Operation *op,
       })
       // Two products and a sum per element plus the half-rotation's negation.
       .Case<RotaryOp>([&](auto) { return burst(config, Unit::Vxm, resultVectors * aluPasses(4)); })
+      // n addends on n streams, n - 1 chained adds per element.
+      .Case<SumOp>([&](SumOp sum) {
+        return burst(config, Unit::Vxm, resultVectors * aluPasses(sum.getAddends().size() - 1));
+      })
       // Installs the narrow weights; the per-channel scale rides on the accumulator.
       .Case<MatMulDqOp>([&](MatMulDqOp product) {
         return mxmProductCost(*this, product, product.getLhs(), product.getWeight(),

@@ -98,7 +98,14 @@ FailureOr<uint64_t> ChipSchedulingProblem::readyCycle(Value value, Operation *us
   if (failed(issue)) {
     return failure();
   }
-  return *issue + cost->second.duration;
+  uint64_t ready = *issue + cost->second.duration;
+  // An MXM product's activations (operand 0) may arrive while its first tile set installs.
+  auto reader = costs.find(user);
+  if (reader != costs.end() && user->getNumOperands() > 0 && user->getOperand(0) == value &&
+      !llvm::is_contained(user->getOperands().drop_front(), value)) {
+    ready -= std::min(ready, reader->second.operandLead);
+  }
+  return ready;
 }
 
 FailureOr<uint64_t> ChipSchedulingProblem::endCycle() const {

@@ -1,9 +1,11 @@
-// conveyor-chip-shorten-chains: unit-axis transposes become views, add chains balanced trees.
+// conveyor-chip-shorten-chains: unit-axis transposes become views, add chains one vxm_sum.
 #include "conveyor/Dialect/Chip/ChipOps.h"
 #include "conveyor/Dialect/Chip/ChipPasses.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
+
+#include <algorithm>
 
 namespace conveyor::chip {
 #define GEN_PASS_DEF_SHORTENCHAINS
@@ -33,6 +35,9 @@ bool movesOnlyUnitAxes(ArrayRef<int64_t> shape, ArrayRef<int64_t> perm) {
   }
   return true;
 }
+
+/// The most addends one vxm_sum takes (the schedule's VXM_SUM limit: one stream each).
+constexpr size_t kMaxAddends = 32;
 
 bool isAdd(Operation *op) {
   auto add = dyn_cast_or_null<BinaryOp>(op);
@@ -87,25 +92,26 @@ struct ShortenChainsPass : public conveyor::chip::impl::ShortenChainsBase<Shorte
         SmallVector<Value> leaves;
         SmallVector<Operation *> inner;
         collectLeaves(root, leaves, inner);
-        if (leaves.size() < 4) {
-          continue; // already as short as it gets
+        if (leaves.size() < 3) {
+          continue; // one add already
         }
-        // Pairwise levels, in the chain's order: depth ceil(log2(n)).
+        // One vxm_sum reads every addend on its own stream and chains the adds in the ALU
+        // mesh; past kMaxAddends, each further sum takes the previous one and the next
+        // kMaxAddends - 1 addends.
         OpBuilder builder(root);
-        SmallVector<Value> level(leaves.begin(), leaves.end());
-        while (level.size() > 1) {
-          SmallVector<Value> next;
-          for (size_t i = 0; i + 1 < level.size(); i += 2) {
-            next.push_back(builder.create<BinaryOp>(root.getLoc(), root.getType(), level[i],
-                                                    level[i + 1], builder.getStringAttr("add"),
-                                                    IntegerAttr(), IntegerAttr(), IntegerAttr()));
+        Value sum;
+        for (size_t next = 0; next < leaves.size();) {
+          SmallVector<Value> addends;
+          if (sum) {
+            addends.push_back(sum);
           }
-          if (level.size() % 2 == 1) {
-            next.push_back(level.back());
-          }
-          level = std::move(next);
+          size_t take = std::min(kMaxAddends - addends.size(), leaves.size() - next);
+          addends.append(leaves.begin() + next, leaves.begin() + next + take);
+          next += take;
+          sum = builder.create<SumOp>(root.getLoc(), root.getType(), addends, IntegerAttr(),
+                                      IntegerAttr(), IntegerAttr());
         }
-        root.getResult().replaceAllUsesWith(level.front());
+        root.getResult().replaceAllUsesWith(sum);
         root.erase();
         for (Operation *op : inner) { // users first: the chain was collected top-down
           op->erase();
