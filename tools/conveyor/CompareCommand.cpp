@@ -68,11 +68,12 @@ std::string shortReason(const std::string &reason) {
 const char *const kAutoWeights[] = {"fp16", "fp8", "int8"};
 
 /// Replaces an LPU system's planner estimate by its compiled and simulated schedule
-/// (compileAndSimulateLpu, as `conveyor validation` does): the planner's deployment, or when
-/// the compile's plan (8% SRAM reserved) does not hold it and --lpu-weights / --seqs are auto,
-/// the next one in makeCompareSystem's order (fewer sequences, then narrower weights). DECODE
-/// buckets at the contexts the traffic reaches (servingKvBuckets), the compiler's default
-/// PREFILL buckets. When nothing compiles the planner estimate stays, and its source says why.
+/// (compileAndSimulateLpu, as `conveyor validation` does): the planner's deployment (chosen
+/// by the compile's rule), or when the graph's plan does not hold it and --lpu-weights / --seqs
+/// are auto, the next one in makeCompareSystem's order (fewer sequences, then narrower
+/// weights). DECODE buckets at the contexts the traffic reaches (servingKvBuckets), the
+/// compiler's default PREFILL buckets. When nothing compiles the planner estimate stays, and
+/// its source says why.
 void useSimulatedSchedule(reports::CompareSystem &system, const std::string &onnxPath,
                           const std::vector<runtime::Request> &requests, const std::string &root) {
   const reports::CompareSystem::LpuDeployment &chosen = *system.lpu;
@@ -176,8 +177,8 @@ void useSimulatedSchedule(reports::CompareSystem &system, const std::string &onn
       fmt::format("{} sequences in flight{}, KV for {} tokens each", request.planning.seqs,
                   request.planning.seqs != chosen.sequences ||
                           request.planning.weights != chosen.weights
-                      ? fmt::format(" (the planner estimate held {} at {}; the compile's plan "
-                                    "reserves 8% of SRAM for the step's buffers)",
+                      ? fmt::format(" (the planner estimate, planned by the same rule from "
+                                    "the zoo config, held {} at {}; the graph's plan does not)",
                                     chosen.sequences, chosen.weights)
                       : std::string(),
                   chosen.maxContext)};

@@ -103,7 +103,7 @@ int runExplore(const ExploreFlags &flags, const std::string &argv0) {
   options.resultsPath = (std::filesystem::path(flags.report) / "explore.jsonl").string();
   // Everything besides the swept axes that the results depend on.
   options.sweepId = fmt::format("model={} system={}:{:016x} activations={} kv={} "
-                                "max_context={} context={} estimator=planner-v1",
+                                "max_context={} context={} estimator=planner-v2 rule=compiled",
                                 model.name, base->name, system::fingerprint(*base),
                                 flags.activations, flags.kv, flags.maxContext, flags.context);
   auto started = std::chrono::steady_clock::now();
@@ -140,9 +140,11 @@ int runExplore(const ExploreFlags &flags, const std::string &argv0) {
                   "priced at a context of {} tokens.",
                   flags.chips, flags.sramMb, flags.precisions, flags.seqs, flags.activations,
                   flags.kv, flags.maxContext, flags.context),
-      "Each point is planned by the partition planner (compiler/lib/Partition) and priced from "
-      "its estimate (docs/reports.md): not a simulated schedule. Static power is charged for "
-      "every chip of the point, used by the plan or not."};
+      "Each point is planned by the partition planner under the compile's rule (8% of SRAM "
+      "reserved, near-equal layer ranges, a node-sized tp when it fits; docs/partition.md): "
+      "its fit, minimum and tp x stages are what `conveyor compile` builds on that system. It "
+      "is priced from the planner's estimate of that plan (docs/reports.md): not a simulated "
+      "schedule. Static power is charged for every chip of the point, used by the plan or not."};
   Document document = makeExploreDocument(model.name, setup, run->results);
   Result<WrittenReport> written =
       writeReportDocument(document, flags.report, flags.noPlots, flags.json);
@@ -160,8 +162,10 @@ int runExplore(const ExploreFlags &flags, const std::string &argv0) {
              "json,jsonl}}{}\n",
              run->results.size(), run->evaluated, run->reused, fits, flags.report,
              written->plotsDrawn ? "" : "; plots skipped: " + written->plotNote);
+  fmt::print("  fit and minimum by the compile's rule (8% SRAM reserved, near-equal layer ranges, "
+             "node-sized tp; `conveyor compile --min-chips` for that SRAM per chip):\n");
   for (const FrontierRow &row : fittingFrontier(run->results)) {
-    fmt::print("  {:<5} {:>6.0f} MB/chip: fewest swept chips {:>5}, planner minimum {}\n",
+    fmt::print("  {:<5} {:>6.0f} MB/chip: fewest swept chips {:>5}, compile's minimum {}\n",
                row.precision, row.sramMegabytes,
                row.fewestSweptChips ? std::to_string(row.fewestSweptChips) : "-",
                row.minimumChips ? std::to_string(row.minimumChips) : "-");

@@ -343,7 +343,9 @@ std::vector<uint32_t> candidateTps(const ModelSummary &model, const PlanOptions 
 /// stage count, under the options' layout rule (the greedy layout is added by the callers).
 std::vector<Layout> optionLayouts(uint32_t layers, const PlanOptions &options) {
   std::vector<Layout> layouts;
-  if (options.layersPerStage && options.nearEqualStagesOnly) {
+  if (options.pipelineStages) {
+    layouts.push_back(balancedLayout(layers, *options.pipelineStages));
+  } else if (options.layersPerStage && options.nearEqualStagesOnly) {
     // The shard pass gets a stage count: K layers per stage is ceil(layers / K) near-equal
     // stages, whose longest range is K or less.
     layouts.push_back(balancedLayout(
@@ -388,7 +390,7 @@ uint32_t minimumChipsAt(const ModelSummary &model, const system::ChipConfig &chi
     }
     Shards s = makeShards(model, options, tp, chip);
     std::optional<Layout> layout;
-    if (options.layersPerStage || options.nearEqualStagesOnly) {
+    if (options.layersPerStage || options.pipelineStages || options.nearEqualStagesOnly) {
       // Fewest stages first: near-equal layouts come in stage-count order.
       for (const Layout &candidate : optionLayouts(layers, options)) {
         if (layoutFits(model, s, candidate, usable) &&
@@ -621,13 +623,16 @@ std::string refusalMessage(const ModelSummary &model, const system::SystemConfig
     if (sramNeeded > 0) {
       message += fmt::format(" (or {} of SRAM per chip on {} chips)", megabytes(sramNeeded), chips);
     }
-  } else if (options.tensorParallel || options.layersPerStage) {
+  } else if (options.tensorParallel || options.layersPerStage || options.pipelineStages) {
     std::string forced;
     if (options.tensorParallel) {
       forced += fmt::format(" --tp {}", *options.tensorParallel);
     }
     if (options.layersPerStage) {
       forced += fmt::format(" --layers-per-stage {}", *options.layersPerStage);
+    }
+    if (options.pipelineStages) {
+      forced += fmt::format(" {} pipeline stages", *options.pipelineStages);
     }
     message += fmt::format("; no layout fits at {} with{}: drop or change them", precision, forced);
   } else {
@@ -866,6 +871,11 @@ static Result<Plan> planOnce(const ModelSummary &model, const system::SystemConf
     return makeError(fmt::format("{}: --layers-per-stage {} must be between 1 and the {} layers",
                                  where, options.layersPerStage.value_or(0), model.layers.size()));
   }
+  if (options.pipelineStages &&
+      (*options.pipelineStages == 0 || *options.pipelineStages > model.layers.size())) {
+    return makeError(fmt::format("{}: {} pipeline stages must be between 1 and the {} layers",
+                                 where, options.pipelineStages.value_or(0), model.layers.size()));
+  }
   if (options.sramReserveFraction < 0 || options.sramReserveFraction >= 1) {
     return makeError(where + ": the SRAM reserve fraction must be in [0, 1)");
   }
@@ -886,7 +896,7 @@ static Result<Plan> planOnce(const ModelSummary &model, const system::SystemConf
     Shards s = makeShards(model, options, tp, system.chip);
     // Near-equal ranges first, so that on a tie in latency the balanced layout wins.
     std::vector<Layout> layouts = optionLayouts(layers, options);
-    if (!options.layersPerStage && !options.nearEqualStagesOnly) {
+    if (!options.layersPerStage && !options.pipelineStages && !options.nearEqualStagesOnly) {
       if (auto greedy = greedyLayout(model, s, usable)) {
         layouts.push_back(*greedy);
       }

@@ -60,14 +60,17 @@ Document makeExploreDocument(const std::string &model, const std::vector<std::st
       "Fewest chips that hold the model (weights, KV cache for the sweep's context and "
       "sequences, activations, reserve) for each SRAM size and weight precision. "
       "\"fewest swept\" is the smallest chip count of the sweep grid that fits; \"minimum\" is "
-      "the planner's exact minimum at the fewest sequences swept (`minimumChips`), off the grid.");
+      "the exact minimum at the fewest sequences swept, off the grid. Both follow the compile's "
+      "rule (docs/partition.md): 8% of SRAM reserved, near-equal layer ranges, a node-sized tp "
+      "when it fits, whole nodes; the minimum is what `conveyor compile --min-chips` prints for "
+      "the base system with that SRAM per chip.");
   Table frontierTable;
   frontierTable.id = "frontier";
   frontierTable.columns = {
       {"precision", "weights"},
       {"sram_mb", "SRAM per chip (MB)", NumberFormat::Integer},
       {"fewest_swept_chips", "fewest swept chips that fit", NumberFormat::Integer},
-      {"minimum_chips", "minimum chips (planner)", NumberFormat::Integer}};
+      {"minimum_chips", "minimum chips (compile's rule)", NumberFormat::Integer}};
   std::vector<FrontierRow> rows = fittingFrontier(results);
   std::map<std::string, PlotSeries> byPrecision;
   std::vector<std::string> precisionOrder;

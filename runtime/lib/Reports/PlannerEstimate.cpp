@@ -158,6 +158,11 @@ Result<LpuEstimate> estimateLpu(const partition::ModelSummary &model,
     options.maxContext = context;
     options.tensorParallel = chosen.tp;
     options.layersPerStage.reset();
+    if (options.compiledLayout) {
+      // The chosen plan's own layout (the one the compile builds), not the fastest one that
+      // one short sequence would allow.
+      options.pipelineStages = chosen.stageCount;
+    }
     Result<partition::Plan> single = partition::planPartition(model, system, options);
     if (!single) {
       return makeError(single.error());
@@ -309,8 +314,14 @@ Result<CompareSystem> makeLpuSystem(const std::string &spec, const std::string &
       choices.push_back({weights, sequences});
     }
   }
+  // A multi-chip system is planned by the compile's rule, so that the deployment chosen here
+  // is the one `conveyor compile -o` builds (and its estimate, the fallback, is of that plan).
+  LpuSettings planned = settings.lpu;
+  if (system->fabric.chips > 1) {
+    planned.plan = partition::compiledPlanOptions(planned.plan, /*reserveGiven=*/false);
+  }
   for (const auto &[weights, sequences] : choices) {
-    LpuSettings lpu = settings.lpu;
+    LpuSettings lpu = planned;
     lpu.plan.weights = weights;
     lpu.plan.seqsInFlight = sequences;
     Result<LpuEstimate> estimate = estimateLpu(model, *system, lpu, spec);
@@ -432,8 +443,18 @@ Result<CompareSystem> makeCompareSystem(const std::string &spec,
                                spec));
 }
 
+system::SystemConfig withSramPerChip(const system::SystemConfig &system, uint64_t sramBytes) {
+  system::SystemConfig out = system;
+  const uint32_t slices = std::max<uint32_t>(1, system.chip.mem.slices);
+  out.chip.mem.bytesPerSlice = (sramBytes + slices - 1) / slices;
+  return out;
+}
+
 PointEvaluator makePlannerEvaluator(partition::ModelSummary model, system::SystemConfig base,
                                     LpuSettings settings, uint64_t meanContext) {
+  // Every point is planned by the compile's rule (docs/partition.md, "The compile's rule"):
+  // its fit, minimum and plan are what `conveyor compile` says for the same system.
+  settings.plan = partition::compiledPlanOptions(settings.plan, /*reserveGiven=*/false);
   auto minimumCache = std::make_shared<std::map<std::string, uint32_t>>();
   auto cacheMutex = std::make_shared<std::mutex>();
   return [model = std::move(model), base = std::move(base), settings, meanContext, minimumCache,
@@ -453,13 +474,15 @@ PointEvaluator makePlannerEvaluator(partition::ModelSummary model, system::Syste
     ExploreResult result;
     result.point = point;
     {
-      // The exact minimum at this SRAM size and precision (at this point's sequences).
+      // The minimum at this SRAM size, precision and sequences: what `conveyor compile
+      // --min-chips` prints for the base system file with this SRAM per chip.
       std::string key = fmt::format("{}|{}|{}", point.precision, sramBytes, point.sequences);
       std::unique_lock<std::mutex> lock(*cacheMutex);
       auto found = minimumCache->find(key);
       if (found == minimumCache->end()) {
         lock.unlock();
-        uint32_t minimum = partition::minimumChips(model, system->chip, lpu.plan);
+        uint32_t minimum =
+            partition::minimumChips(model, withSramPerChip(base, sramBytes), lpu.plan);
         lock.lock();
         found = minimumCache->emplace(key, minimum).first;
       }
@@ -484,7 +507,7 @@ PointEvaluator makePlannerEvaluator(partition::ModelSummary model, system::Syste
     result.kvBytes = double(estimate->plan.footprint.kvBytes);
     if (!estimate->estimate) {
       result.fits = false;
-      result.reason = "planner found no layout on this fabric";
+      result.reason = "the compile's plan finds no layout on this fabric";
       return result;
     }
     auto step = EstimatedLpuStepModel::create(*estimate->estimate);

@@ -229,6 +229,84 @@ TEST_CASE("the explore evaluator: refusal below the minimum, priced points above
   CHECK_FALSE(evaluate({64, 230, "int3", 1}).ok());
 }
 
+TEST_CASE("the explore evaluator plans by the compile's rule") {
+  // Minimum, fit and plan of a point are what `conveyor compile` (--min-chips, the refusal,
+  // -o) says for the base system with the point's SRAM per chip, not the planner's default
+  // rule (any layer split, 2% reserved: 656 chips for Llama-2-70B fp16 at 230.7 MB).
+  const partition::ModelSummary model = zooModel("llama2-70b");
+  const system::SystemConfig base = shippedSystem("groq-576");
+  LpuSettings settings;
+  PointEvaluator evaluate = makePlannerEvaluator(model, base, settings, 640);
+  const partition::PlanOptions compiled =
+      partition::compiledPlanOptions(settings.plan, /*reserveGiven=*/false);
+  CHECK(compiled.sramReserveFraction == partition::kCompiledSramReserve);
+  struct Case {
+    double sramMb;
+    const char *precision;
+    uint32_t minimum; // docs/partition.md and `compile --min-chips` on these systems
+  };
+  for (const Case &c : {Case{230.68672, "fp16", 1280}, Case{256, "fp16", 1280},
+                        Case{256, "int8", 432}, Case{512, "fp8", 160}}) {
+    CAPTURE(c.sramMb, c.precision);
+    const uint64_t bytes = uint64_t(std::llround(c.sramMb * 1e6));
+    partition::PlanOptions options = compiled;
+    options.weights = *system::parseDType(c.precision);
+    const system::SystemConfig atSram = withSramPerChip(base, bytes);
+    CHECK(partition::minimumChips(model, atSram, options) == c.minimum);
+    auto below = evaluate({c.minimum - 8, c.sramMb, c.precision, 1});
+    REQUIRE(below.ok());
+    CHECK(below->minimumChips == c.minimum);
+    CHECK_FALSE(below->fits);
+    auto at = evaluate({c.minimum, c.sramMb, c.precision, 1});
+    REQUIRE(at.ok());
+    CHECK(at->fits);
+    // The plan at the minimum is the one the compile builds on a system of that size.
+    auto system = resizedSystem(base, c.minimum, bytes);
+    REQUIRE(system.ok());
+    auto plan = partition::planPartition(model, *system, options);
+    REQUIRE(plan.ok());
+    REQUIRE(plan->fits);
+    CHECK(plan->nearEqualStages());
+    CHECK(plan->denseChips());
+    CHECK(at->tensorParallel == plan->tp);
+    CHECK(at->pipelineStages == plan->stageCount);
+  }
+}
+
+TEST_CASE("the planner estimate re-prices the chosen compiled layout at each context") {
+  // estimateLpu's one-sequence latency plans keep the chosen plan's tp and stage count, so
+  // the estimate is of the plan the compile builds (here tp 8 x 7 for Llama-2-7B fp8 x 4
+  // sequences on groq-64, as reports.test compiles it), not of the fastest one-sequence one.
+  LpuSettings settings;
+  settings.plan = partition::compiledPlanOptions(settings.plan, /*reserveGiven=*/false);
+  settings.plan.weights = system::DType::FP8;
+  settings.plan.seqsInFlight = 4;
+  settings.plan.maxContext = 1024;
+  const partition::ModelSummary model = zooModel("llama2-7b");
+  const system::SystemConfig system = shippedSystem("groq-64");
+  auto estimate = estimateLpu(model, system, settings, "lpu:groq-64");
+  REQUIRE(estimate.ok());
+  REQUIRE(estimate->estimate);
+  CHECK(estimate->plan.tp == 8);
+  CHECK(estimate->plan.stageCount == 7);
+  partition::PlanOptions one = settings.plan;
+  one.seqsInFlight = 1;
+  one.maxContext = 1;
+  one.tensorParallel = 8;
+  one.pipelineStages = 7;
+  auto short1 = partition::planPartition(model, system, one);
+  one.maxContext = 1024;
+  auto long1 = partition::planPartition(model, system, one);
+  REQUIRE(short1.ok());
+  REQUIRE(long1.ok());
+  REQUIRE(short1->fits);
+  REQUIRE(long1->fits);
+  CHECK(short1->stageCount == 7);
+  const double perContext = (long1->decode.total() - short1->decode.total()) / 1023.0;
+  CHECK(estimate->estimate->decodeSecondsPerContextToken == Approx(perContext));
+  CHECK(estimate->estimate->decodeSeconds == Approx(short1->decode.total() - perContext));
+}
+
 TEST_CASE("the validation document has every LPU row with its error") {
   auto document = renderLpuValidationMarkdown(kRoot);
   REQUIRE(document.ok());

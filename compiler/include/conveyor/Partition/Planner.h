@@ -81,6 +81,10 @@ struct PlanOptions {
   int64_t seqsInFlight = 1;               // sequences whose KV cache is resident at once
   std::optional<uint32_t> tensorParallel; // force tp (must divide heads; see docs)
   std::optional<uint32_t> layersPerStage; // force a uniform pipeline stage size
+  /// Force the stage count: near-equal layer ranges, longer first (what the shard pass builds
+  /// from `conveyor-partition stages=N`). With tensorParallel it names one compiled layout,
+  /// e.g. to re-price a chosen plan at another context (reports' estimateLpu).
+  std::optional<uint32_t> pipelineStages;
   /// Fraction of each chip's SRAM kept back for instructions, alignment waste and bank
   /// conflicts (quantisation scales and activations are counted separately, exactly).
   double sramReserveFraction = 0.02;

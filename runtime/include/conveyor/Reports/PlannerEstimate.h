@@ -82,8 +82,14 @@ Result<CompareSystem> makeCompareSystem(const std::string &spec,
                                         const partition::ModelSummary &model,
                                         const CompareSettings &settings);
 
-/// The explore evaluator: plans each point on `base` resized to the point's chips and SRAM,
-/// and prices steady-state decode at `meanContext` with the point's sequences in flight.
+/// `system` with `sramBytes` per chip (MEM slices unchanged, slice size scaled), fabric kept.
+system::SystemConfig withSramPerChip(const system::SystemConfig &system, uint64_t sramBytes);
+
+/// The explore evaluator: plans each point by the compile's rule (partition::
+/// compiledPlanOptions over `settings.plan`, its default reserve) on `base` resized to the
+/// point's chips and SRAM, and prices steady-state decode at `meanContext` with the point's
+/// sequences in flight. The point's minimum is partition::minimumChips on `base` with the
+/// point's SRAM per chip: what `conveyor compile --min-chips` prints for that system file.
 PointEvaluator makePlannerEvaluator(partition::ModelSummary model, system::SystemConfig base,
                                     LpuSettings settings, uint64_t meanContext);
 
