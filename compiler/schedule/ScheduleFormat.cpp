@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -893,6 +894,16 @@ Result<ArenaSchedule> readScheduleFileToArena(const std::string &path) {
 }
 
 Status writeFileAtomically(const std::string &path, const std::string &bytes) {
+  // `-o out/x.sched` works in a fresh checkout: missing parent folders are created.
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) {
+    std::error_code error;
+    std::filesystem::create_directories(parent, error);
+    if (error) {
+      return makeError(fmt::format("cannot write '{}': cannot create its folder '{}': {}", path,
+                                   parent.string(), error.message()));
+    }
+  }
   std::string pattern = path + ".tmp-XXXXXX";
   std::vector<char> tempName(pattern.begin(), pattern.end());
   tempName.push_back('\0');
