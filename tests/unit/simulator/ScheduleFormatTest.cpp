@@ -235,11 +235,18 @@ TEST_CASE("atomic writes leave no file behind on failure", "[format]") {
     CHECK(dir.entries() == std::vector<std::string>{"taken"});
     CHECK(std::filesystem::is_empty(dir.path / "taken"));
   }
-  SECTION("directory does not exist") {
-    Status status = schedule::writeFileAtomically(dir.file("missing/out.sched"), "bytes");
+  SECTION("missing parent folders are created") {
+    REQUIRE(schedule::writeFileAtomically(dir.file("missing/deeper/out.sched"), "bytes").ok());
+    CHECK(std::filesystem::file_size(dir.path / "missing" / "deeper" / "out.sched") == 5);
+    CHECK(std::filesystem::is_directory(dir.path / "missing"));
+  }
+  SECTION("a parent that is a file") {
+    { std::ofstream(dir.file("plain")) << "x"; }
+    Status status = schedule::writeFileAtomically(dir.file("plain/out.sched"), "bytes");
     CHECK_FALSE(status.ok());
-    CHECK_THAT(status.error(), Catch::Contains("missing/out.sched"));
-    CHECK(dir.entries().empty());
+    CHECK_THAT(status.error(), Catch::Contains("plain/out.sched") &&
+                                   Catch::Contains("cannot create its folder"));
+    CHECK(dir.entries() == std::vector<std::string>{"plain"});
   }
   SECTION("directory not writable") {
     if (::geteuid() == 0) {
