@@ -62,8 +62,9 @@ def LowerCollectives : Pass<"conveyor-lower-collectives", "mlir::ModuleOp"> {
     numbered relative to the rank, 2 x (tp - 1) messages of 1/tp of it. Each transfer records its port (for the
     template's first chip), its hop count (the most over the chips running the
     template) and its link slot length (bytes / link rate). A cv.graph.all_gather
-    becomes parts - 1 sends of this rank's shard, parts - 1 receives and a
-    cv.graph.concat in peer-offset order (own shard first: rank 0 holds chip order).
+    becomes parts - 1 sends of this rank's shard, parts - 1 receives and a balanced tree
+    of two-operand cv.graph.concat in peer-offset order (own shard first: rank 0 holds
+    chip order).
   }];
   let dependentDialects = ["::conveyor::chip::ChipDialect"];
   let options = [
