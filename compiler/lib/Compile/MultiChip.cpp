@@ -492,6 +492,7 @@ struct TimedTemplate {
   std::vector<TransferRoute> routes;        // by instruction index (C2C only)
   std::vector<bool> isTransfer;
   uint64_t transferStride = 0;
+  uint32_t driftSyncs = 0; // SYNCs placed inside phases for clock drift (per iteration in the body)
 };
 
 class Assembler {
@@ -525,11 +526,12 @@ uint64_t bufferBytesOf(const pb::Schedule &schedule, uint32_t id) {
 /// whose last use ended before that, as an alias of it. Every body instruction ends within the
 /// iteration (the period is the body's last end), so the next iteration's writes land after
 /// this iteration's reads. The simulator checks the result (write after read, per root).
+/// With `only` = Before or After, the same for the activations of that phase (it runs once).
 void shareBodyActivations(pb::Schedule &lowered, const std::vector<pb::Instruction> &instructions,
                           const std::vector<Phase> &phase, const std::vector<bool> &dead,
                           const std::vector<uint64_t> &writeFrom,
                           const std::vector<uint64_t> &endAt,
-                          const std::set<uint32_t> &carried) {
+                          const std::set<uint32_t> &carried, Phase only = Phase::Body) {
   struct Use {
     uint64_t first = UINT64_MAX, last = 0;
     bool bodyOnly = true;
@@ -542,7 +544,7 @@ void shareBodyActivations(pb::Schedule &lowered, const std::vector<pb::Instructi
     const pb::Instruction &inst = instructions[i];
     auto touch = [&](uint32_t id, bool write) {
       Use &use = uses[rootOf(lowered, id)];
-      use.bodyOnly = use.bodyOnly && phase[i] == Phase::Body;
+      use.bodyOnly = use.bodyOnly && phase[i] == only;
       use.first = std::min(use.first, write ? writeFrom[i] : inst.issue_cycle());
       use.last = std::max(use.last, endAt[i]);
     };
@@ -587,6 +589,23 @@ void shareBodyActivations(pb::Schedule &lowered, const std::vector<pb::Instructi
       buffer.set_alias_of(moved->second);
     }
   }
+}
+
+/// SYNC cycles for one phase: walking its transfers in issue order from the SYNC at
+/// `lastSync`, a SYNC goes on the issue cycle of the first transfer that would otherwise run
+/// more than `maxRun` cycles after the last SYNC (the latest legal place, so the fewest
+/// SYNCs). A SYNC only realigns the chip's clock (one ICU cycle): nothing waits for it.
+std::vector<uint64_t> placeDriftSyncs(std::vector<uint64_t> transferIssues, uint64_t lastSync,
+                                      uint64_t maxRun) {
+  std::sort(transferIssues.begin(), transferIssues.end());
+  std::vector<uint64_t> syncs;
+  for (uint64_t at : transferIssues) {
+    if (at > lastSync && at - lastSync > maxRun) {
+      syncs.push_back(at);
+      lastSync = at;
+    }
+  }
+  return syncs;
 }
 
 Result<TimedTemplate> Assembler::retime(pb::Schedule &lowered,
@@ -735,6 +754,19 @@ Result<TimedTemplate> Assembler::retime(pb::Schedule &lowered,
       auto it = tpSendPhase.find(routes[size_t(i)].tag);
       if (it != tpSendPhase.end()) {
         phase[size_t(i)] = it->second;
+      }
+    }
+  }
+  // What reads an after-phase value is after too (the all-gather's tree joins two received
+  // pieces of the logits before it meets this rank's own; program order is dependency order).
+  for (int i = 0; i < n; ++i) {
+    if (dead[size_t(i)] || phase[size_t(i)] == Phase::Body) {
+      continue;
+    }
+    for (uint32_t id : instructions[size_t(i)].operands()) {
+      auto it = producer.find(rootOf(lowered, id));
+      if (it != producer.end() && phase[size_t(it->second)] == Phase::After) {
+        phase[size_t(i)] = Phase::After;
       }
     }
   }
@@ -917,19 +949,43 @@ Result<TimedTemplate> Assembler::retime(pb::Schedule &lowered,
   out.end = phaseEnd;
   shareBodyActivations(lowered, instructions, phase, dead, writeFrom, endAt,
                           {out.carriedIn, out.carriedOut});
-  // SYNCs sit at the program start and at every iteration start: no transfer may run longer
-  // after one than the drift slack allows (the simulator would reject the program).
+  // The phases before and after the layers run once: their own activations (a prefill's
+  // embedding all-reduce chunks, the logits' pieces) share storage by liveness the same way.
+  shareBodyActivations(lowered, instructions, phase, dead, writeFrom, endAt,
+                       {out.carriedIn, out.carriedOut}, Phase::Before);
+  shareBodyActivations(lowered, instructions, phase, dead, writeFrom, endAt,
+                       {out.carriedIn, out.carriedOut}, Phase::After);
+  // SYNCs sit at the program start, at every iteration start and, inside a phase, wherever a
+  // transfer would otherwise issue longer after the last one than the drift slack allows
+  // (placeDriftSyncs; the simulator rejects a transfer past that bound).
   const uint64_t maxRun = sharding::cyclesWithinDriftSlack(config.fabric, kDriftSlackCycles);
   const uint64_t lastIteration = bodyStart + (iterations - 1) * out.period;
-  if (bodyStart > maxRun || out.period > maxRun || out.end - lastIteration > maxRun) {
-    return makeError(fmt::format("a phase of the step runs longer than {} cycles between SYNCs "
-                                 "(clock drift {} ppb, slack {} cycles); SYNCs inside a layer are "
-                                 "not placed yet: use a shorter --max-context",
-                                 maxRun, sharding::driftPartsPerBillion(config.fabric),
-                                 kDriftSlackCycles));
+  std::vector<std::vector<uint64_t>> innerSyncs(3);
+  {
+    uint64_t lastSync = 0;
+    for (size_t p = 0; p < 3; ++p) {
+      std::vector<uint64_t> transferIssues;
+      for (int i : phases[p]) {
+        if (transfer[size_t(i)]) {
+          transferIssues.push_back(issue[size_t(i)]);
+        }
+      }
+      if (p == size_t(Phase::Body)) {
+        innerSyncs[p] = placeDriftSyncs(std::move(transferIssues), bodyStart, maxRun);
+        // What follows the layers runs after the last iteration's last SYNC.
+        lastSync = lastIteration +
+                   (innerSyncs[p].empty() ? 0 : innerSyncs[p].back() - bodyStart);
+      } else {
+        innerSyncs[p] = placeDriftSyncs(std::move(transferIssues), lastSync, maxRun);
+        if (!innerSyncs[p].empty()) {
+          lastSync = innerSyncs[p].back();
+        }
+      }
+    }
   }
 
-  // Sorted stream: SYNC, before, SYNC + body, after (each phase sorted by issue).
+  // Sorted stream: SYNC, before, SYNC + body, after (each phase sorted by issue, its drift
+  // SYNCs ahead of the instructions issued on their cycle).
   auto syncAt = [](uint64_t cycle) {
     pb::Instruction sync;
     sync.set_opcode(pb::SYNC);
@@ -938,24 +994,30 @@ Result<TimedTemplate> Assembler::retime(pb::Schedule &lowered,
     sync.set_location("sync");
     return sync;
   };
-  out.instructions.push_back(syncAt(0));
-  out.routes.push_back({});
-  out.isTransfer.push_back(false);
+  auto pushSync = [&](uint64_t cycle) {
+    out.instructions.push_back(syncAt(cycle));
+    out.routes.push_back({});
+    out.isTransfer.push_back(false);
+  };
+  pushSync(0);
   for (size_t p = 0; p < 3; ++p) {
     std::vector<int> order = phases[p];
     std::stable_sort(order.begin(), order.end(),
                      [&](int a, int b) { return issue[size_t(a)] < issue[size_t(b)]; });
     if (p == size_t(Phase::Body)) {
       out.bodyFirst = uint32_t(out.instructions.size());
-      out.instructions.push_back(syncAt(bodyStart));
-      out.routes.push_back({});
-      out.isTransfer.push_back(false);
+      pushSync(bodyStart);
     }
+    size_t nextSync = 0;
     for (int i : order) {
+      while (nextSync < innerSyncs[p].size() && innerSyncs[p][nextSync] <= issue[size_t(i)]) {
+        pushSync(innerSyncs[p][nextSync++]);
+      }
       out.instructions.push_back(instructions[size_t(i)]);
       out.routes.push_back(routes[size_t(i)]);
       out.isTransfer.push_back(transfer[size_t(i)]);
     }
+    out.driftSyncs += uint32_t(innerSyncs[p].size());
     if (p == size_t(Phase::Body)) {
       out.bodyCount = uint32_t(out.instructions.size()) - out.bodyFirst;
     }
@@ -1040,17 +1102,29 @@ FailureOr<pb::Schedule> buildMultiChipSchedule(ModuleOp module, const system::Sy
       return failure();
     }
     applyShapeOnlyPrecision((*flat)->lookupSymbol<func::FuncOp>("main"), options);
+    // The template's addresses are placeholders: each stage is allocated again below (per-layer
+    // weights strided, activations shared by liveness) and checked against the chip's SRAM
+    // there, so the single-chip bump allocation (every value its own storage) may exceed it.
     PassManager pm(module.getContext());
-    pm.addPass(chip::createAllocateSram(chip::AllocateSramOptions{options.systemPath}));
+    chip::AllocateSramOptions allocate;
+    allocate.systemPath = options.systemPath;
+    allocate.checkCapacity = false;
+    pm.addPass(chip::createAllocateSram(allocate));
     pm.addPass(
         chip::createScheduleInstructions(chip::ScheduleInstructionsOptions{options.systemPath}));
     if (failed(pm.run(**flat))) {
       return failure();
     }
-    FailureOr<pb::Schedule> lowered = target::buildSchedule(**flat, config, &info.costs);
+    system::SystemConfig placeholderSpace = config;
+    placeholderSpace.chip.mem.bytesPerSlice *= 64;
+    FailureOr<pb::Schedule> lowered =
+        target::buildSchedule(**flat, placeholderSpace, &info.costs);
     if (failed(lowered)) {
       return failure();
     }
+    pb::SystemRef *systemRef = lowered->mutable_system();
+    systemRef->set_fingerprint(system::fingerprint(config));
+    systemRef->set_canonical_text(system::canonicalText(config));
     info.lowered = std::move(*lowered);
     templates.push_back(std::move(info));
   }

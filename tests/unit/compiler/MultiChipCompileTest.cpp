@@ -13,6 +13,8 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <unistd.h>
 
 using namespace conveyor;
@@ -188,5 +190,78 @@ TEST_CASE("multi-chip transfers are timed by the compiler's link model", "[multi
     }
   }
   CHECK(sends > 0);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("SYNCs placed inside a layer keep every transfer within the drift slack, and are "
+          "needed", "[multichip][drift]") {
+  // groq-8 with its clocks 400 times worse (20,000 ppm): a chip may run only
+  // 32 x 1e9 / 2e7 = 1,600 cycles after a SYNC before a transfer, less than one layer of the
+  // tiny Llama, so the compile must place SYNCs inside the layer body.
+  fs::path dir =
+      fs::temp_directory_path() / ("conveyor-multichip-drift-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::string yaml;
+  {
+    std::ifstream in(sourcePath("systems/groq-8.yaml"));
+    std::stringstream text;
+    text << in.rdbuf();
+    yaml = text.str();
+  }
+  const std::string from = "clock_drift_ppm: 50";
+  REQUIRE(yaml.find(from) != std::string::npos);
+  yaml.replace(yaml.find(from), from.size(), "clock_drift_ppm: 20000");
+  const std::string systemPath = (dir / "groq-8-drifty.yaml").string();
+  std::ofstream(systemPath) << yaml;
+  Result<system::SystemConfig> system = system::loadSystemConfig(systemPath);
+  REQUIRE(system);
+  REQUIRE(sharding::cyclesWithinDriftSlack(system->fabric, 32) == 1600);
+
+  compile::CompileOptions options = tinyLlamaDecode((dir / "tiny.sched").string());
+  options.systemPath = systemPath;
+  Result<compile::CompileSummary> summary = compile::compileModel(options);
+  REQUIRE(summary);
+  Result<schedule::Schedule> written = schedule::readScheduleFile(options.outputPath);
+  REQUIRE(written);
+
+  // Inner SYNCs: neither a program's first instruction nor an iteration's first.
+  auto innerSyncs = [](const schedule::Program &program) {
+    std::vector<int> at;
+    for (int i = 1; i < program.instructions_size(); ++i) {
+      const bool iterationStart = program.repeats_size() > 0 && program.repeats(0).first() == uint32_t(i);
+      if (program.instructions(i).opcode() == schedule::SYNC && !iterationStart) {
+        at.push_back(i);
+      }
+    }
+    return at;
+  };
+  size_t placed = 0;
+  for (const schedule::Program &program : written->programs()) {
+    placed += innerSyncs(program).size();
+  }
+  CHECK(placed > 0);
+  Result<sim::FabricReport> report = sim::simulateFabric(*written, *system);
+  REQUIRE(report);
+  CHECK(report->runs.back().endCycle == summary->decodeCycles);
+
+  // Without them the simulator rejects the program: they are needed, not decoration.
+  schedule::Schedule stripped = *written;
+  for (schedule::Program &program : *stripped.mutable_programs()) {
+    std::vector<int> at = innerSyncs(program);
+    for (auto it = at.rbegin(); it != at.rend(); ++it) {
+      auto *instructions = program.mutable_instructions();
+      instructions->erase(instructions->begin() + *it);
+      for (schedule::Repeat &block : *program.mutable_repeats()) {
+        if (uint32_t(*it) < block.first()) {
+          block.set_first(block.first() - 1);
+        } else if (uint32_t(*it) < block.first() + block.count()) {
+          block.set_count(block.count() - 1);
+        }
+      }
+    }
+  }
+  Result<sim::FabricReport> rejected = sim::simulateFabric(stripped, *system);
+  REQUIRE(!rejected);
+  CHECK(rejected.error().find("sync missing under drift") != std::string::npos);
   fs::remove_all(dir);
 }

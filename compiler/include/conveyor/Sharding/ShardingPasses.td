@@ -59,11 +59,16 @@ def LowerCollectives : Pass<"conveyor-lower-collectives", "mlir::ModuleOp"> {
     cv.chip.c2c_send / c2c_recv in group "pipeline"; a cv.graph.all_reduce over tp ranks
     becomes a direct exchange, the latency-optimal choice for decode-sized messages on a
     fully connected node: tp - 1 sends of the whole partial value, one per local link,
-    tp - 1 receives and a chain of cv.graph.add. Each transfer records its port (for the
+    tp - 1 receives and a chain of cv.graph.add; when the compiler's own cost of the
+    two forms (ChipCostModel for slices, adds and landing payloads, LinkTiming for the
+    links) says it is faster, as for prefill's [P, hidden] partials, it becomes a
+    reduce-scatter then an all-gather instead: the partial's last axis cut into tp chunks
+    numbered relative to the rank, 2 x (tp - 1) messages of 1/tp of it. Each transfer records its port (for the
     template's first chip), its hop count (the most over the chips running the
     template) and its link slot length (bytes / link rate). A cv.graph.all_gather
-    becomes parts - 1 sends of this rank's shard, parts - 1 receives and a
-    cv.graph.concat in peer-offset order (own shard first: rank 0 holds chip order).
+    becomes parts - 1 sends of this rank's shard, parts - 1 receives and a balanced tree
+    of two-operand cv.graph.concat in peer-offset order (own shard first: rank 0 holds
+    chip order).
   }];
   let dependentDialects = ["::conveyor::chip::ChipDialect"];
   let options = [
@@ -73,7 +78,9 @@ def LowerCollectives : Pass<"conveyor-lower-collectives", "mlir::ModuleOp"> {
            "Precision of the messages on the links">
   ];
   let statistics = [
-    Statistic<"numSends", "c2c-sends", "cv.chip.c2c_send ops written">
+    Statistic<"numSends", "c2c-sends", "cv.chip.c2c_send ops written">,
+    Statistic<"numReduceScatters", "reduce-scatters",
+              "all-reduces lowered as reduce-scatter + all-gather">
   ];
 }
 

@@ -17,7 +17,10 @@ def AllocateSram : Pass<"conveyor-allocate-sram", "mlir::ModuleOp"> {
   }];
   let options = [
     Option<"systemPath", "system", "std::string", "\"\"",
-           "Path of the system YAML (systems/*.yaml)">
+           "Path of the system YAML (systems/*.yaml)">,
+    Option<"checkCapacity", "check-capacity", "bool", "true",
+           "Fail when the tensors exceed the chip's SRAM (off where a later step allocates "
+           "again with reuse, as the multi-chip compile does for its stage templates)">
   ];
   let statistics = [
     Statistic<"numBytesAllocated", "bytes-allocated", "SRAM bytes given to tensors">
