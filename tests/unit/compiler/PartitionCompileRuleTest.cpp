@@ -7,6 +7,8 @@
 #include "conveyor/Partition/Planner.h"
 #include "conveyor/System/SystemConfig.h"
 
+#include "ShippedSystem.h"
+
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
@@ -18,12 +20,7 @@ using conveyor::system::DType;
 
 namespace {
 
-system::SystemConfig shipped(const std::string &name) {
-  auto loaded = system::loadSystemConfig(std::string(CONVEYOR_SOURCE_DIR) + "/systems/" + name);
-  INFO((loaded.ok() ? std::string() : loaded.error()));
-  REQUIRE(loaded.ok());
-  return *loaded;
-}
+using test::shippedSystem;
 
 DecoderShape llama2_7b() { return {"llama2-7b", 32, 4096, 32, 32, 128, 11008, 32000}; }
 DecoderShape llama2_13b() { return {"llama2-13b", 40, 5120, 40, 40, 128, 13824, 32000}; }
@@ -59,7 +56,7 @@ void checkBoundary(const ModelSummary &model, const system::SystemConfig &base,
 
 TEST_CASE("compile rule: llama2-7b int8 needs 48 chips (tp 16 x 3), tp 8 would need 56",
           "[partition][compile-rule]") {
-  system::SystemConfig rack = shipped("groq-576.yaml");
+  system::SystemConfig rack = shippedSystem("groq-576.yaml");
   ModelSummary model = makeDecoderSummary(llama2_7b());
   const PlanOptions o = compiled(DType::INT8);
   REQUIRE(o.sramReserveFraction == kCompiledSramReserve);
@@ -101,7 +98,7 @@ TEST_CASE("compile rule: llama2-7b int8 needs 48 chips (tp 16 x 3), tp 8 would n
 
 TEST_CASE("compile rule: llama2-70b fp16 needs 1280 chips, the 2% greedy planner 656",
           "[partition][compile-rule]") {
-  system::SystemConfig rack = shipped("groq-576.yaml");
+  system::SystemConfig rack = shippedSystem("groq-576.yaml");
   ModelSummary model = makeDecoderSummary(llama2_70b());
   // tp 16: q, o 8192 x 8192 / 16 x 2 B = 8,388,608 each; k, v 8192 x 1024 / 8 x 2 B =
   // 2,097,152 each (8 KV heads, replicated in pairs); gate, up, down 8192 x 28672 / 16 x 2 B
@@ -135,7 +132,7 @@ TEST_CASE("compile rule: llama2-70b fp16 needs 1280 chips, the 2% greedy planner
 
 TEST_CASE("compile rule: llama2-70b int8 needs 432 chips (tp 16 x 27)",
           "[partition][compile-rule]") {
-  system::SystemConfig rack = shipped("groq-576.yaml");
+  system::SystemConfig rack = shippedSystem("groq-576.yaml");
   ModelSummary model = makeDecoderSummary(llama2_70b());
   // tp 16 at int8: q, o 4,194,304 + 512 x 2 = 4,195,328 each; k, v 1,048,576 + 128 x 2 =
   // 1,048,832 each; gate, up 14,680,064 + 1,792 x 2 = 14,683,648 each; down 14,680,064 +
@@ -161,7 +158,7 @@ TEST_CASE("compile rule: llama2-70b int8 needs 432 chips (tp 16 x 27)",
 
 TEST_CASE("a tp that does not divide ffn keeps the MLP whole on every rank",
           "[partition][compile-rule]") {
-  system::SystemConfig rack = shipped("groq-576.yaml");
+  system::SystemConfig rack = shippedSystem("groq-576.yaml");
   ModelSummary model = makeDecoderSummary(llama2_13b());
   // 13824 / 5 is not whole: the shard pass leaves gate, up and down unsplit at tp 5, so one
   // chip holds 3 x 5120 x 13824 x 1 B of MLP (+ scales) alone: 212.3 MB > usable.
@@ -176,7 +173,7 @@ TEST_CASE("a tp that does not divide ffn keeps the MLP whole on every rank",
 
 TEST_CASE("layers per stage under the compile rule is a stage count for the shard pass",
           "[partition][compile-rule]") {
-  system::SystemConfig rack = shipped("groq-64.yaml");
+  system::SystemConfig rack = shippedSystem("groq-64.yaml");
   ModelSummary model = makeDecoderSummary(llama2_7b());
   PlanOptions o = compiled(DType::INT8);
   o.tensorParallel = 8;

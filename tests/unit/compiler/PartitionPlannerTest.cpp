@@ -5,6 +5,8 @@
 #include "conveyor/Partition/Planner.h"
 #include "conveyor/System/SystemConfig.h"
 
+#include "ShippedSystem.h"
+
 #include <catch2/catch.hpp>
 
 #include <string>
@@ -15,12 +17,7 @@ using conveyor::system::DType;
 
 namespace {
 
-system::SystemConfig shipped(const std::string &name) {
-  auto loaded = system::loadSystemConfig(std::string(CONVEYOR_SOURCE_DIR) + "/systems/" + name);
-  INFO((loaded.ok() ? std::string() : loaded.error()));
-  REQUIRE(loaded.ok());
-  return *loaded;
-}
+using test::shippedSystem;
 
 // One groq-tsp-v1 chip: 88 slices x 2,621,440 B.
 constexpr uint64_t kChipBytes = 230686720;
@@ -60,7 +57,7 @@ DecoderShape mixtral() { return {"mixtral-8x7b", 32, 4096, 32, 8, 128, 14336, 32
 } // namespace
 
 TEST_CASE("toy model: two 100 MB layers per chip, so five layers need three chips", "[partition]") {
-  system::SystemConfig node = shipped("groq-8.yaml");
+  system::SystemConfig node = shippedSystem("groq-8.yaml");
   REQUIRE(node.chip.sramBytes() == kChipBytes);
   ModelSummary toy = toyModel();
   // 2 x 100 MB + 14,340 B <= 230,686,720 B < 3 x 100 MB: ceil(5 / 2) = 3 stages of tp 1.
@@ -105,7 +102,7 @@ TEST_CASE("toy model: two 100 MB layers per chip, so five layers need three chip
 }
 
 TEST_CASE("the reserve fraction and forced layers per stage change the layout", "[partition]") {
-  system::SystemConfig node = shipped("groq-8.yaml");
+  system::SystemConfig node = shippedSystem("groq-8.yaml");
   PlanOptions o = toyOptions();
   // 15% reserve: 230,686,720 x 0.85 = 196,083,712 < 2 x 100 MB: one layer per chip.
   o.sramReserveFraction = 0.15;
@@ -128,7 +125,7 @@ TEST_CASE("the reserve fraction and forced layers per stage change the layout", 
 }
 
 TEST_CASE("invalid input is an error, not a plan", "[partition]") {
-  system::SystemConfig node = shipped("groq-8.yaml");
+  system::SystemConfig node = shippedSystem("groq-8.yaml");
   ModelSummary model = makeDecoderSummary(llama2_7b());
   PlanOptions o;
   o.tensorParallel = 3; // 32 heads
@@ -154,7 +151,7 @@ TEST_CASE("decoder summaries count the published parameters", "[partition]") {
 }
 
 TEST_CASE("llama2-7b int8 at tp 8: six stages of 8 chips, by hand", "[partition]") {
-  system::SystemConfig rack = shipped("groq-64.yaml");
+  system::SystemConfig rack = shippedSystem("groq-64.yaml");
   ModelSummary model = makeDecoderSummary(llama2_7b());
   PlanOptions o; // int8 weights, fp16 activations and KV, 4096 tokens, 1 sequence, 2% reserve
   o.tensorParallel = 8;
@@ -199,7 +196,7 @@ TEST_CASE("llama2-7b int8 at tp 8: six stages of 8 chips, by hand", "[partition]
 
 TEST_CASE("llama2-70b on groq-576: int8 and fp8 fit, fp16 is refused with 656 chips",
           "[partition]") {
-  system::SystemConfig fabric = shipped("groq-576.yaml");
+  system::SystemConfig fabric = shippedSystem("groq-576.yaml");
   ModelSummary model = makeDecoderSummary(llama2_70b());
   for (DType w : {DType::INT8, DType::FP8}) {
     PlanOptions o;
@@ -257,7 +254,7 @@ TEST_CASE("smallest fitting shipped systems for llama2-7b and mixtral", "[partit
     PlanOptions o;
     o.weights = w;
     for (const char *name : systems) {
-      auto plan = planPartition(model, shipped(name), o);
+      auto plan = planPartition(model, shippedSystem(name), o);
       REQUIRE(plan.ok());
       if (plan->fits) {
         return plan->systemName;
@@ -274,7 +271,7 @@ TEST_CASE("smallest fitting shipped systems for llama2-7b and mixtral", "[partit
 }
 
 TEST_CASE("the KV cache for the context and sequences counts against capacity", "[partition]") {
-  system::SystemConfig rack = shipped("groq-64.yaml");
+  system::SystemConfig rack = shippedSystem("groq-64.yaml");
   ModelSummary model = makeDecoderSummary(llama2_7b());
   PlanOptions one;
   PlanOptions many = one;
@@ -291,7 +288,7 @@ TEST_CASE("the KV cache for the context and sequences counts against capacity", 
 }
 
 TEST_CASE("latency: more tensor parallelism loads weights faster, hops cost", "[partition]") {
-  system::SystemConfig fabric = shipped("groq-576.yaml");
+  system::SystemConfig fabric = shippedSystem("groq-576.yaml");
   ModelSummary model = makeDecoderSummary(llama2_70b());
   PlanOptions tp8;
   tp8.tensorParallel = 8;
@@ -334,7 +331,7 @@ TEST_CASE("latency: more tensor parallelism loads weights faster, hops cost", "[
 
 TEST_CASE("memory map: every tensor placed, sums equal the plan, within the usable SRAM",
           "[partition][memory-map]") {
-  const system::SystemConfig system = shipped("groq-576.yaml");
+  const system::SystemConfig system = shippedSystem("groq-576.yaml");
   PlanOptions o;
   o.weights = DType::INT8;
   o.tensorParallel = 8;
@@ -404,7 +401,7 @@ TEST_CASE("memory map: every tensor placed, sums equal the plan, within the usab
 TEST_CASE("the planner only picks tensor parallelism the compiler can lower", "[partition]") {
   // conveyor-lower-collectives builds a direct all-reduce: one C2C link per peer, so on a
   // 16-link TSP tp is at most 17, and a group wider than a node spans exactly two nodes.
-  system::SystemConfig fabric = shipped("groq-576.yaml");
+  system::SystemConfig fabric = shippedSystem("groq-576.yaml");
   CHECK(maxLowerableTp(fabric.chip) == 17);
   CHECK(lowerableTpGroup(fabric, 0, 8));
   CHECK(lowerableTpGroup(fabric, 3, 8)); // straddles a node, still one port per peer

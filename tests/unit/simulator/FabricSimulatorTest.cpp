@@ -542,27 +542,9 @@ TEST_CASE("randomly mutated v2 schedules are accepted or rejected, never crash",
   FabricBuilder::addressStride(block, kv, 320);
   REQUIRE(sim::simulateFabric(b.s, config));
 
-  uint64_t state = 12345;
-  auto next = [&](uint64_t bound) {
-    state = state * 6364136223846793005ull + 1442695040888963407ull;
-    return (state >> 33) % bound;
-  };
-  auto value = [&]() -> uint64_t {
-    switch (next(6)) {
-    case 0:
-      return 0;
-    case 1:
-      return next(4);
-    case 2:
-      return next(40);
-    case 3:
-      return next(1000);
-    case 4:
-      return uint64_t(1) << next(64);
-    default:
-      return ~uint64_t(0) - next(3);
-    }
-  };
+  test::MutationRng rng(12345);
+  auto next = [&](uint64_t bound) { return rng.next(bound); };
+  auto value = [&] { return rng.value(true); };
   size_t accepted = 0, rejected = 0;
   for (int round = 0; round < 3000; ++round) {
     schedule::Schedule s = b.s;

@@ -30,6 +30,42 @@ inline system::SystemConfig fabricSystem(uint32_t chips = 16, double driftPpm = 
   return config;
 }
 
+/// Deterministic source of schedule mutations for the random-corruption tests: a 64-bit LCG
+/// (Knuth's MMIX constants) read from its high bits, and values that favour edges.
+class MutationRng {
+public:
+  explicit MutationRng(uint64_t seed) : state_(seed) {}
+  uint64_t next(uint64_t bound) {
+    state_ = state_ * 6364136223846793005ull + 1442695040888963407ull;
+    return (state_ >> 33) % bound;
+  }
+  /// Small, medium, a power of two or near the top of the range; 0 too when `withZero`.
+  uint64_t value(bool withZero) {
+    uint64_t pick = next(withZero ? 6 : 5);
+    if (withZero) {
+      if (pick == 0) {
+        return 0;
+      }
+      --pick;
+    }
+    switch (pick) {
+    case 0:
+      return next(4);
+    case 1:
+      return next(40);
+    case 2:
+      return next(1000);
+    case 3:
+      return uint64_t(1) << next(64);
+    default:
+      return ~uint64_t(0) - next(3);
+    }
+  }
+
+private:
+  uint64_t state_;
+};
+
 /// The port chip `from` uses to reach chip `to` of its node (rank of `to` among the others).
 inline uint32_t portTo(uint32_t from, uint32_t to) {
   const uint32_t a = from % 8, b = to % 8;

@@ -126,25 +126,9 @@ TEST_CASE("simulateGroups and per-step copies agree on randomly mutated schedule
   const system::SystemConfig config = test::fabricSystem(16, 50);
   const FabricBuilder b = twoSteps(config);
   const std::vector<std::vector<int>> groups = {{0, 1}, {2, 3}};
-  uint64_t state = 2024;
-  auto next = [&](uint64_t bound) {
-    state = state * 6364136223846793005ull + 1442695040888963407ull;
-    return (state >> 33) % bound;
-  };
-  auto value = [&]() -> uint64_t {
-    switch (next(5)) {
-    case 0:
-      return next(4);
-    case 1:
-      return next(40);
-    case 2:
-      return next(1000);
-    case 3:
-      return uint64_t(1) << next(64);
-    default:
-      return ~uint64_t(0) - next(3);
-    }
-  };
+  test::MutationRng rng(2024);
+  auto next = [&](uint64_t bound) { return rng.next(bound); };
+  auto value = [&] { return rng.value(false); };
   size_t accepted = 0, rejected = 0;
   for (int round = 0; round < 1500; ++round) {
     schedule::Schedule s = b.s;
