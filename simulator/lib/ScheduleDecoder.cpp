@@ -140,6 +140,7 @@ bool decodeProgram(const HardwareModel &model, const BufferTable &buffers,
   uint64_t previousIssue = 0;
   // Storage roots of the current instruction's operands and results, each looked up once.
   std::array<uint32_t, kMaxFixedIds> operandRoots{}, resultRoots{};
+  const BufferInfo *firstOperand = nullptr; // operand 0, for the energy's activation dtype
   // Resolves `ids` (on this program's chip) into `roots`; false if one is missing or on
   // another chip.
   auto resolve = [&](const google::protobuf::RepeatedField<uint32_t> &ids,
@@ -154,6 +155,9 @@ bool decodeProgram(const HardwareModel &model, const BufferTable &buffers,
         return false;
       }
       roots[size_t(i)] = uint32_t(info.root);
+      if (i == 0 && &roots == &operandRoots) {
+        firstOperand = &info;
+      }
     }
     return true;
   };
@@ -220,9 +224,8 @@ bool decodeProgram(const HardwareModel &model, const BufferTable &buffers,
       readyAt[root] = issue + cost->duration;
     }
     // Energy (EnergyModel.cpp programEnergy: same additions, same order).
-    const schedule::DType activations = inst.operands_size() > 0
-                                            ? buffers.byIdRef(inst.operands(0)).dtype
-                                            : schedule::DTYPE_UNSPECIFIED;
+    const schedule::DType activations =
+        rule->operands > 0 ? firstOperand->dtype : schedule::DTYPE_UNSPECIFIED;
     if (!addInstructionEnergy(model, *cost, activations, energy)) {
       return false;
     }
