@@ -140,11 +140,13 @@ bool decodeProgram(const HardwareModel &model, const BufferTable &buffers,
   uint64_t previousIssue = 0;
   // Storage roots of the current instruction's operands and results, each looked up once.
   std::array<uint32_t, kMaxFixedIds> operandRoots{}, resultRoots{};
-  const BufferInfo *firstOperand = nullptr; // operand 0, for the energy's activation dtype
+  // Their table entries, for the cost.
+  std::array<const BufferInfo *, kMaxFixedIds> operandInfos{}, resultInfos{};
   // Resolves `ids` (on this program's chip) into `roots`; false if one is missing or on
   // another chip.
   auto resolve = [&](const google::protobuf::RepeatedField<uint32_t> &ids,
-                     std::array<uint32_t, kMaxFixedIds> &roots) {
+                     std::array<uint32_t, kMaxFixedIds> &roots,
+                     std::array<const BufferInfo *, kMaxFixedIds> &infos) {
     for (int i = 0; i < ids.size(); ++i) {
       const size_t found = buffers.find(ids.Get(i));
       if (found == BufferTable::kMissing) {
@@ -155,9 +157,7 @@ bool decodeProgram(const HardwareModel &model, const BufferTable &buffers,
         return false;
       }
       roots[size_t(i)] = uint32_t(info.root);
-      if (i == 0 && &roots == &operandRoots) {
-        firstOperand = &info;
-      }
+      infos[size_t(i)] = &info;
     }
     return true;
   };
@@ -187,7 +187,8 @@ bool decodeProgram(const HardwareModel &model, const BufferTable &buffers,
     previousIssue = issue;
     // Fixed arities are small; anything larger is left to the plain sequence.
     if (rule->operands > int(kMaxFixedIds) || rule->results > int(kMaxFixedIds) ||
-        !resolve(inst.operands(), operandRoots) || !resolve(inst.results(), resultRoots)) {
+        !resolve(inst.operands(), operandRoots, operandInfos) ||
+        !resolve(inst.results(), resultRoots, resultInfos)) {
       return false;
     }
     if (!fieldsValid(buffers, inst)) {
@@ -199,7 +200,8 @@ bool decodeProgram(const HardwareModel &model, const BufferTable &buffers,
         issue < freeAt[slot] || instructionShapeProblem(buffers, inst)) {
       return false;
     }
-    Result<InstructionCost> cost = instructionCost(model, buffers, inst);
+    Result<InstructionCost> cost =
+        instructionCost(model, inst, operandInfos.data(), resultInfos.data());
     if (!cost) {
       return false;
     }
@@ -225,7 +227,7 @@ bool decodeProgram(const HardwareModel &model, const BufferTable &buffers,
     }
     // Energy (EnergyModel.cpp programEnergy: same additions, same order).
     const schedule::DType activations =
-        rule->operands > 0 ? firstOperand->dtype : schedule::DTYPE_UNSPECIFIED;
+        rule->operands > 0 ? operandInfos[0]->dtype : schedule::DTYPE_UNSPECIFIED;
     if (!addInstructionEnergy(model, *cost, activations, energy)) {
       return false;
     }
