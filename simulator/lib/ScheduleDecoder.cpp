@@ -197,7 +197,8 @@ bool decodeProgram(const HardwareModel &model, const BufferTable &buffers,
     // Rules 1-3 (ScheduleChecker.cpp checkInOnePass).
     const size_t slot = rule->slot; // inst.unit() == rule->unit
     if (issue > kMaxIssueCycle || inst.queue() != 0 || slot == kReportedUnits.size() ||
-        issue < freeAt[slot] || instructionShapeProblem(buffers, inst)) {
+        issue < freeAt[slot] ||
+        instructionShapeProblem(buffers, inst, operandInfos.data(), resultInfos.data())) {
       return false;
     }
     Result<InstructionCost> cost =
