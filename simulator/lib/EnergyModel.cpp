@@ -142,21 +142,83 @@ bool chargesMacEnergy(schedule::Opcode opcode) {
 
 bool addInstructionEnergy(const HardwareModel &model, const InstructionCost &cost,
                           schedule::DType activations, ProgramEnergy &energy) {
-  double macPicojoules = 0;
-  if (chargesMacEnergy(cost.opcode)) {
+  // The same products and sums as chargeInstruction + accumulate, bit for bit, without the
+  // categories an opcode never charges: those parts are +0.0, and adding +0.0 changes no sum
+  // here (none is ever -0.0). The instruction's total adds its parts in category order.
+  const uint64_t readBytes = cost.readBytes, writtenBytes = cost.writtenBytes;
+  double total = 0;
+  bool charged = false; // stays false for an opcode without an energy rule (as chargeInstruction)
+  auto add = [&](EnergyCategory category, double picojoules) {
+    const double joules = picojoules * kJoulesPerPicojoule;
+    energy.categories[size_t(category)] += joules;
+    total += joules;
+  };
+  auto traffic = [&] { // SramRead, SramWrite, Stream: chargeTraffic's expressions
+    add(EnergyCategory::SramRead, double(readBytes) * 8 * model.sramReadPicojoulesPerBit);
+    add(EnergyCategory::SramWrite, double(writtenBytes) * 8 * model.sramWritePicojoulesPerBit);
+    add(EnergyCategory::Stream,
+        double(readBytes + writtenBytes) * 8 * model.streamPicojoulesPerBit);
+  };
+  switch (cost.opcode) {
+  case schedule::MEM_WRITE:
+  case schedule::MEM_READ:
+    add(EnergyCategory::Host, double(readBytes + writtenBytes) * 8 * model.hostPicojoulesPerBit);
+    traffic();
+    charged = true;
+    break;
+  case schedule::MEM_COPY:
+  case schedule::SXM_TRANSPOSE:
+  case schedule::MEM_GATHER:
+  case schedule::MEM_SLICE:
+  case schedule::MEM_CONCAT:
+  case schedule::MEM_KV_APPEND:
+  case schedule::SXM_BROADCAST:
+  case schedule::C2C_SEND:
+  case schedule::C2C_RECV:
+  case schedule::SYNC:
+    traffic();
+    charged = true;
+    break;
+  case schedule::MXM_MATMUL:
+  case schedule::MXM_MATMUL_DQ:
+  case schedule::MXM_EXPERT_MATMUL:
+  case schedule::MXM_EXPERT_MATMUL_DQ: {
     if (size_t(activations) >= kDTypeSlots) {
       return false;
     }
-    macPicojoules = model.macPicojoules[size_t(activations)];
+    const double macPicojoules = model.macPicojoules[size_t(activations)];
     if (macPicojoules < 0) {
       return false;
     }
+    add(EnergyCategory::Mac, double(cost.macs) * macPicojoules);
+    traffic();
+    charged = true;
+    break;
   }
-  EnergyParts parts{};
-  if (!chargeInstruction(model, cost.opcode, cost, macPicojoules, parts)) {
-    return false;
+  case schedule::VXM_BINARY:
+  case schedule::VXM_UNARY:
+  case schedule::VXM_SOFTMAX:
+  case schedule::VXM_REDUCE:
+  case schedule::VXM_RMS_NORM:
+  case schedule::VXM_LAYER_NORM:
+  case schedule::VXM_SELECT:
+  case schedule::VXM_TOPK:
+  case schedule::VXM_CAST:
+  case schedule::VXM_ROTARY:
+  case schedule::VXM_SUM:
+    traffic(); // Vxm comes after Stream in category order
+    add(EnergyCategory::Vxm, double(cost.vxmOps) * model.vxmOpPicojoules);
+    charged = true;
+    break;
+  case schedule::OPCODE_UNSPECIFIED:
+  case schedule::Opcode_INT_MIN_SENTINEL_DO_NOT_USE_:
+  case schedule::Opcode_INT_MAX_SENTINEL_DO_NOT_USE_:
+    break;
   }
-  accumulate(parts, cost.unit, energy);
+  if (!charged) {
+    return false; // also every value outside the enum, which no case matches
+  }
+  energy.units[unitSlot(cost.unit)] += total;
   return true;
 }
 

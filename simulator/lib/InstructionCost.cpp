@@ -31,10 +31,8 @@ struct VxmBurst {
   uint64_t ops = 0;       // ALU operations, for energy
 };
 
-VxmBurst vxmBurst(const HardwareModel &model, const BufferTable &buffers,
+VxmBurst vxmBurst(const HardwareModel &model, const BufferInfo &in, const BufferInfo &out,
                   const schedule::Instruction &inst) {
-  const BufferInfo &in = buffers.byIdRef(inst.operands(0));
-  const BufferInfo &out = buffers.byIdRef(inst.results(0));
   const uint64_t alus = model.alusPerLane;
   switch (inst.opcode()) {
   case schedule::VXM_REDUCE: // one pass over the input
@@ -80,18 +78,21 @@ uint64_t hostTransferCycles(const HardwareModel &model, uint64_t bytes) {
   return (uint64_t)std::ceil((double)bytes * model.clockHz / model.hostBytesPerSecond);
 }
 
-Result<InstructionCost> instructionCost(const HardwareModel &model, const BufferTable &buffers,
-                                        const schedule::Instruction &inst) {
-  auto operand = [&](int i) -> const BufferInfo & { return buffers.byIdRef(inst.operands(i)); };
-  auto result = [&](int i) -> const BufferInfo & { return buffers.byIdRef(inst.results(i)); };
+namespace {
+
+/// instructionCost's rules, with the operands and results reached through `operand(i)` and
+/// `result(i)` (table lookups by id, or entries the caller has already resolved).
+template <class Operand, class ResultBuffer>
+Result<InstructionCost> costOf(const HardwareModel &model, const schedule::Instruction &inst,
+                               Operand operand, ResultBuffer result) {
   InstructionCost cost;
   cost.opcode = inst.opcode();
   cost.unit = inst.unit();
-  for (uint32_t id : inst.operands()) {
-    cost.readBytes += buffers.byIdRef(id).bytes;
+  for (int i = 0; i < inst.operands_size(); ++i) {
+    cost.readBytes += operand(i).bytes;
   }
-  for (uint32_t id : inst.results()) {
-    cost.writtenBytes += buffers.byIdRef(id).bytes;
+  for (int i = 0; i < inst.results_size(); ++i) {
+    cost.writtenBytes += result(i).bytes;
   }
   switch (inst.opcode()) {
   case schedule::MEM_WRITE:
@@ -190,7 +191,7 @@ Result<InstructionCost> instructionCost(const HardwareModel &model, const Buffer
   case schedule::VXM_TOPK:
   case schedule::VXM_CAST:
   case schedule::VXM_ROTARY: {
-    const VxmBurst burst = vxmBurst(model, buffers, inst);
+    const VxmBurst burst = vxmBurst(model, operand(0), result(0), inst);
     cost.occupancy = burst.occupancy;
     cost.vxmOps = burst.ops;
     cost.duration = model.memLatency + model.vxmLatency + cost.occupancy;
@@ -269,6 +270,24 @@ Result<InstructionCost> instructionCost(const HardwareModel &model, const Buffer
     break;
   }
   return makeError(fmt::format("opcode {} has no timing rule", int(inst.opcode())));
+}
+
+} // namespace
+
+Result<InstructionCost> instructionCost(const HardwareModel &model, const BufferTable &buffers,
+                                        const schedule::Instruction &inst) {
+  return costOf(
+      model, inst,
+      [&](int i) -> const BufferInfo & { return buffers.byIdRef(inst.operands(i)); },
+      [&](int i) -> const BufferInfo & { return buffers.byIdRef(inst.results(i)); });
+}
+
+Result<InstructionCost> instructionCost(const HardwareModel &model, const schedule::Instruction &inst,
+                                        const BufferInfo *const *operands,
+                                        const BufferInfo *const *results) {
+  return costOf(
+      model, inst, [&](int i) -> const BufferInfo & { return *operands[i]; },
+      [&](int i) -> const BufferInfo & { return *results[i]; });
 }
 
 } // namespace conveyor::sim

@@ -43,11 +43,13 @@ const char *kindText(schedule::BufferKind kind) {
   return "an unknown kind of buffer";
 }
 
-/// Per-opcode shape and buffer-kind consistency; returns the reason or nullopt.
+/// Per-opcode shape and buffer-kind consistency; returns the reason or nullopt. Operands
+/// and results are reached through `operand(i)` and `result(i)` (table lookups by id, or
+/// entries the caller has already resolved).
+template <class Operand, class ResultBuffer>
 std::optional<std::string> shapeProblem(const BufferTable &buffers,
-                                        const schedule::Instruction &inst) {
-  auto operand = [&](int i) -> const BufferInfo & { return buffers.byIdRef(inst.operands(i)); };
-  auto result = [&](int i) -> const BufferInfo & { return buffers.byIdRef(inst.results(i)); };
+                                        const schedule::Instruction &inst, Operand operand,
+                                        ResultBuffer result) {
   auto resultMustBe = [&](ShapeRef expected) -> std::optional<std::string> {
     if (!sameShape(result(0).shape, expected)) {
       return fmt::format("result {} has shape {}, but the operands give {}", result(0).label(),
@@ -152,7 +154,19 @@ std::optional<std::string> shapeProblem(const BufferTable &buffers,
 
 std::optional<std::string> instructionShapeProblem(const BufferTable &buffers,
                                                    const schedule::Instruction &inst) {
-  return shapeProblem(buffers, inst);
+  return shapeProblem(
+      buffers, inst,
+      [&](int i) -> const BufferInfo & { return buffers.byIdRef(inst.operands(i)); },
+      [&](int i) -> const BufferInfo & { return buffers.byIdRef(inst.results(i)); });
+}
+
+std::optional<std::string> instructionShapeProblem(const BufferTable &buffers,
+                                                   const schedule::Instruction &inst,
+                                                   const BufferInfo *const *operands,
+                                                   const BufferInfo *const *results) {
+  return shapeProblem(
+      buffers, inst, [&](int i) -> const BufferInfo & { return *operands[i]; },
+      [&](int i) -> const BufferInfo & { return *results[i]; });
 }
 
 size_t unitSlot(schedule::Unit unit) {
@@ -296,7 +310,7 @@ bool checkInOnePass(const HardwareModel &model, const BufferTable &buffers,
     const uint64_t issue = inst.issue_cycle();
     const size_t slot = unitSlot(inst.unit());
     if (issue > kMaxIssueCycle || inst.queue() != 0 || slot == kReportedUnits.size() ||
-        issue < freeAt[slot] || shapeProblem(buffers, inst)) {
+        issue < freeAt[slot] || instructionShapeProblem(buffers, inst)) {
       return false;
     }
     Result<InstructionCost> cost = instructionCost(model, buffers, inst);
@@ -361,7 +375,7 @@ Result<ProgramTiming> checkProgramExactly(const HardwareModel &model, const Buff
                                           "instruction queue per unit (queue 0)",
                                           inst.queue()));
     }
-    if (std::optional<std::string> problem = shapeProblem(buffers, inst)) {
+    if (std::optional<std::string> problem = instructionShapeProblem(buffers, inst)) {
       return violation(index, *problem);
     }
     Result<InstructionCost> cost = instructionCost(model, buffers, inst);

@@ -140,10 +140,13 @@ bool decodeProgram(const HardwareModel &model, const BufferTable &buffers,
   uint64_t previousIssue = 0;
   // Storage roots of the current instruction's operands and results, each looked up once.
   std::array<uint32_t, kMaxFixedIds> operandRoots{}, resultRoots{};
+  // Their table entries, for the cost.
+  std::array<const BufferInfo *, kMaxFixedIds> operandInfos{}, resultInfos{};
   // Resolves `ids` (on this program's chip) into `roots`; false if one is missing or on
   // another chip.
   auto resolve = [&](const google::protobuf::RepeatedField<uint32_t> &ids,
-                     std::array<uint32_t, kMaxFixedIds> &roots) {
+                     std::array<uint32_t, kMaxFixedIds> &roots,
+                     std::array<const BufferInfo *, kMaxFixedIds> &infos) {
     for (int i = 0; i < ids.size(); ++i) {
       const size_t found = buffers.find(ids.Get(i));
       if (found == BufferTable::kMissing) {
@@ -154,6 +157,7 @@ bool decodeProgram(const HardwareModel &model, const BufferTable &buffers,
         return false;
       }
       roots[size_t(i)] = uint32_t(info.root);
+      infos[size_t(i)] = &info;
     }
     return true;
   };
@@ -183,7 +187,8 @@ bool decodeProgram(const HardwareModel &model, const BufferTable &buffers,
     previousIssue = issue;
     // Fixed arities are small; anything larger is left to the plain sequence.
     if (rule->operands > int(kMaxFixedIds) || rule->results > int(kMaxFixedIds) ||
-        !resolve(inst.operands(), operandRoots) || !resolve(inst.results(), resultRoots)) {
+        !resolve(inst.operands(), operandRoots, operandInfos) ||
+        !resolve(inst.results(), resultRoots, resultInfos)) {
       return false;
     }
     if (!fieldsValid(buffers, inst)) {
@@ -192,10 +197,12 @@ bool decodeProgram(const HardwareModel &model, const BufferTable &buffers,
     // Rules 1-3 (ScheduleChecker.cpp checkInOnePass).
     const size_t slot = rule->slot; // inst.unit() == rule->unit
     if (issue > kMaxIssueCycle || inst.queue() != 0 || slot == kReportedUnits.size() ||
-        issue < freeAt[slot] || instructionShapeProblem(buffers, inst)) {
+        issue < freeAt[slot] ||
+        instructionShapeProblem(buffers, inst, operandInfos.data(), resultInfos.data())) {
       return false;
     }
-    Result<InstructionCost> cost = instructionCost(model, buffers, inst);
+    Result<InstructionCost> cost =
+        instructionCost(model, inst, operandInfos.data(), resultInfos.data());
     if (!cost) {
       return false;
     }
@@ -220,9 +227,8 @@ bool decodeProgram(const HardwareModel &model, const BufferTable &buffers,
       readyAt[root] = issue + cost->duration;
     }
     // Energy (EnergyModel.cpp programEnergy: same additions, same order).
-    const schedule::DType activations = inst.operands_size() > 0
-                                            ? buffers.byIdRef(inst.operands(0)).dtype
-                                            : schedule::DTYPE_UNSPECIFIED;
+    const schedule::DType activations =
+        rule->operands > 0 ? operandInfos[0]->dtype : schedule::DTYPE_UNSPECIFIED;
     if (!addInstructionEnergy(model, *cost, activations, energy)) {
       return false;
     }

@@ -36,6 +36,12 @@ uint64_t hostTransferCycles(const HardwareModel &model, uint64_t bytes);
 /// context, e.g. when the MXM has no rate for the activation dtype.
 Result<InstructionCost> instructionCost(const HardwareModel &model, const BufferTable &buffers,
                                         const schedule::Instruction &inst);
+/// The same, with `inst`'s operands and results already resolved to their table entries
+/// (`operands[i]` is operand i): the one-pass decoder has looked them up once.
+Result<InstructionCost> instructionCost(const HardwareModel &model,
+                                        const schedule::Instruction &inst,
+                                        const BufferInfo *const *operands,
+                                        const BufferInfo *const *results);
 
 /// Operand/result shape, dtype and field consistency of the transformer opcodes (MEM_GATHER
 /// .. MXM_MATMUL_DQ, schedule.proto section E): the reason, or nullopt. ScheduleChecker calls

@@ -44,5 +44,11 @@ Result<ProgramTiming> checkProgram(const HardwareModel &model, const BufferTable
 /// checkProgram): the reason, or nullopt. C2C and SYNC instructions have no shape rule.
 std::optional<std::string> instructionShapeProblem(const BufferTable &buffers,
                                                    const schedule::Instruction &inst);
+/// The same, with `inst`'s operands and results already resolved to their table entries
+/// (`operands[i]` is operand i), as the one-pass decoder has them.
+std::optional<std::string> instructionShapeProblem(const BufferTable &buffers,
+                                                   const schedule::Instruction &inst,
+                                                   const BufferInfo *const *operands,
+                                                   const BufferInfo *const *results);
 
 } // namespace conveyor::sim
