@@ -51,6 +51,42 @@ std::vector<std::string> shippedSystems(const std::string &root) {
 
 namespace {
 
+uint64_t ceilDivU(uint64_t a, uint64_t b) { return b ? (a + b - 1) / b : 0; }
+
+} // namespace
+
+std::optional<InterNodeLinkGap> interNodeLinkGap(const system::SystemConfig &system, uint32_t tp,
+                                                 uint64_t messageBytes, uint64_t allReduces) {
+  const system::FabricConfig &fabric = system.fabric;
+  const uint32_t perNode = fabric.chipsPerNode;
+  if (perNode == 0 || tp <= perNode || fabric.nodes() <= 1) {
+    return std::nullopt;
+  }
+  const uint32_t globalPorts = fabric.effectiveGlobalLinks(system.chip.c2c.links);
+  const double linkBytesPerCycle = double(system.chip.c2c.lanesPerLink) *
+                                   system.chip.c2c.gbpsPerLane * 1e9 / 8.0 / system.chip.clockHz;
+  if (globalPorts == 0 || !(linkBytesPerCycle > 0)) {
+    return std::nullopt;
+  }
+  InterNodeLinkGap gap;
+  gap.nodesSpanned = uint32_t(ceilDivU(tp, perNode));
+  gap.globalPorts = globalPorts;
+  gap.remoteFlowsPerChip = tp - perNode;
+  // Chips of one node send to the chips of each other node of the group: perNode x perNode.
+  gap.flowsPerNodePair = perNode * perNode;
+  const uint32_t peerNodes = std::max<uint32_t>(1, std::min(fabric.nodesPerGroup, fabric.nodes()) - 1);
+  gap.linksPerNodePair = std::max<uint32_t>(1, perNode * globalPorts / peerNodes);
+  gap.chipRounds = uint32_t(ceilDivU(gap.remoteFlowsPerChip, globalPorts));
+  gap.rounds = std::max(gap.chipRounds,
+                        uint32_t(ceilDivU(gap.flowsPerNodePair, gap.linksPerNodePair)));
+  gap.sendCycles = uint64_t(std::ceil(double(messageBytes) / linkBytesPerCycle));
+  gap.extraCyclesPerToken = uint64_t(gap.rounds - 1) * gap.sendCycles * allReduces;
+  gap.extraCyclesPerTokenChipOnly = uint64_t(gap.chipRounds - 1) * gap.sendCycles * allReduces;
+  return gap;
+}
+
+namespace {
+
 /// "why" of a miss of the planner-estimate row (no simulated schedule).
 std::string plannerMissCause(const partition::LatencyEstimate &d, double latency, double reference,
                              double modeled, double error, double layers, uint32_t tp) {
@@ -73,9 +109,38 @@ std::string plannerMissCause(const partition::LatencyEstimate &d, double latency
       tp);
 }
 
+/// The inter-node link sharing the fabric model leaves out (interNodeLinkGap), in words.
+std::string linkGapText(const SimulatedLpuRun &run, double latency,
+                        const std::optional<InterNodeLinkGap> &links) {
+  if (!links) {
+    return "";
+  }
+  const double cycleSeconds = latency / double(run.latencyCycles);
+  auto tokensPerSecond = [&](uint64_t extra) {
+    return 1.0 / (double(run.latencyCycles + extra) * cycleSeconds);
+  };
+  return fmt::format(
+      " **Largest known gap (not modelled yet)**: the tp {} groups span {} nodes, and the "
+      "fabric model gives every C2C transfer a link of its own. Each direct all-reduce puts {} "
+      "concurrent transfers on each chip's links out of its node (a chip has {} global ports) "
+      "and {} on each pair of nodes; if a 9-node rack is fully connected, a node pair shares {} "
+      "links. Serialised over those links each all-reduce would take {} sends of {} cycles "
+      "instead of one: {:.2f} M cycles more per token ({:.0f} tok/s instead of {:.0f}); the "
+      "per-chip port limit alone (no wiring assumption) adds {:.2f} M ({:.0f} tok/s). A "
+      "hierarchical all-reduce (reduce-scatter inside each node, exchange between nodes, "
+      "all-gather) would move 1/{} of the bytes between nodes (docs/hardware-model.md, "
+      "\"Known gap: links between nodes\").",
+      run.tp, links->nodesSpanned, links->remoteFlowsPerChip, links->globalPorts,
+      links->flowsPerNodePair, links->linksPerNodePair, links->rounds, links->sendCycles,
+      double(links->extraCyclesPerToken) / 1e6, tokensPerSecond(links->extraCyclesPerToken),
+      tokensPerSecond(0), double(links->extraCyclesPerTokenChipOnly) / 1e6,
+      tokensPerSecond(links->extraCyclesPerTokenChipOnly), links->flowsPerNodePair);
+}
+
 /// "why" of a miss of a simulated row.
 std::string simulatedMissCause(const SimulatedLpuRun &run, double latency, double reference,
-                               double modeled, double error, double layers) {
+                               double modeled, double error, double layers,
+                               const std::optional<InterNodeLinkGap> &links) {
   double ratio = error > 0 ? modeled / reference : reference / modeled;
   std::string bound =
       run.boundCycles > 0
@@ -94,9 +159,9 @@ std::string simulatedMissCause(const SimulatedLpuRun &run, double latency, doubl
         "streaming are not modelled, the C2C links run at the YAML's cabled rate with no "
         "retries or resynchronisation stalls beyond the schedule's, and Groq's precision and "
         "layout are not published (ours: {} weights, tp {} x {} stages chosen by the "
-        "planner).",
+        "planner).{}",
         latency * 1e3, latency * 1e6 / layers, 1e3 / reference, 1e6 / reference / layers, ratio,
-        bound, run.weights, run.tp, run.stages);
+        bound, run.weights, run.tp, run.stages, linkGapText(run, latency, links));
   }
   return fmt::format(
       " **Cause of the miss**: the simulated decode step is {:.3f} ms per token ({:.1f} us per "
@@ -253,8 +318,16 @@ Result<std::string> renderLpuValidationMarkdown(const std::string &root,
     out += fmt::format("| {} | {} | {} ({} x {}) | {} | {:.0f} | {:+.1f}% | {} | {:.0f} |\n",
                        row.display, systemName, run->chips, run->tp, run->stages, published,
                        modeled, error, ok ? "within 25%" : "**miss**", plannerTokens);
+    std::optional<InterNodeLinkGap> links;
+    if (Result<system::SystemConfig> system = system::loadSystemConfig(systemPath)) {
+      // One partial per all-reduce: hidden activations at the settings' precision; two
+      // all-reduces per layer (attention output, MLP output).
+      links = interNodeLinkGap(*system, run->tp,
+                               model->hidden * uint64_t(system::dtypeBits(settings.plan.activations)) / 8,
+                               2 * uint64_t(model->layers.size()));
+    }
     std::string cause = ok ? "" : simulatedMissCause(*run, latency, reference, modeled, error,
-                                                     layers);
+                                                     layers, links);
     notes.push_back(fmt::format(
         "- **{}** on {}: compiled at {} weights as tp {} x {} stages ({} chips), decode bucket "
         "{} KV tokens; simulated decode step {} cycles at {:.0f} MHz = {:.3f} ms per token "

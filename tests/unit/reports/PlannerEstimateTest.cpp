@@ -380,4 +380,48 @@ TEST_CASE("validation LPU rows from simulated schedules: tok/s = clock / decode-
   CHECK(fast->find("**Cause of the miss**: the simulated decode step is 0.667 ms per token") !=
         std::string::npos);
   CHECK(fast->find("reaches 50% of it") != std::string::npos);
+  // tp 8 stays inside a node: no inter-node link gap is claimed.
+  CHECK(fast->find("Largest known gap") == std::string::npos);
+  // tp 16 on groq-576 spans two nodes: the miss names the link sharing left out.
+  inputs.simulate = [](const std::string &, const std::string &, const LpuSettings &,
+                       uint64_t kvLength) -> conveyor::Result<SimulatedLpuRun> {
+    SimulatedLpuRun run;
+    run.tp = 16;
+    run.stages = 27;
+    run.chips = 432;
+    run.kvLength = kvLength;
+    run.clockHz = 900e6;
+    run.latencyCycles = 900000; // 1000 tok/s
+    run.boundCycles = 700000;
+    run.weights = "int8";
+    return run;
+  };
+  auto spanning = renderLpuValidationMarkdown(kRoot, inputs);
+  REQUIRE(spanning.ok());
+  CHECK(spanning->find("Largest known gap (not modelled yet)**: the tp 16 groups span 2 nodes") !=
+        std::string::npos);
+  CHECK(spanning->find("16 sends of 984 cycles instead of one: 2.36 M cycles more per token") !=
+        std::string::npos);
+}
+
+TEST_CASE("inter-node link gap of a tp group that spans nodes, by hand") {
+  // groq-576: 8 chips per node, 4 global ports per chip, 9-node racks; C2C link 4 x 30 Gb/s
+  // at 900 MHz = 16.67 B/cycle. Llama-2-70B: hidden 8192 at fp16 = 16,384 B per partial,
+  // 2 all-reduces x 80 layers per token.
+  const system::SystemConfig groq576 = shippedSystem("groq-576");
+  auto gap = interNodeLinkGap(groq576, 16, 16384, 160);
+  REQUIRE(gap.has_value());
+  CHECK(gap->nodesSpanned == 2);
+  CHECK(gap->globalPorts == 4);
+  CHECK(gap->remoteFlowsPerChip == 8);  // 15 peers, 7 in the node
+  CHECK(gap->flowsPerNodePair == 64);   // 8 senders x 8 receivers
+  CHECK(gap->linksPerNodePair == 4);    // 32 global ports of a node over 8 other nodes
+  CHECK(gap->chipRounds == 2);          // 8 remote sends over 4 ports
+  CHECK(gap->rounds == 16);             // 64 sends over 4 links
+  CHECK(gap->sendCycles == 984);        // ceil(16384 / 16.667)
+  CHECK(gap->extraCyclesPerToken == 15u * 984u * 160u);
+  CHECK(gap->extraCyclesPerTokenChipOnly == 1u * 984u * 160u);
+  // A group inside one node sends nothing between nodes.
+  CHECK_FALSE(interNodeLinkGap(groq576, 8, 16384, 160).has_value());
+  CHECK_FALSE(interNodeLinkGap(shippedSystem("groq-8"), 8, 8192, 64).has_value());
 }

@@ -93,6 +93,33 @@ system::SystemConfig withSramPerChip(const system::SystemConfig &system, uint64_
 PointEvaluator makePlannerEvaluator(partition::ModelSummary model, system::SystemConfig base,
                                     LpuSettings settings, uint64_t meanContext);
 
+/// What the fabric model leaves out when a tensor-parallel group spans nodes: every C2C
+/// transfer gets a link of its own, so a direct all-reduce (each chip sends its partial to
+/// every peer) puts chipsPerNode^2 concurrent transfers on each ordered pair of nodes and
+/// (tp - chipsPerNode) remote transfers on each chip, while a chip has `globalLinksPerChip`
+/// ports that leave its node and, if a group of `nodesPerGroup` nodes is fully connected
+/// (an assumption: the wiring is not published), a node pair shares
+/// chipsPerNode * globalLinksPerChip / (nodesPerGroup - 1) links. Serialised over those
+/// links the all-reduce takes `rounds` sends of `sendCycles` each instead of one.
+/// docs/hardware-model.md "Known gap: links between nodes are not shared".
+struct InterNodeLinkGap {
+  uint32_t nodesSpanned = 0;       // nodes one tp group covers
+  uint32_t globalPorts = 0;        // a chip's ports that leave its node
+  uint32_t remoteFlowsPerChip = 0; // concurrent sends leaving a chip's node
+  uint32_t flowsPerNodePair = 0;   // concurrent sends from one node to another
+  uint32_t linksPerNodePair = 0;   // under the fully-connected-group assumption
+  uint32_t rounds = 1;             // max(ceil(per chip / global ports), ceil(per pair / links))
+  uint32_t chipRounds = 1;         // the per-chip term alone (needs no wiring assumption)
+  uint64_t sendCycles = 0;         // one partial over one link
+  /// Cycles per token the serialisation would add: (rounds - 1) * sendCycles per all-reduce.
+  uint64_t extraCyclesPerToken = 0;
+  uint64_t extraCyclesPerTokenChipOnly = 0; // the same with chipRounds
+};
+/// nullopt when the tp group fits in one node (no transfer leaves it) or the fabric has one
+/// node. `messageBytes`: one all-reduce's partial; `allReduces`: per token (2 per layer).
+std::optional<InterNodeLinkGap> interNodeLinkGap(const system::SystemConfig &system, uint32_t tp,
+                                                 uint64_t messageBytes, uint64_t allReduces);
+
 /// One LPU validation row as compiled and simulated by the caller (the `conveyor` tool: the
 /// multi-chip compile needs MLIR, which this library must not link).
 struct SimulatedLpuRun {
