@@ -297,6 +297,41 @@ BENCHMARK(fabricEngineTimingOnly)
     ->Arg(1000000)
     ->Unit(benchmark::kMillisecond);
 
+/// The same through the path `conveyor simulate` takes for a multi-chip schedule: the reader
+/// has already run the structural check on the file it returned (PreparedFabric::prepare with
+/// structureValidated), so the engine decodes, checks SRAM and runs.
+void fabricEngineTimingOnlyValidated(benchmark::State &state) {
+  const schedule::Schedule &s = syntheticSchedule(uint64_t(state.range(0)));
+  const uint64_t count = uint64_t(s.programs(0).instructions_size());
+  if (Status status = schedule::validateSchedule(s, "synthetic"); !status) {
+    state.SkipWithError(status.error().c_str());
+    return;
+  }
+  std::vector<int> all{0};
+  for (auto _ : state) {
+    Result<sim::PreparedFabric> prepared = sim::PreparedFabric::prepare(s, groq1(), true);
+    if (!prepared) {
+      state.SkipWithError(prepared.error().c_str());
+      return;
+    }
+    Result<sim::FabricReport> report = prepared->run(all);
+    if (!report) {
+      state.SkipWithError(report.error().c_str());
+      return;
+    }
+    if (report->endCycle != s.programs(0).compiler_cycles()) {
+      state.SkipWithError("simulated cycles differ from the fixture's schedule");
+      return;
+    }
+  }
+  reportRate(state, count);
+}
+BENCHMARK(fabricEngineTimingOnlyValidated)
+    ->Arg(10000)
+    ->Arg(100000)
+    ->Arg(1000000)
+    ->Unit(benchmark::kMillisecond);
+
 /// Stages of simulate(), to see where the time goes.
 void validateStructure(benchmark::State &state) {
   const schedule::Schedule &s = syntheticSchedule(uint64_t(state.range(0)));
