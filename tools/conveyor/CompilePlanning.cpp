@@ -177,9 +177,11 @@ int runMinChips(const partition::ModelSummary &model, const system::SystemConfig
   }
   text += fmt::format(
       "min chips: the smallest system of this kind ({}) on which the compile's plan fits: "
-      "near-equal layer ranges on chips stage * tp + rank, tp <= {} (one C2C link per "
-      "all-reduce peer); plan: its tp x stages. any split: the same with unequal layer ranges "
-      "(not built by the shard pass). lower bound: ceil(bytes / usable SRAM per chip)\n",
+      "near-equal layer ranges, or when none fits stages filled front to back with at least "
+      "one layer each, on chips stage * tp + rank, tp <= {} (one C2C link per all-reduce "
+      "peer); plan: its tp x stages. any split: the same with any unequal layer ranges, an "
+      "embedding- or LM-head-only stage included (not built by the shard pass). lower bound: "
+      "ceil(bytes / usable SRAM per chip)\n",
       system.fabric.chips > 1
           ? fmt::format("whole nodes of {} above one node", perNode)
           : std::string("one chip in this file, so no fabric: chips of its type in one group"),
@@ -346,6 +348,9 @@ std::optional<int> runPlanning(const std::string &modelPath, const std::string &
   }
   planned.tp = plan->tp;
   planned.stages = plan->stageCount;
+  for (const partition::StagePlan &stage : plan->stages) {
+    planned.stageLayers.push_back(stage.layerCount);
+  }
   return std::nullopt;
 }
 
@@ -380,7 +385,11 @@ Result<PlannedPartition> planCompiledPartition(const std::string &modelPath,
   if (!plan->fits) {
     return makeError(plan->refusal);
   }
-  return PlannedPartition{plan->tp, plan->stageCount};
+  PlannedPartition planned{plan->tp, plan->stageCount};
+  for (const partition::StagePlan &stage : plan->stages) {
+    planned.stageLayers.push_back(stage.layerCount);
+  }
+  return planned;
 }
 
 } // namespace conveyor::cli

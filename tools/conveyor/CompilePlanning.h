@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace conveyor::cli {
 
@@ -33,6 +34,9 @@ struct PlanningFlags {
 /// pipelineStages); zeros when the compile is single-chip.
 struct PlannedPartition {
   uint32_t tp = 0, stages = 0;
+  /// Layers of each stage, in order (the plan's split: near-equal, or the greedy unequal one
+  /// when no near-equal split fits); empty for one chip.
+  std::vector<uint32_t> stageLayers;
   /// The context the plan was sized for (the default capped at the model's learned
   /// positions); 0 when planning did not run.
   int64_t maxContext = 0;

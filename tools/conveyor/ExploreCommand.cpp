@@ -141,7 +141,8 @@ int runExplore(const ExploreFlags &flags, const std::string &argv0) {
                   flags.chips, flags.sramMb, flags.precisions, flags.seqs, flags.activations,
                   flags.kv, flags.maxContext, flags.context),
       "Each point is planned by the partition planner under the compile's rule (8% of SRAM "
-      "reserved, near-equal layer ranges, a node-sized tp when it fits; docs/partition.md): "
+      "reserved, near-equal layer ranges or else the greedy split, a node-sized tp when it "
+      "fits; docs/partition.md): "
       "its fit, minimum and tp x stages are what `conveyor compile` builds on that system. It "
       "is priced from the planner's estimate of that plan (docs/reports.md): not a simulated "
       "schedule. Static power is charged for every chip of the point, used by the plan or not."};
@@ -162,8 +163,9 @@ int runExplore(const ExploreFlags &flags, const std::string &argv0) {
              "json,jsonl}}{}\n",
              run->results.size(), run->evaluated, run->reused, fits, flags.report,
              written->plotsDrawn ? "" : "; plots skipped: " + written->plotNote);
-  fmt::print("  fit and minimum by the compile's rule (8% SRAM reserved, near-equal layer ranges, "
-             "node-sized tp; `conveyor compile --min-chips` for that SRAM per chip):\n");
+  fmt::print("  fit and minimum by the compile's rule (8% SRAM reserved, near-equal layer ranges "
+             "or else the greedy split, node-sized tp; `conveyor compile --min-chips` for that "
+             "SRAM per chip):\n");
   for (const FrontierRow &row : fittingFrontier(run->results)) {
     fmt::print("  {:<5} {:>6.0f} MB/chip: fewest swept chips {:>5}, compile's minimum {}\n",
                row.precision, row.sramMegabytes,

@@ -53,6 +53,7 @@ Result<LpuSchedule> compileAndSimulateLpu(const LpuScheduleRequest &request) {
   options.kvPrecision = request.planning.kv;
   options.tensorParallel = planned->tp;
   options.pipelineStages = planned->stages;
+  options.stageLayers = planned->stageLayers;
   // As `conveyor compile`: the KV cache is sized for --max-context.
   options.kvBucket = uint64_t(request.planning.maxContext);
   if (!request.dims.empty()) {

@@ -92,6 +92,7 @@ int runCompile(const CompileFlags &flags) {
   CompileOptions options;
   options.tensorParallel = planned.tp;      // 0 = one chip
   options.pipelineStages = planned.stages;
+  options.stageLayers = planned.stageLayers;
   options.kvBucket = uint64_t(planned.maxContext ? planned.maxContext
                                                  : flags.planning.maxContext); // the decode bucket
   options.onnxPath = flags.model;

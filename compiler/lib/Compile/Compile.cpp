@@ -323,6 +323,7 @@ Result<CompileSummary> compileModel(const CompileOptions &options) {
       sharding::PartitionGraphOptions partition;
       partition.tp = std::max<uint32_t>(1, options.tensorParallel);
       partition.stages = std::max<uint32_t>(1, options.pipelineStages);
+      partition.stageLayers = options.stageLayers;
       partition.systemPath = options.systemPath;
       pm.addPass(sharding::createPartitionGraph(partition));
       // The bound counts weights at the stored precision (fp16, the zoo's, when not given).

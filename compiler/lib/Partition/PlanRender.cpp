@@ -103,11 +103,13 @@ std::string renderPlanText(const Plan &plan, const system::SystemConfig &system)
                      plan.nearEqualStages() ? "near-equal" : "unequal",
                      plan.denseChips() ? "stage * tp + rank" : "aligned to nodes / racks");
   if (o.compiledLayout && !o.alignStagesToGroups) {
-    out += fmt::format("rule: what `conveyor compile -o` builds (near-equal layer ranges, {:.0f}% "
-                       "of SRAM reserved); tp: {}\n",
+    out += fmt::format("rule: what `conveyor compile -o` builds (near-equal layer ranges, or "
+                       "when none fits stages filled front to back with at least one layer "
+                       "each; {:.0f}% of SRAM reserved); tp: {}\n",
                        o.sramReserveFraction * 100, plan.tpChoice);
   } else if (o.compiledLayout) {
-    out += fmt::format("rule: the compile's (near-equal layer ranges, {:.0f}% of SRAM reserved; "
+    out += fmt::format("rule: the compile's (near-equal or greedy layer ranges, {:.0f}% of SRAM "
+                       "reserved; "
                        "tp: {}) with stages aligned to nodes / racks (--align-stages), which "
                        "`conveyor compile -o` does not build\n",
                        o.sramReserveFraction * 100, plan.tpChoice);

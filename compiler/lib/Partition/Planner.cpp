@@ -257,7 +257,13 @@ bool layoutFits(const ModelSummary &model, const Shards &s, const Layout &layout
 /// Fewest contiguous stages for this tp: fill each stage with as many layers as fit. Greedy
 /// is optimal for splitting an ordered list into the fewest segments under one capacity.
 /// A stage may hold no layer: the embedding alone first, or the LM head alone last.
-std::optional<Layout> greedyLayout(const ModelSummary &model, const Shards &s, uint64_t usable) {
+/// Stages filled front to back, each with as many layers as fit. `layersEverywhere` (the
+/// compile's fallback: the shard pass builds a stage from its layer body) gives every stage
+/// at least one layer: an LM head that fits beside no layer of the last full stage takes the
+/// last layer of that stage with it instead of a stage of its own, and an embedding that
+/// fits beside no layer makes the layout fail.
+std::optional<Layout> greedyLayout(const ModelSummary &model, const Shards &s, uint64_t usable,
+                                   bool layersEverywhere = false) {
   const uint32_t layers = uint32_t(model.layers.size());
   const bool tied = model.tiedEmbedding;
   Layout layout;
@@ -278,6 +284,15 @@ std::optional<Layout> greedyLayout(const ModelSummary &model, const Shards &s, u
       if (count == 0 && !isFirst) {
         return std::nullopt;
       }
+      if (layersEverywhere) {
+        // ... with the last layer of the stage before it, which keeps at least one.
+        if (count < 2 || stageBytes(s, layers - 1, 1, false, true, tied).total() > usable) {
+          return std::nullopt;
+        }
+        layout.layerCounts.push_back(count - 1);
+        layout.layerCounts.push_back(1);
+        return layout;
+      }
       layout.layerCounts.push_back(count);
       if (stageBytes(s, layers, 0, false, true, tied).total() > usable) {
         return std::nullopt;
@@ -287,7 +302,7 @@ std::optional<Layout> greedyLayout(const ModelSummary &model, const Shards &s, u
     }
     if (count == 0) {
       // Not one more layer fits a fresh stage; only an embedding-only first stage is useful.
-      if (!isFirst || stageBytes(s, first, 0, true, false, tied).total() > usable ||
+      if (!isFirst || layersEverywhere || stageBytes(s, first, 0, true, false, tied).total() > usable ||
           stageBytes(s, first, 1, false, false, tied).total() > usable) {
         return std::nullopt;
       }
@@ -343,7 +358,11 @@ std::vector<uint32_t> candidateTps(const ModelSummary &model, const PlanOptions 
 /// stage count, under the options' layout rule (the greedy layout is added by the callers).
 std::vector<Layout> optionLayouts(uint32_t layers, const PlanOptions &options) {
   std::vector<Layout> layouts;
-  if (options.pipelineStages) {
+  if (!options.stageLayers.empty()) {
+    Layout forced;
+    forced.layerCounts = options.stageLayers;
+    layouts.push_back(forced);
+  } else if (options.pipelineStages) {
     layouts.push_back(balancedLayout(layers, *options.pipelineStages));
   } else if (options.layersPerStage && options.nearEqualStagesOnly) {
     // The shard pass gets a stage count: K layers per stage is ceil(layers / K) near-equal
@@ -403,6 +422,15 @@ uint32_t minimumChipsAt(const ModelSummary &model, const system::ChipConfig &chi
       }
     } else {
       layout = greedyLayout(model, s, usable);
+    }
+    if (options.unequalFallback && options.nearEqualStagesOnly && !options.layersPerStage &&
+        !options.pipelineStages && options.stageLayers.empty()) {
+      // The compile falls back to the greedy layout when no near-equal one fits: on the
+      // fewest chips that is the greedy one whenever it needs fewer stages.
+      if (std::optional<Layout> greedy = greedyLayout(model, s, usable, true);
+          greedy && (!layout || greedy->layerCounts.size() < layout->layerCounts.size())) {
+        layout = greedy;
+      }
     }
     if (!layout) {
       continue;
@@ -615,9 +643,10 @@ std::string refusalMessage(const ModelSummary &model, const system::SystemConfig
         "chip's {} C2C links per peer){}",
         minChips, precision, maxLowerableTp(system.chip), system.chip.c2c.links,
         options.nearEqualStagesOnly
-            ? fmt::format(", near-equal layer ranges (the shard pass's layout: the embedding "
-                          "and LM head stages hold as many layers as the others) and {:.0f}% of "
-                          "SRAM reserved, as the compile plans (--min-chips reports the same)",
+            ? fmt::format(", near-equal layer ranges or, when none fits, stages filled front to "
+                          "back with at least one layer each (the layouts the shard pass "
+                          "builds) and {:.0f}% of SRAM reserved, as the compile plans "
+                          "(--min-chips reports the same)",
                           options.sramReserveFraction * 100)
             : "");
     if (sramNeeded > 0) {
@@ -802,6 +831,7 @@ uint32_t minimumChips(const ModelSummary &model, const system::SystemConfig &sys
 PlanOptions compiledPlanOptions(PlanOptions options, bool reserveGiven) {
   options.compiledLayout = true;
   options.nearEqualStagesOnly = true;
+  options.unequalFallback = true;
   options.alignStagesToGroups = false;
   if (!reserveGiven) {
     options.sramReserveFraction = kCompiledSramReserve;
@@ -892,12 +922,22 @@ static Result<Plan> planOnce(const ModelSummary &model, const system::SystemConf
   const uint32_t layers = uint32_t(model.layers.size());
   double bestLatency = std::numeric_limits<double>::infinity();
   std::optional<std::pair<Shards, Layout>> best;
+  // Pass 0: the options' layouts. Pass 1 (the compile's rule, when no near-equal layout
+  // fits on any tp): the greedy unequal layout.
+  const bool fallback = options.unequalFallback && options.nearEqualStagesOnly &&
+                        !options.layersPerStage && !options.pipelineStages &&
+                        options.stageLayers.empty();
+  for (int pass = 0; pass < (fallback ? 2 : 1) && !best; ++pass) {
   for (uint32_t tp : candidateTps(model, options, system.chip, system.fabric.chips)) {
     Shards s = makeShards(model, options, tp, system.chip);
     // Near-equal ranges first, so that on a tie in latency the balanced layout wins.
-    std::vector<Layout> layouts = optionLayouts(layers, options);
-    if (!options.layersPerStage && !options.pipelineStages && !options.nearEqualStagesOnly) {
-      if (auto greedy = greedyLayout(model, s, usable)) {
+    std::vector<Layout> layouts;
+    if (pass == 0) {
+      layouts = optionLayouts(layers, options);
+    }
+    if (pass == 1 || (!options.layersPerStage && !options.pipelineStages &&
+                      options.stageLayers.empty() && !options.nearEqualStagesOnly)) {
+      if (auto greedy = greedyLayout(model, s, usable, /*layersEverywhere=*/pass == 1)) {
         layouts.push_back(*greedy);
       }
     }
@@ -921,6 +961,7 @@ static Result<Plan> planOnce(const ModelSummary &model, const system::SystemConf
         best = std::make_pair(s, layout);
       }
     }
+  }
   }
 
   if (!best) {
@@ -963,8 +1004,32 @@ static Result<Plan> planOnce(const ModelSummary &model, const system::SystemConf
   return plan;
 }
 
+namespace {
+Result<Plan> planPartitionOnce(const ModelSummary &model, const system::SystemConfig &system,
+                               const PlanOptions &options);
+} // namespace
+
 Result<Plan> planPartition(const ModelSummary &model, const system::SystemConfig &system,
                            const PlanOptions &options) {
+  if (!options.unequalFallback) {
+    return planPartitionOnce(model, system, options);
+  }
+  // The compile's rule: near-equal ranges when any fits (on any tp), else the greedy split
+  // with at least one layer per stage. The refusal and the minimum count both.
+  PlanOptions nearEqual = options;
+  nearEqual.unequalFallback = false;
+  Result<Plan> plan = planPartitionOnce(model, system, nearEqual);
+  if (plan && plan->fits) {
+    plan->options.unequalFallback = true;
+    plan->minimumChips = minimumChips(model, system, options);
+    return plan;
+  }
+  return planPartitionOnce(model, system, options);
+}
+
+namespace {
+Result<Plan> planPartitionOnce(const ModelSummary &model, const system::SystemConfig &system,
+                               const PlanOptions &options) {
   const uint32_t perNode = system.fabric.chipsPerNode;
   if (!options.compiledLayout || options.tensorParallel || perNode <= 1) {
     Result<Plan> plan = planOnce(model, system, options);
@@ -997,6 +1062,7 @@ Result<Plan> planPartition(const ModelSummary &model, const system::SystemConfig
   }
   return plan;
 }
+} // namespace
 
 // Memory map (--explain): every tensor of one chip per role, placed in address order.
 

@@ -268,7 +268,32 @@ struct PartitionGraphPass
       return signalPassFailure();
     }
     unsigned layers = decoder->numLayers();
-    if (stages > layers) {
+    // An explicit split (stage-layers) sets the stage count; it must cover every layer once,
+    // at least one per stage (a stage's program is its layer body, repeated).
+    SmallVector<unsigned> counts(stageLayers.begin(), stageLayers.end());
+    if (!counts.empty()) {
+      uint64_t total = 0;
+      for (unsigned c : counts) {
+        total += c;
+      }
+      if (stages != 1 && stages != counts.size()) {
+        main.emitError() << "conveyor-partition: stages (" << stages.getValue()
+                         << ") differs from the " << counts.size()
+                         << " entries of stage-layers; give one or the other";
+        return signalPassFailure();
+      }
+      if (total != layers) {
+        main.emitError() << "conveyor-partition: stage-layers sums to " << total
+                         << " layers but the model has " << layers << " repeating layers";
+        return signalPassFailure();
+      }
+      if (llvm::is_contained(counts, 0u)) {
+        main.emitError() << "conveyor-partition: stage-layers gives a stage no layers; every "
+                            "stage holds at least one layer";
+        return signalPassFailure();
+      }
+      stages = unsigned(counts.size());
+    } else if (stages > layers) {
       InFlightDiagnostic diag = main.emitError() << "conveyor-partition: " << stages.getValue()
                                                  << " pipeline stages but the model has " << layers
                                                  << " repeating layers; pass stages <= " << layers;
@@ -314,14 +339,16 @@ struct PartitionGraphPass
       return group << 32 | toNext << 16 | fromPrevious;
     };
 
-    // Contiguous, near-equal layer ranges (earlier stages take the remainder); stages that
+    // Contiguous layer ranges: stage-layers when given, else near-equal (earlier stages take
+    // the remainder); stages that
     // run the same ops the same number of times over the same hops share one role.
     using RoleKey = std::tuple<bool, bool, unsigned, uint64_t>;
     std::map<RoleKey, Role> roles;
     SmallVector<RoleKey> order;
     unsigned next = 0;
     for (unsigned stage = 0; stage < stages; ++stage) {
-      unsigned count = layers / stages + (stage < layers % stages ? 1 : 0);
+      unsigned count = !counts.empty() ? counts[stage]
+                                       : layers / stages + (stage < layers % stages ? 1 : 0);
       auto key = std::make_tuple(stage == 0, stage + 1 == stages, count, routeClass(stage));
       if (!roles.count(key)) {
         order.push_back(key);

@@ -162,6 +162,10 @@ Result<LpuEstimate> estimateLpu(const partition::ModelSummary &model,
       // The chosen plan's own layout (the one the compile builds), not the fastest one that
       // one short sequence would allow.
       options.pipelineStages = chosen.stageCount;
+      options.stageLayers.clear();
+      for (const partition::StagePlan &stage : chosen.stages) {
+        options.stageLayers.push_back(stage.layerCount);
+      }
     }
     Result<partition::Plan> single = partition::planPartition(model, system, options);
     if (!single) {

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include <string>
+#include <vector>
 
 using namespace conveyor;
 using namespace conveyor::partition;
@@ -119,14 +120,35 @@ TEST_CASE("compile rule: llama2-70b fp16 needs 1280 chips, the 2% greedy planner
   CHECK(refused->minimumChips == 1280);
   // Unequal ranges would not help at 8% (still one layer per stage); the 656 of the docs'
   // worked example needs 2% reserved and unequal ranges (two layers a stage, one beside the
-  // embedding and the LM head), which the shard pass does not build.
+  // embedding and one beside the LM head).
   PlanOptions anySplit = o;
   anySplit.nearEqualStagesOnly = false;
+  anySplit.unequalFallback = false;
   anySplit.compiledLayout = false;
   CHECK(minimumChips(model, rack, anySplit) == 1280);
   anySplit.sramReserveFraction = 0.02;
   CHECK(minimumChips(model, rack, anySplit) == 656);
-  PlanOptions nearEqual2 = compiledPlanOptions(anySplit, /*reserveGiven=*/true);
+  // The compile at 2%: no near-equal split of 80 layers into fewer than 80 stages fits (a
+  // stage of 2 beside the embedding is 32,768,000 + 2 x 111,181,824 > 226,072,985 usable),
+  // so it falls back to the greedy split 1 + 39 x 2 + 1, which the shard pass builds from
+  // its per-stage layer counts.
+  STATIC_REQUIRE(32768000 + 2 * layer16 > 226072985);
+  STATIC_REQUIRE(2 * layer16 + 200000 < 226072985);
+  PlanOptions compiled2 = compiledPlanOptions(anySplit, /*reserveGiven=*/true);
+  CHECK(minimumChips(model, rack, compiled2) == 656);
+  auto at656 = planPartition(model, resizedSystem(rack, 656), compiled2);
+  REQUIRE(at656.ok());
+  REQUIRE(at656->fits);
+  CHECK_FALSE(at656->nearEqualStages());
+  REQUIRE(at656->stages.size() == 41);
+  CHECK(at656->stages.front().layerCount == 1);
+  CHECK(at656->stages.back().layerCount == 1);
+  for (size_t s = 1; s + 1 < at656->stages.size(); ++s) {
+    CHECK(at656->stages[s].layerCount == 2);
+  }
+  // Without the fallback (near-equal ranges only) it needs 1280.
+  PlanOptions nearEqual2 = compiled2;
+  nearEqual2.unequalFallback = false;
   CHECK(minimumChips(model, rack, nearEqual2) == 1280);
 }
 
@@ -167,8 +189,32 @@ TEST_CASE("a tp that does not divide ffn keeps the MLP whole on every rank",
   auto tp5 = planPartition(model, rack, o);
   REQUIRE(tp5.ok());
   CHECK_FALSE(tp5->fits);
-  // The compile's plan uses tp 8 (13824 / 8 = 1728): 14 stages, 112 chips.
-  CHECK(minimumChips(model, rack, compiled(DType::INT8)) == 112);
+  // The compile's plan uses tp 8 (13824 / 8 = 1728): 14 near-equal stages, 112 chips; the
+  // greedy fallback, 88.
+  PlanOptions nearEqual = compiled(DType::INT8);
+  nearEqual.unequalFallback = false;
+  CHECK(minimumChips(model, rack, nearEqual) == 112);
+  CHECK(minimumChips(model, rack, compiled(DType::INT8)) == 88);
+  auto at88 = planPartition(model, resizedSystem(rack, 88), compiled(DType::INT8));
+  REQUIRE(at88.ok());
+  REQUIRE(at88->fits);
+  CHECK(at88->tp == 8);
+  std::vector<uint32_t> counts;
+  for (const StagePlan &stage : at88->stages) {
+    counts.push_back(stage.layerCount);
+  }
+  // tp 8 at int8, one chip's layer: q, k, v, o 5120 x 5120 / 8 + 640 x 2 B = 3,278,080
+  // each; gate, up 5120 x 13824 / 8 + 1728 x 2 = 8,850,816 each; down 8,847,360 + 640 x 2 =
+  // 8,848,640; norms 20,480; KV 2 x 640 x 4096 x 2 B = 10,485,760. 4 layers a stage fit, 5
+  // do not; the 20,488,000 B embedding shard (32000 / 8 rows + row scales) fits beside 3;
+  // the LM head (the same size) beside 1 but not 4: 3 + 9 x 4 + 1 = 40 layers.
+  constexpr uint64_t layer8 =
+      4 * 3278080 + 2 * 8850816 + 8848640 + 20480 + 10485760;
+  STATIC_REQUIRE(layer8 == 50168832);
+  STATIC_REQUIRE(4 * layer8 + 200000 < kUsable && 5 * layer8 > kUsable);
+  STATIC_REQUIRE(20488000 + 3 * layer8 + 200000 < kUsable && 20488000 + 4 * layer8 > kUsable);
+  CHECK(counts == std::vector<uint32_t>{3, 4, 4, 4, 4, 4, 4, 4, 4, 4, 1});
+  CHECK_FALSE(at88->nearEqualStages());
 }
 
 TEST_CASE("layers per stage under the compile rule is a stage count for the shard pass",

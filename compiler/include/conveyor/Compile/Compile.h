@@ -32,6 +32,8 @@ struct CompileOptions {
   // Tensor/pipeline partition; 0 = single chip. Needs EmitKind::Graph for now
   uint32_t tensorParallel = 0; // chips per stage (Megatron split of every layer)
   uint32_t pipelineStages = 0; // contiguous layer ranges, one per stage
+  /// Layers of each stage (sums to the model's layers); empty = near-equal ranges.
+  std::vector<uint32_t> stageLayers;
   // The decode bucket of a partitioned schedule: KV length (past tokens)
   uint64_t kvBucket = 0; // 0 = 4096 (or the `past` of --dims)
   /// Length buckets of a partitioned schedule ("128,512,2048" or "none"), used when the

@@ -85,6 +85,9 @@ struct PlanOptions {
   /// from `conveyor-partition stages=N`). With tensorParallel it names one compiled layout,
   /// e.g. to re-price a chosen plan at another context (reports' estimateLpu).
   std::optional<uint32_t> pipelineStages;
+  /// Force the layers of each stage (sums to the model's layers), e.g. to re-price a chosen
+  /// plan whose split is the greedy unequal one; overrides pipelineStages and layersPerStage.
+  std::vector<uint32_t> stageLayers;
   /// Fraction of each chip's SRAM kept back for instructions, alignment waste and bank
   /// conflicts (quantisation scales and activations are counted separately, exactly).
   double sramReserveFraction = 0.02;
@@ -96,6 +99,10 @@ struct PlanOptions {
   /// from tp and a stage count alone. `layersPerStage` K then means ceil(layers / K) such
   /// stages (the shard pass gets only the stage count).
   bool nearEqualStagesOnly = false;
+  /// With nearEqualStagesOnly: when no near-equal layout fits, fall back to the greedy
+  /// unequal one (stages filled front to back; the shard pass builds it from its per-stage
+  /// layer counts, `conveyor-partition stage-layers=...`). Set by compiledPlanOptions.
+  bool unequalFallback = false;
   /// Plan the way the multi-chip compile does (set by compiledPlanOptions): near-equal ranges
   /// on chips stage * tp + rank, and, unless tp is forced, a tensor-parallel group of one node
   /// when one fits, else of two nodes, else the fastest lowerable tp.

@@ -34,6 +34,9 @@ def PartitionGraph : Pass<"conveyor-partition", "mlir::ModuleOp"> {
     Option<"tp", "tp", "unsigned", "1", "Tensor-parallel degree (chips per stage)">,
     Option<"stages", "stages", "unsigned", "1",
            "Pipeline stages; layers are split into contiguous, near-equal ranges">,
+    ListOption<"stageLayers", "stage-layers", "unsigned",
+               "Layers per pipeline stage, in order (sums to the model's layers, at least "
+               "one per stage): an unequal split instead of the near-equal one">,
     Option<"systemPath", "system", "std::string", "\"\"",
            "System description (systems/*.yaml); when given, stages whose tensor-parallel "
            "group or pipeline neighbours sit a different number of C2C hops apart get "
