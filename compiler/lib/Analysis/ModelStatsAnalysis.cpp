@@ -10,6 +10,7 @@
 
 #include "conveyor/Dialect/Graph/GraphOps.h"
 
+#include "conveyor/Dialect/Graph/TiedCopy.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/BuiltinTypes.h"
@@ -246,6 +247,20 @@ bool sameElements(DenseElementsAttr a, DenseElementsAttr b, bool transposed) {
 /// torch.onnx.export's constant folding can store one tensor twice (a tied embedding
 /// table and its transposed copy for the LM head): such copies count once.
 void GraphAnalyzer::findTiedCopies() {
+  // A shape-only tied LM head (fuse-transformer's `<table>.lm_head_t`) names its table.
+  llvm::StringMap<Operation *> weightsByName;
+  for (Operation *op : parameterOps) {
+    if (auto weight = dyn_cast<graph::WeightOp>(op)) {
+      weightsByName.try_emplace(weight.getName(), op);
+    }
+  }
+  for (Operation *op : parameterOps) {
+    if (auto of = op->getAttrOfType<StringAttr>(graph::kTiedCopyOfAttr)) {
+      if (auto it = weightsByName.find(of.getValue()); it != weightsByName.end()) {
+        tiedCopies[op] = it->second;
+      }
+    }
+  }
   SmallVector<graph::ConstantOp> candidates;
   for (Operation *op : parameterOps) {
     auto constant = dyn_cast<graph::ConstantOp>(op);

@@ -224,7 +224,10 @@ StageBytes stageBytes(const Shards &s, uint32_t first, uint32_t count, bool isFi
     b.weights += s.embedding.bytes;
     b.scales += s.embedding.scales;
   }
-  if (isLast && !(isFirst && tiedOnce)) {
+  // A tied table is stored once per use: the embedding's rows and the LM head's transposed
+  // copy (graph fuse-transformer gives the head its own `<table>.lm_head_t`).
+  (void)tiedOnce;
+  if (isLast) {
     b.weights += s.lmHead.bytes;
     b.scales += s.lmHead.scales;
   }
@@ -1137,7 +1140,6 @@ std::vector<StageMemoryMap> planMemoryMaps(const ModelSummary &model, const Plan
       place(name, PlacedTensor::Kind::Weight, b.bytes - b.scales);
       place(name + ".scale", PlacedTensor::Kind::Scale, b.scales);
     };
-    const bool tiedOnce = model.tiedEmbedding && stage.holdsEmbedding;
     if (stage.holdsEmbedding) {
       matrix("embedding", ceilDiv(model.embeddingElements, s.vocabSplit), hidden);
     }
@@ -1156,9 +1158,8 @@ std::vector<StageMemoryMap> planMemoryMaps(const ModelSummary &model, const Plan
       place(p + "norms", PlacedTensor::Kind::Weight, bytesOf(layer.norms, options.activations));
     }
     if (stage.holdsLmHead) {
-      if (!tiedOnce) { // a tied table on one stage is stored once
-        matrix("lm_head", s.lmHeadElements, hidden);
-      }
+      // A tied table's LM head is its own transposed copy (stored beside the embedding).
+      matrix("lm_head", s.lmHeadElements, hidden);
       place("final norm", PlacedTensor::Kind::Weight, s.finalNorm);
     }
     for (uint32_t l = stage.firstLayer; l < stage.firstLayer + stage.layerCount; ++l) {

@@ -109,3 +109,23 @@ func.func @embedding_and_head(%ids: tensor<?x5xi64>, %pos: tensor<5xi64>) -> (te
   %logits = cv.graph.matmul %h, %head : (tensor<?x5x16xf32>, tensor<16x40xf32>) -> tensor<?x5x40xf32>
   return %logits, %keep : tensor<?x5x40xf32>, tensor<?x5x40xf32>
 }
+
+// -----
+
+// A tied LM head reads the embedding table through a transpose: a shape-only table gets
+// its own transposed copy (the layout the MXM installs; the shard pass splits it by
+// vocabulary columns), marked as a copy so parameter counts count the table once.
+// CHECK-LABEL: func.func @tied_head
+// CHECK: %[[TABLE:.*]] = cv.graph.weight {name = "embed"} : tensor<40x16xf32>
+// CHECK: cv.graph.embedding %[[TABLE]]
+// CHECK-NOT: cv.graph.transpose
+// CHECK: %[[COPY:.*]] = cv.graph.weight {cv.tied_copy_of = "embed", name = "embed.lm_head_t"} : tensor<16x40xf32>
+// CHECK-NEXT: %[[HEAD:.*]] = cv.graph.lm_head %{{.*}}, %[[COPY]] : (tensor<1x5x16xf32>, tensor<16x40xf32>) -> tensor<1x5x40xf32>
+// CHECK: return %[[HEAD]]
+func.func @tied_head(%ids: tensor<1x5xi64>) -> tensor<1x5x40xf32> {
+  %table = cv.graph.weight {name = "embed"} : tensor<40x16xf32>
+  %x = cv.graph.gather %table, %ids {axis = 0 : i64} : (tensor<40x16xf32>, tensor<1x5xi64>) -> tensor<1x5x16xf32>
+  %t = cv.graph.transpose %table, [1, 0] : tensor<40x16xf32> -> tensor<16x40xf32>
+  %logits = cv.graph.matmul %x, %t : (tensor<1x5x16xf32>, tensor<16x40xf32>) -> tensor<1x5x40xf32>
+  return %logits : tensor<1x5x40xf32>
+}

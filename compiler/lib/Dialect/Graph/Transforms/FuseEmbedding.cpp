@@ -3,6 +3,7 @@
 
 #include "PatternSupport.h"
 
+#include "conveyor/Dialect/Graph/TiedCopy.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 
@@ -36,8 +37,24 @@ bool fuseLmHead(MatMulOp matmul, llvm::DenseSet<Operation *> &erased) {
     return false;
   }
   OpBuilder builder(matmul);
+  Value table = matmul.getRhs();
+  // A tied LM head reads the embedding table through a transpose (x @ E^T). A shape-only
+  // table gets its own transposed copy, `<name>.lm_head_t` [hidden, vocab]: the layout the
+  // MXM installs, which the shard pass splits by vocabulary columns like an untied head
+  // (otherwise the whole table stays on every rank and is transposed every step). The chip
+  // then holds the table twice, once per use; the planner counts both (docs/partition.md).
+  if (auto transpose = table.getDefiningOp<TransposeOp>()) {
+    auto source = transpose.getInput().getDefiningOp<WeightOp>();
+    if (source && transpose.getPerm().size() == 2 && transpose.getPerm()[0] == 1 &&
+        transpose.getPerm()[1] == 0) {
+      auto copy = builder.create<WeightOp>(transpose.getLoc(), transpose.getType(),
+                                           builder.getStringAttr(source.getName() + ".lm_head_t"));
+      copy->setAttr(kTiedCopyOfAttr, source.getNameAttr());
+      table = copy.getResult();
+    }
+  }
   auto head = builder.create<LmHeadOp>(matmul.getLoc(), matmul.getType(), matmul.getLhs(),
-                                       matmul.getRhs());
+                                       table);
   replaceChain(matmul, head, erased);
   return true;
 }
