@@ -339,6 +339,7 @@ Result<CompileSummary> compileModel(const CompileOptions &options) {
         sharding::LowerCollectivesOptions collectives;
         collectives.systemPath = options.systemPath;
         collectives.activationType = bound.activationType;
+        collectives.weightType = bound.weightType;
         pm.addPass(sharding::createLowerCollectives(collectives));
       }
     }
