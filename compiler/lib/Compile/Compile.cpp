@@ -292,6 +292,7 @@ Result<CompileSummary> compileModel(const CompileOptions &options) {
       pm.addPass(createCanonicalizerPass());
       pm.addPass(createCSEPass());
       pm.addPass(createConvertGraphToChip());
+      pm.addPass(chip::createFoldAttentionScale()); // before quantisation sees q's weights
       // Quantise weights, round activations and the KV cache
       if (!options.weightPrecision.empty() || !options.activationPrecision.empty() ||
           !options.kvPrecision.empty()) {

@@ -1148,6 +1148,7 @@ FailureOr<pb::Schedule> buildMultiChipSchedule(ModuleOp module, const system::Sy
     }
     PassManager lower(module.getContext());
     lower.addPass(createConvertGraphToChip());
+    lower.addPass(chip::createFoldAttentionScale()); // q's weights take the attention scale
     lower.addPass(chip::createShortenChains()); // decode latency: short dependence chains
     if (failed(lower.run(**flat))) {
       return failure();
