@@ -16,6 +16,7 @@
 // window from sharding/LinkTiming, ports from the system fabric. The simulator re-derives
 // all of it independently; this file must never use simulator code.
 #include "MultiChip.h"
+#include "BufferCompaction.h"
 
 #include "conveyor/Conversion/Passes.h"
 #include "conveyor/Conversion/Precision.h"
@@ -1140,57 +1141,6 @@ Result<TimedTemplate> Assembler::retime(pb::Schedule &lowered,
   return out;
 }
 
-/// Drops the buffers no instruction refers to any more (the buffer a send was given by the
-/// lowering, once the send reads the value itself; the outputs of dropped copies) and
-/// numbers the rest 1..n in their order. Every chip of a stage holds its own copy of the
-/// template's buffer table and every instance maps all of it, so each unused entry costs
-/// tp x stages entries of the schedule file.
-void compactBuffers(pb::Schedule &lowered, TimedTemplate &timed) {
-  const int count = lowered.buffers_size();
-  std::vector<bool> keep(size_t(count) + 1, false);
-  auto mark = [&](uint32_t id) {
-    while (id != 0 && !keep[id]) {
-      keep[id] = true;
-      id = lowered.buffers(int(id) - 1).alias_of(); // a view keeps its storage
-    }
-  };
-  for (const pb::Instruction &inst : timed.instructions) {
-    for (uint32_t id : inst.operands()) {
-      mark(id);
-    }
-    for (uint32_t id : inst.results()) {
-      mark(id);
-    }
-  }
-  mark(timed.carriedIn);
-  mark(timed.carriedOut);
-  std::vector<uint32_t> renamed(size_t(count) + 1, 0);
-  google::protobuf::RepeatedPtrField<pb::Buffer> kept;
-  for (const pb::Buffer &buffer : lowered.buffers()) {
-    if (keep[buffer.id()]) {
-      renamed[buffer.id()] = uint32_t(kept.size()) + 1;
-      *kept.Add() = buffer;
-    }
-  }
-  for (pb::Buffer &buffer : kept) {
-    buffer.set_id(renamed[buffer.id()]);
-    if (buffer.alias_of()) {
-      buffer.set_alias_of(renamed[buffer.alias_of()]);
-    }
-  }
-  lowered.mutable_buffers()->Swap(&kept);
-  for (pb::Instruction &inst : timed.instructions) {
-    for (uint32_t &id : *inst.mutable_operands()) {
-      id = renamed[id];
-    }
-    for (uint32_t &id : *inst.mutable_results()) {
-      id = renamed[id];
-    }
-  }
-  timed.carriedIn = renamed[timed.carriedIn];
-  timed.carriedOut = renamed[timed.carriedOut];
-}
-
 /// The port chip `from` uses towards (and hears from) `to`: the node-local rule inside a
 /// node; a tensor-parallel peer in another node gets port (chipsPerNode - 1) + its rank in
 /// its node, so each port carries one peer on every rank and one template serves them all;
@@ -1310,7 +1260,8 @@ FailureOr<pb::Schedule> buildMultiChipSchedule(ModuleOp module, const system::Sy
                                 << "': " << result.error();
     }
     timed[t] = std::move(*result);
-    compactBuffers(templates[t].lowered, timed[t]);
+    compactBuffers(templates[t].lowered, timed[t].instructions,
+                   {&timed[t].carriedIn, &timed[t].carriedOut});
     for (int64_t s : templates[t].stages) {
       if (s < 0 || uint64_t(s) >= stageCount) {
         return module.emitError() << "template '" << templates[t].name << "' names stage " << s
