@@ -292,6 +292,7 @@ Result<CompileSummary> compileModel(const CompileOptions &options) {
       pm.addPass(createCanonicalizerPass());
       pm.addPass(createCSEPass());
       pm.addPass(createConvertGraphToChip());
+      pm.addPass(chip::createFoldAttentionScale()); // before quantisation sees q's weights
       // Quantise weights, round activations and the KV cache
       if (!options.weightPrecision.empty() || !options.activationPrecision.empty() ||
           !options.kvPrecision.empty()) {
@@ -340,6 +341,7 @@ Result<CompileSummary> compileModel(const CompileOptions &options) {
         sharding::LowerCollectivesOptions collectives;
         collectives.systemPath = options.systemPath;
         collectives.activationType = bound.activationType;
+        collectives.weightType = bound.weightType;
         pm.addPass(sharding::createLowerCollectives(collectives));
       }
     }

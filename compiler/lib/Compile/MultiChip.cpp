@@ -16,6 +16,7 @@
 // window from sharding/LinkTiming, ports from the system fabric. The simulator re-derives
 // all of it independently; this file must never use simulator code.
 #include "MultiChip.h"
+#include "BufferCompaction.h"
 
 #include "conveyor/Conversion/Passes.h"
 #include "conveyor/Conversion/Precision.h"
@@ -829,44 +830,98 @@ Result<TimedTemplate> Assembler::retime(pb::Schedule &lowered,
       bodyStart = phaseStart;
       phaseStart += 1; // the iteration's SYNC
     }
-    // Dependency order: operands' producers first, and a tp receive after its own send
+    // Dependencies: operands' producers in this phase, and a tp receive after its own send
     // (every rank runs this template, so the peer's matching send leaves at the same cycle).
-    std::vector<int> pending = phases[p], ordered;
-    std::set<int> done;
+    const std::vector<int> &members = phases[p];
+    std::map<int, size_t> slotOf; // instruction -> position in `members`
+    for (size_t m = 0; m < members.size(); ++m) {
+      slotOf[members[m]] = m;
+    }
     std::map<int64_t, int> tpSendOfTag;
-    for (int i : pending) {
+    for (int i : members) {
       if (transfer[size_t(i)] && routes[size_t(i)].send && routes[size_t(i)].group == "tp") {
         tpSendOfTag[routes[size_t(i)].tag] = i;
       }
     }
-    auto isReady = [&](int i) {
+    // Edges by position: predecessors counted, successors listed with the cycles from the
+    // predecessor's issue to the successor's earliest issue (its duration; a send's link
+    // time to its receive).
+    std::vector<std::vector<std::pair<size_t, uint64_t>>> successors(members.size());
+    std::vector<size_t> waiting(members.size(), 0);
+    auto durationOf = [&](int i) -> uint64_t {
+      if (!transfer[size_t(i)]) {
+        return costs[size_t(i)].duration;
+      }
+      const TransferRoute &route = routes[size_t(i)];
+      const pb::Instruction &inst = instructions[size_t(i)];
+      const uint64_t bytes = bufferBytes(route.send ? inst.operands(0) : inst.results(0));
+      if (route.send) {
+        return sharding::linkSerialisationCycles(config.chip, bytes) +
+               sharding::linkFlightCycles(config.chip, uint64_t(route.hops)) + kDriftSlackCycles;
+      }
+      return costModel.memCopy(bytes).duration;
+    };
+    for (size_t m = 0; m < members.size(); ++m) {
+      const int i = members[m];
+      std::set<size_t> before;
       for (uint32_t id : instructions[size_t(i)].operands()) {
         auto it = producer.find(rootOf(lowered, id));
         if (it != producer.end() && it->second != i && phase[size_t(it->second)] == Phase(p) &&
-            !done.count(it->second)) {
-          return false;
+            !dead[size_t(it->second)]) {
+          before.insert(slotOf.at(it->second));
         }
       }
       if (transfer[size_t(i)] && !routes[size_t(i)].send && routes[size_t(i)].group == "tp") {
         auto send = tpSendOfTag.find(routes[size_t(i)].tag);
-        return send == tpSendOfTag.end() || done.count(send->second);
+        if (send != tpSendOfTag.end()) {
+          before.insert(slotOf.at(send->second));
+        }
       }
-      return true;
-    };
-    while (!pending.empty()) {
-      auto next = std::find_if(pending.begin(), pending.end(), isReady);
-      if (next == pending.end()) {
+      for (size_t b : before) {
+        successors[b].emplace_back(m, durationOf(members[b]));
+      }
+      waiting[m] = before.size();
+    }
+    // Priority: the longest chain of durations from an instruction to the phase's end
+    // (critical path first), over a topological order of the edges.
+    std::vector<size_t> topological;
+    {
+      std::vector<size_t> count = waiting;
+      for (size_t m = 0; m < members.size(); ++m) {
+        if (count[m] == 0) {
+          topological.push_back(m);
+        }
+      }
+      for (size_t k = 0; k < topological.size(); ++k) {
+        for (const auto &[next, weight] : successors[topological[k]]) {
+          if (--count[next] == 0) {
+            topological.push_back(next);
+          }
+        }
+      }
+      if (topological.size() != members.size()) {
         return makeError("the template's instructions form a dependency cycle");
       }
-      ordered.push_back(*next);
-      done.insert(*next);
-      pending.erase(next);
     }
-    for (int i : ordered) {
-      pb::Instruction &inst = instructions[size_t(i)];
+    std::vector<uint64_t> chain(members.size(), 0);
+    for (auto it = topological.rbegin(); it != topological.rend(); ++it) {
+      uint64_t longest = durationOf(members[*it]);
+      for (const auto &[next, weight] : successors[*it]) {
+        longest = std::max(longest, weight + chain[next]);
+      }
+      chain[*it] = longest;
+    }
+
+    // The earliest issue of instruction i given what is placed: operands ready (an MXM
+    // product's activations, operand 0, may arrive while its first tile set installs:
+    // ChipCostModel's operandLead), its unit or port in order, a receive's arrival.
+    auto portOf = [&](const TransferRoute &route) -> int64_t {
+      // Each port carries exactly one peer (portTowards), so the peer names the port.
+      return route.group == "tp" ? route.peerOffset : (1 << 20) + route.peerOffset;
+    };
+    auto earliest = [&](int i) -> uint64_t {
+      const pb::Instruction &inst = instructions[size_t(i)];
       uint64_t at = phaseStart;
-      // An MXM product's activations (operand 0) may arrive while its first tile set
-      // installs (ChipCostModel's operandLead); every other operand is read at issue.
       const uint64_t lead = transfer[size_t(i)] ? 0 : costs[size_t(i)].operandLead;
       for (int k = 0; k < inst.operands_size(); ++k) {
         auto it = ready.find(rootOf(lowered, inst.operands(k)));
@@ -877,15 +932,33 @@ Result<TimedTemplate> Assembler::retime(pb::Schedule &lowered,
           at = std::max(at, need);
         }
       }
+      if (transfer[size_t(i)]) {
+        const TransferRoute &route = routes[size_t(i)];
+        if (route.send) {
+          at = std::max(at, portLastIssue[portOf(route)]);
+        } else if (route.group == "tp") {
+          auto arrival = sendArrival.find(route.tag);
+          if (arrival != sendArrival.end()) {
+            at = std::max(at, arrival->second + kDriftSlackCycles);
+          }
+        }
+      } else {
+        const int unit = int(costs[size_t(i)].unit) * 64 + int(inst.queue());
+        at = std::max(at, unitLastIssue[unit]);
+        at = std::max(at, unitFreeAt[unit]);
+      }
+      return at;
+    };
+    auto place = [&](int i) -> Status {
+      pb::Instruction &inst = instructions[size_t(i)];
+      const uint64_t at = earliest(i);
       uint64_t end;
       if (transfer[size_t(i)]) {
         TransferRoute &route = routes[size_t(i)];
         const uint64_t bytes = bufferBytes(route.send ? inst.operands(0) : inst.results(0));
         const uint64_t serial = sharding::linkSerialisationCycles(config.chip, bytes);
         if (route.send) {
-          // Each port carries exactly one peer (portTowards), so the peer names the port.
-          const int64_t port = route.group == "tp" ? route.peerOffset : (1 << 20) + route.peerOffset;
-          at = std::max(at, portLastIssue[port]);
+          const int64_t port = portOf(route);
           uint64_t slot = std::max(at, portFree[port]);
           uint64_t slotCycles = std::max<uint64_t>(serial, uint64_t(route.slotCycles));
           inst.set_slot_start_cycle(slot);
@@ -909,7 +982,6 @@ Result<TimedTemplate> Assembler::retime(pb::Schedule &lowered,
                                            "in the template",
                                            route.tag));
             }
-            at = std::max(at, arrival->second + kDriftSlackCycles);
             writeFrom[size_t(i)] = arrival->second - std::min(arrival->second, serial);
           } else {
             out.pipelineRecvIssue = at;
@@ -923,8 +995,6 @@ Result<TimedTemplate> Assembler::retime(pb::Schedule &lowered,
       } else {
         const chip::InstructionCost &cost = costs[size_t(i)];
         int unit = int(cost.unit) * 64 + int(inst.queue());
-        at = std::max(at, unitLastIssue[unit]);
-        at = std::max(at, unitFreeAt[unit]);
         unitLastIssue[unit] = at;
         unitFreeAt[unit] = at + cost.occupancy;
         end = at + cost.duration;
@@ -939,6 +1009,42 @@ Result<TimedTemplate> Assembler::retime(pb::Schedule &lowered,
         ready[rootOf(lowered, id)] = end;
       }
       phaseEnd = std::max(phaseEnd, end);
+      return Status::success();
+    };
+    // List scheduling, critical path first: of the instructions whose dependencies are
+    // placed, the one with the longest chain to the phase's end, then the one that can issue
+    // first, then the lowering's order. (Taking the earliest issue first instead let v's
+    // product take the MXM just before q k^T could use it: 7B decode 79.8% instead of 80.7%.)
+    std::vector<size_t> candidates;
+    for (size_t m = 0; m < members.size(); ++m) {
+      if (waiting[m] == 0) {
+        candidates.push_back(m);
+      }
+    }
+    while (!candidates.empty()) {
+      size_t best = 0;
+      uint64_t bestAt = earliest(members[candidates[0]]);
+      for (size_t c = 1; c < candidates.size(); ++c) {
+        const size_t m = candidates[c], incumbent = candidates[best];
+        if (chain[m] < chain[incumbent]) {
+          continue;
+        }
+        const uint64_t at = earliest(members[m]);
+        if (chain[m] > chain[incumbent] || at < bestAt || (at == bestAt && m < incumbent)) {
+          best = c;
+          bestAt = at;
+        }
+      }
+      const size_t m = candidates[best];
+      candidates.erase(candidates.begin() + std::ptrdiff_t(best));
+      if (Status placed = place(members[m]); !placed) {
+        return makeError(placed.error());
+      }
+      for (const auto &[next, weight] : successors[m]) {
+        if (--waiting[next] == 0) {
+          candidates.push_back(next);
+        }
+      }
     }
     if (p == size_t(Phase::Body)) {
       out.period = phaseEnd - bodyStart;
@@ -1097,6 +1203,7 @@ FailureOr<pb::Schedule> buildMultiChipSchedule(ModuleOp module, const system::Sy
     }
     PassManager lower(module.getContext());
     lower.addPass(createConvertGraphToChip());
+    lower.addPass(chip::createFoldAttentionScale()); // q's weights take the attention scale
     lower.addPass(chip::createShortenChains()); // decode latency: short dependence chains
     if (failed(lower.run(**flat))) {
       return failure();
@@ -1153,6 +1260,8 @@ FailureOr<pb::Schedule> buildMultiChipSchedule(ModuleOp module, const system::Sy
                                 << "': " << result.error();
     }
     timed[t] = std::move(*result);
+    compactBuffers(templates[t].lowered, timed[t].instructions,
+                   {&timed[t].carriedIn, &timed[t].carriedOut});
     for (int64_t s : templates[t].stages) {
       if (s < 0 || uint64_t(s) >= stageCount) {
         return module.emitError() << "template '" << templates[t].name << "' names stage " << s

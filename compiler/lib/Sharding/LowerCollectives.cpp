@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 namespace conveyor::sharding {
 #define GEN_PASS_DEF_LOWERCOLLECTIVES
@@ -86,9 +87,17 @@ struct LowerCollectivesPass
                          << "' is not a dtype (fp16, bf16, fp8, int8, f32)";
       return signalPassFailure();
     }
+    Result<system::DType> weights = system::parseDType(weightType);
+    if (!weights) {
+      module.emitError() << "conveyor-lower-collectives: weights='" << weightType
+                         << "' is not a dtype (fp16, bf16, fp8, int8, int4, f32)";
+      return signalPassFailure();
+    }
     const system::ChipConfig &chip = config->chip;
     chipConfig = chip; // slot lengths from LinkTiming
     bits = system::dtypeBits(*activations);
+    activationDType = *activations;
+    weightDType = *weights;
     for (auto func : module.getOps<func::FuncOp>()) {
       auto stages = func->getAttrOfType<DenseI64ArrayAttr>("cv.partition.stages");
       auto tp = func->getAttrOfType<IntegerAttr>("cv.partition.tp");
@@ -112,6 +121,7 @@ struct LowerCollectivesPass
 
 private:
   system::ChipConfig chipConfig;
+  system::DType activationDType = system::DType::F16, weightDType = system::DType::F16;
   unsigned bits = 16;
   int64_t nextTag = 1; // tag 0 is the stage-to-stage residual
 
@@ -273,8 +283,12 @@ private:
   /// weights (norm scales, the rows of column-parallel and the columns of row-parallel
   /// matmuls, the embedding's columns) are stored rotated by r chunks, which keeps its
   /// residual stream in that order; rank 0's is the model's (the host reads rank 0).
+  ///
+  /// With `blocks` (the partial's column blocks, their count dividing tp), each block is cut
+  /// into its tp / blocks chunks instead: the same chunks, with no join of the blocks.
   void lowerReduceScatterAllGather(OpBuilder &builder, graph::AllReduceOp reduce,
-                                   const TemplateRoutes &routes, int64_t first, int64_t tp) {
+                                   const TemplateRoutes &routes, int64_t first, int64_t tp,
+                                   ArrayRef<Value> blocks = {}) {
     Location loc = reduce.getLoc();
     Value partial = reduce.getInput();
     auto type = cast<RankedTensorType>(partial.getType());
@@ -282,20 +296,33 @@ private:
     SmallVector<int64_t> chunkShape(type.getShape());
     chunkShape.back() /= tp;
     auto chunkType = RankedTensorType::get(chunkShape, type.getElementType());
-    SmallVector<Type> chunkTypes(size_t(tp), chunkType);
-    auto split = builder.create<graph::SplitOp>(
-        loc, chunkTypes, partial, builder.getI64IntegerAttr(axis),
-        builder.getDenseI64ArrayAttr(SmallVector<int64_t>(size_t(tp), chunkShape.back())));
+    SmallVector<Value> chunks;
+    SmallVector<Value> sources(blocks.begin(), blocks.end());
+    if (sources.empty()) {
+      sources.push_back(partial);
+    }
+    const int64_t perPiece = tp / int64_t(sources.size());
+    for (Value piece : sources) {
+      if (perPiece == 1) {
+        chunks.push_back(piece);
+        continue;
+      }
+      auto split = builder.create<graph::SplitOp>(
+          loc, SmallVector<Type>(size_t(perPiece), chunkType), piece,
+          builder.getI64IntegerAttr(axis),
+          builder.getDenseI64ArrayAttr(SmallVector<int64_t>(size_t(perPiece), chunkShape.back())));
+      chunks.append(split.getResults().begin(), split.getResults().end());
+    }
     const int64_t base = nextTag;
     nextTag += 2 * tp;
     for (int64_t k = 1; k < tp; ++k) {
-      Value chunk = split.getResult(unsigned(k));
+      Value chunk = chunks[size_t(k)];
       builder.create<chip::C2CSendOp>(loc, chunk, "tp", k, base + k,
                                       routes.port(first, first + k), routes.hops(0, k),
                                       slotCycles(chunk), nullptr, nullptr, nullptr);
       ++numSends;
     }
-    Value sum = split.getResult(0);
+    Value sum = chunks.front();
     for (int64_t k = 1; k < tp; ++k) {
       auto received = builder.create<chip::C2CRecvOp>(
           loc, chunkType, "tp", tp - k, base + k, routes.port(first, first + (tp - k)),
@@ -320,6 +347,265 @@ private:
     }
     reduce.getResult().replaceAllUsesWith(concatTree(builder, loc, pieces, axis));
     ++numReduceScatters;
+  }
+
+  /// The row-parallel product behind a partial that column blocks can cut: a graph.matmul
+  /// or a graph.gated_mlp (its down-projection) whose only user is the all-reduce, with a
+  /// rank-2 weight [K, N] that is shape-only or holds constant data.
+  struct BlockableProduct {
+    Operation *op = nullptr;
+    Value weight;
+  };
+
+  static bool columnSliceable(Value weight, int64_t columns) {
+    auto type = dyn_cast<RankedTensorType>(weight.getType());
+    if (!type || type.getRank() != 2 || !type.hasStaticShape() ||
+        type.getDimSize(1) != columns) {
+      return false;
+    }
+    Operation *producer = weight.getDefiningOp();
+    if (isa_and_nonnull<graph::WeightOp>(producer)) {
+      return true;
+    }
+    auto constant = dyn_cast_or_null<graph::ConstantOp>(producer);
+    return constant && chip::getDenseElements(constant.getValue());
+  }
+
+  static std::optional<BlockableProduct> blockableProduct(graph::AllReduceOp reduce) {
+    Value partial = reduce.getInput();
+    auto type = cast<RankedTensorType>(partial.getType());
+    if (!partial.hasOneUse() || type.getRank() < 2 || !type.hasStaticShape()) {
+      return std::nullopt;
+    }
+    const int64_t columns = type.getShape().back();
+    Operation *op = partial.getDefiningOp();
+    if (auto product = dyn_cast_or_null<graph::MatMulOp>(op)) {
+      if (columnSliceable(product.getRhs(), columns)) {
+        return BlockableProduct{op, product.getRhs()};
+      }
+    } else if (auto mlp = dyn_cast_or_null<graph::GatedMlpOp>(op)) {
+      StringRef activation = mlp.getActivation();
+      if ((activation == "silu" || activation == "gelu" || activation == "gelu_tanh") &&
+          columnSliceable(mlp.getWDown(), columns)) {
+        return BlockableProduct{op, mlp.getWDown()};
+      }
+    }
+    return std::nullopt;
+  }
+
+  /// Cycles from the product's issue to the joined sum on every rank with `blocks` column
+  /// blocks, for a decode step's [1, N] partial of a [K, N] weight, by the compiler's
+  /// models as lowerColumnBlocks writes it: block j's matmul is ready after j + 1
+  /// occupancies of the MXM plus the fixed latency; each port serialises the blocks in
+  /// order; each block lands, is summed on the in-order VXM, and joins a left-to-right
+  /// chain of MEM concatenations.
+  uint64_t estimateColumnBlocks(int64_t k, int64_t n, int64_t blocks, uint64_t hops) const {
+    chip::ChipCostModel cost(chipConfig);
+    std::optional<chip::InstructionCost> product = cost.matmul(
+        1, 1, uint64_t(k), uint64_t(n / blocks), activationDType, weightDType);
+    if (!product) {
+      return UINT64_MAX;
+    }
+    const uint64_t blockBytes = uint64_t(std::ceil(double(n / blocks) * bits / 8));
+    const uint64_t serial = sharding::linkSerialisationCycles(chipConfig, blockBytes);
+    const uint64_t flight = sharding::linkFlightCycles(chipConfig, hops);
+    const uint64_t landing = cost.memCopy(blockBytes).duration;
+    const chip::InstructionCost sum = cost.vxmElementwise(blockBytes, 1);
+    uint64_t portFree = 0, vxmFree = 0, joined = 0;
+    for (int64_t j = 0; j < blocks; ++j) {
+      const uint64_t ready =
+          uint64_t(j + 1) * product->occupancy + (product->duration - product->occupancy);
+      const uint64_t slot = std::max(ready, portFree);
+      portFree = slot + serial;
+      const uint64_t landed = slot + serial + flight + 32 + landing;
+      const uint64_t issue = std::max(landed, vxmFree);
+      vxmFree = issue + sum.occupancy;
+      const uint64_t summed = issue + sum.duration;
+      joined = j == 0 ? summed
+                      : std::max(joined, summed) +
+                            cost.memCopy(uint64_t(j + 1) * blockBytes).duration;
+    }
+    return joined;
+  }
+
+  /// The number of column blocks (1: the weight stays whole) with the least decode
+  /// estimate. It depends on the weight and the template's links only, not on the step's
+  /// length, so every bucket of a serving schedule splits a weight the same way and the
+  /// buckets share it in SRAM (ScheduleBucketMerger matches weights by name). Counts
+  /// that do not divide tp (the reduce-scatter's chunks) are not taken.
+  int64_t chooseColumnBlocks(Value weight, const TemplateRoutes &routes, int64_t tp) const {
+    auto type = cast<RankedTensorType>(weight.getType());
+    const int64_t k = type.getDimSize(0), n = type.getDimSize(1);
+    uint64_t hops = 1;
+    for (int64_t offset = 1; offset < tp; ++offset) {
+      hops = std::max<uint64_t>(hops, uint64_t(routes.hops(0, offset)));
+    }
+    int64_t best = 1;
+    uint64_t bestCycles = estimateColumnBlocks(k, n, 1, hops);
+    const auto most = int64_t(maxColumnBlocks);
+    for (int64_t blocks = 2; blocks <= most && blocks <= tp; blocks *= 2) {
+      if (n % blocks != 0 || tp % blocks != 0) {
+        break;
+      }
+      uint64_t cycles = estimateColumnBlocks(k, n, blocks, hops);
+      if (cycles < bestCycles) {
+        best = blocks;
+        bestCycles = cycles;
+      }
+    }
+    return best;
+  }
+
+  /// Columns [j * width, (j + 1) * width) of a rank-2 weight as a parameter of its own,
+  /// `<name>.cols<j>`: a shape-only weight stays shape-only (with its attributes: per-layer
+  /// storage, shard), constant data is sliced.
+  static Value weightColumns(OpBuilder &builder, Value weight, int64_t j, int64_t width) {
+    auto type = cast<RankedTensorType>(weight.getType());
+    auto sliceType = RankedTensorType::get({type.getDimSize(0), width}, type.getElementType());
+    Operation *producer = weight.getDefiningOp();
+    const std::string suffix = ".cols" + std::to_string(j);
+    if (auto shapeOnly = dyn_cast<graph::WeightOp>(producer)) {
+      auto slice = builder.create<graph::WeightOp>(
+          producer->getLoc(), sliceType, builder.getStringAttr(shapeOnly.getName().str() + suffix));
+      for (NamedAttribute attribute : producer->getDiscardableAttrs()) {
+        slice->setAttr(attribute.getName(), attribute.getValue());
+      }
+      return slice.getResult();
+    }
+    auto constant = cast<graph::ConstantOp>(producer);
+    DenseElementsAttr data = chip::getDenseElements(constant.getValue());
+    const int64_t rows = type.getDimSize(0), columns = type.getDimSize(1);
+    SmallVector<Attribute> values(data.getValues<Attribute>().begin(),
+                                  data.getValues<Attribute>().end());
+    SmallVector<Attribute> picked;
+    picked.reserve(size_t(rows * width));
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t c = j * width; c < (j + 1) * width; ++c) {
+        picked.push_back(values[size_t(r * columns + c)]);
+      }
+    }
+    std::string name = constant.getName() ? constant.getName()->str() : std::string("parameter");
+    auto slice = builder.create<graph::ConstantOp>(
+        producer->getLoc(), sliceType, DenseElementsAttr::get(sliceType, picked),
+        builder.getStringAttr(name + suffix));
+    return slice.getResult();
+  }
+
+  /// The product recomputed as one matmul per column slice of its weight, before it (a
+  /// gated MLP is unfused into gate, up, activation and product first).
+  SmallVector<Value> columnProducts(OpBuilder &builder, const BlockableProduct &product,
+                                    int64_t blocks) {
+    Location loc = product.op->getLoc();
+    builder.setInsertionPoint(product.op);
+    Value lhs;
+    if (auto mlp = dyn_cast<graph::GatedMlpOp>(product.op)) {
+      Value gate = builder.create<graph::MatMulOp>(loc, mlp.getInput(), mlp.getWGate());
+      StringRef activation = mlp.getActivation();
+      if (activation == "silu") {
+        gate = builder.create<graph::SiluOp>(loc, gate.getType(), gate);
+      } else {
+        gate = builder.create<graph::GeluOp>(
+            loc, gate.getType(), gate,
+            builder.getStringAttr(activation == "gelu_tanh" ? "tanh" : "none"));
+      }
+      Value up = builder.create<graph::MatMulOp>(loc, mlp.getInput(), mlp.getWUp());
+      lhs = builder.create<graph::MulOp>(loc, gate, up);
+    } else {
+      lhs = cast<graph::MatMulOp>(product.op).getLhs();
+    }
+    const int64_t width = cast<RankedTensorType>(product.weight.getType()).getDimSize(1) / blocks;
+    SmallVector<Value> parts;
+    for (int64_t j = 0; j < blocks; ++j) {
+      Value weight = weightColumns(builder, product.weight, j, width);
+      parts.push_back(builder.create<graph::MatMulOp>(loc, lhs, weight));
+    }
+    return parts;
+  }
+
+  /// Erases the all-reduce, the product the column blocks replaced and its weight.
+  static void eraseBlockedProduct(graph::AllReduceOp reduce, const BlockableProduct &product) {
+    reduce.erase();
+    Operation *weightOp = product.weight.getDefiningOp();
+    product.op->erase();
+    if (weightOp && weightOp->use_empty()) {
+      weightOp->erase();
+    }
+  }
+
+  /// The direct exchange in column blocks (see the pass description): each block `parts[j]`
+  /// goes to every peer (tag base + j * tp + k) and is summed with what the peers send of
+  /// it and, when the all-reduce's only user adds the residual, with that column slice of
+  /// the residual; a left-to-right concat joins the block sums.
+  void lowerColumnBlocks(OpBuilder &builder, graph::AllReduceOp reduce,
+                         const BlockableProduct &product, ArrayRef<Value> parts,
+                         const TemplateRoutes &routes, int64_t first, int64_t tp) {
+    Location loc = product.op->getLoc();
+    const auto blocks = int64_t(parts.size());
+    auto type = cast<RankedTensorType>(reduce.getInput().getType());
+    const int64_t axis = type.getRank() - 1, width = type.getShape().back() / blocks;
+    auto blockType = cast<RankedTensorType>(parts.front().getType());
+
+    graph::AddOp residualAdd;
+    Value residual;
+    if (reduce.getResult().hasOneUse()) {
+      auto add = dyn_cast<graph::AddOp>(*reduce.getResult().getUsers().begin());
+      if (add && add.getLhs() != add.getRhs() && add.getType() == type) {
+        residual = add.getLhs() == reduce.getResult() ? add.getRhs() : add.getLhs();
+        if (residual.getType() == type) {
+          residualAdd = add;
+        }
+      }
+    }
+    SmallVector<Value> residualBlocks;
+    if (residualAdd) {
+      // Sliced where the residual is defined (off the critical path), in this block.
+      if (residual.getParentBlock() == reduce->getBlock()) {
+        builder.setInsertionPointAfterValue(residual);
+      } else {
+        builder.setInsertionPoint(product.op);
+      }
+      auto split = builder.create<graph::SplitOp>(
+          residual.getLoc(), SmallVector<Type>(size_t(blocks), blockType), residual,
+          builder.getI64IntegerAttr(axis),
+          builder.getDenseI64ArrayAttr(SmallVector<int64_t>(size_t(blocks), width)));
+      residualBlocks.assign(split.getResults().begin(), split.getResults().end());
+    }
+
+    const int64_t base = nextTag;
+    nextTag += blocks * tp;
+    for (int64_t j = 0; j < blocks; ++j) {
+      Value part = parts[size_t(j)];
+      builder.setInsertionPointAfterValue(part);
+      for (int64_t k = 1; k < tp; ++k) {
+        builder.create<chip::C2CSendOp>(loc, part, "tp", k, base + j * tp + k,
+                                        routes.port(first, first + k), routes.hops(0, k),
+                                        slotCycles(part), nullptr, nullptr, nullptr);
+        ++numSends;
+      }
+    }
+    builder.setInsertionPoint(residualAdd ? residualAdd.getOperation() : reduce.getOperation());
+    SmallVector<Value> sums;
+    for (int64_t j = 0; j < blocks; ++j) {
+      Value sum = parts[size_t(j)];
+      for (int64_t k = 1; k < tp; ++k) {
+        auto received = builder.create<chip::C2CRecvOp>(
+            loc, blockType, "tp", tp - k, base + j * tp + k, routes.port(first, first + (tp - k)),
+            routes.hops(0, tp - k), nullptr, nullptr, nullptr);
+        sum = builder.create<graph::AddOp>(loc, sum, received.getResult()).getResult();
+      }
+      if (residualAdd) {
+        sum = builder.create<graph::AddOp>(loc, sum, residualBlocks[size_t(j)]).getResult();
+      }
+      sums.push_back(sum);
+    }
+    Value joined = builder.create<graph::ConcatOp>(loc, type, sums, builder.getI64IntegerAttr(axis));
+    if (residualAdd) {
+      residualAdd.getResult().replaceAllUsesWith(joined);
+      residualAdd.erase();
+    } else {
+      reduce.getResult().replaceAllUsesWith(joined);
+    }
+    ++numColumnBlocked;
   }
 
   LogicalResult lower(func::FuncOp func, const TemplateRoutes &routes, int64_t firstStage,
@@ -354,9 +640,27 @@ private:
           return reduce.emitOpError()
                  << "only a sum over the function's tp group (" << tp << " chips) is lowered";
         }
+        // Column blocks: a weight split for decode is split in every bucket (one copy in
+        // SRAM); the reduce-scatter takes the blocks' chunks as they are.
+        std::optional<BlockableProduct> product = blockableProduct(reduce);
+        const int64_t blocks = product ? chooseColumnBlocks(product->weight, routes, tp) : 1;
+        SmallVector<Value> parts;
+        if (blocks > 1) {
+          parts = columnProducts(builder, *product, blocks);
+          builder.setInsertionPoint(op);
+        }
         if (chooseReduceScatter(reduce.getInput(), routes, tp)) {
-          lowerReduceScatterAllGather(builder, reduce, routes, first, tp);
-          op->erase();
+          lowerReduceScatterAllGather(builder, reduce, routes, first, tp, parts);
+          if (blocks > 1) {
+            eraseBlockedProduct(reduce, *product);
+          } else {
+            op->erase();
+          }
+          continue;
+        }
+        if (blocks > 1) {
+          lowerColumnBlocks(builder, reduce, *product, parts, routes, first, tp);
+          eraseBlockedProduct(reduce, *product);
           continue;
         }
         // Every rank sends its partial to every other over a direct link, then adds the

@@ -72,16 +72,34 @@ def LowerCollectives : Pass<"conveyor-lower-collectives", "mlir::ModuleOp"> {
     becomes parts - 1 sends of this rank's shard, parts - 1 receives and a balanced tree
     of two-operand cv.graph.concat in peer-offset order (own shard first: rank 0 holds
     chip order).
+
+    Column blocks: a direct all-reduce whose partial is a row-parallel matmul of a
+    rank-2 weight (the attention o-projection, or the down-projection of a
+    cv.graph.gated_mlp, which is unfused for it) is cut into c column blocks: c
+    matmuls over the weight's column slices (weights `<name>.cols<j>`; constant data is
+    sliced, so numerics are unchanged), each block sent to the peers, received and
+    summed as soon as it is produced, so that the links serialise block j while the
+    MXM computes block j + 1. When the all-reduce's only user adds the residual, each
+    block sum takes the matching column slice of the residual. The block sums are
+    joined by a left-to-right cv.graph.concat. c (1, 2, 4, 8 or 16) minimises the
+    compiler's estimate of the time from the matmul's issue to the joined sum (matmul,
+    link, landing, sum and concatenation costs from ChipCostModel and LinkTiming).
   }];
   let dependentDialects = ["::conveyor::chip::ChipDialect"];
   let options = [
     Option<"systemPath", "system", "std::string", "\"\"",
            "Path of the system YAML (systems/*.yaml)">,
     Option<"activationType", "activations", "std::string", "\"fp16\"",
-           "Precision of the messages on the links">
+           "Precision of the messages on the links">,
+    Option<"weightType", "weights", "std::string", "\"fp16\"",
+           "Precision the MXM weights are stored at (times the column blocks' installs)">,
+    Option<"maxColumnBlocks", "max-column-blocks", "unsigned", "16",
+           "Most column blocks per all-reduce (1 turns column blocking off)">
   ];
   let statistics = [
     Statistic<"numSends", "c2c-sends", "cv.chip.c2c_send ops written">,
+    Statistic<"numColumnBlocked", "column-blocked",
+              "all-reduces lowered as column blocks of their matmul">,
     Statistic<"numReduceScatters", "reduce-scatters",
               "all-reduces lowered as reduce-scatter + all-gather">
   ];

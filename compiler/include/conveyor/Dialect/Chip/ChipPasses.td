@@ -67,4 +67,22 @@ def ShortenChains : Pass<"conveyor-chip-shorten-chains", "mlir::ModuleOp"> {
   }];
 }
 
+def FoldAttentionScale : Pass<"conveyor-chip-fold-attention-scale", "mlir::ModuleOp"> {
+  let summary = "Fold a scalar multiply of the queries (the attention scale) into q's weights";
+  let description = [{
+    `vxm_binary mul` of a value by a one-element constant weight (the 1/sqrt(d) attention
+    scale of convert-graph-to-chip) is removed when the value comes from a projection
+    `mxm_matmul` by a rank-2 weight (or `mxm_matmul_dq` with its per-channel scales)
+    through ops linear in it, each result used once: views, `sxm_transpose`,
+    `vxm_rotary` (x cos + rotate_half(x) sin), and the lhs of the scores product
+    q k^T (scaling the scores scales the queries). The factor goes into the weight's data
+    (or the dequantisation scales); shape-only weights have no data to change. Run it
+    before apply-precision, so that quantisation sees the scaled weights. One VXM pass
+    per layer leaves the decode critical path; numerics change only by rounding.
+  }];
+  let statistics = [
+    Statistic<"numFolded", "folded", "scalar multiplies folded into projection weights">
+  ];
+}
+
 #endif // CONVEYOR_DIALECT_CHIP_CHIPPASSES_TD
