@@ -77,9 +77,14 @@ public:
       elements *= uint64_t(dim);
     }
     const uint64_t bytes = (elements * sim::dtypeBits(dtype) + 7) / 8;
+    // Half-vector slots: a [1x64] fp16 tensor (128 B) per slot, two per 320-byte vector, so
+    // 10^6 instructions' tensors fit groq-1's SRAM. The layer below reads no two tensors of
+    // one vector together, so no MEM slice port is asked for two vectors in one cycle (the
+    // simulator's MEM port rule).
+    const uint64_t slot = std::max<uint64_t>(system.chip.vectorBytes / 2, 1);
     b->set_address(nextAddress);
     b->set_size_bytes(bytes);
-    nextAddress += bytes;
+    nextAddress += (bytes + slot - 1) / slot * slot;
     if (!data.empty()) {
       b->set_data(std::string(reinterpret_cast<const char *>(data.data()), data.size() * 4));
     }

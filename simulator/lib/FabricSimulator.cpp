@@ -10,6 +10,7 @@
 #include "conveyor/Simulator/FabricModel.h"
 #include "conveyor/Simulator/HardwareModel.h"
 #include "conveyor/Simulator/InstructionCost.h"
+#include "conveyor/Simulator/MemPortCheck.h"
 #include "conveyor/Simulator/ScheduleChecker.h"
 
 #include <fmt/format.h>
@@ -31,15 +32,17 @@ constexpr uint64_t kMaxExecutedPerRun = uint64_t(1) << 32;
 
 enum class Kind : uint8_t { Plain, Send, Recv, Sync };
 
-/// One instruction of a program image: everything the run loop reads, in 48 bytes.
+/// One instruction of a program image: everything the run loop reads, in 56 bytes.
 struct ImageInstruction {
   uint64_t issue = 0, occupancy = 0, duration = 0;
   uint64_t operandLead = 0; // operand 0 may arrive this long after issue (MXM: first tile set)
+  uint64_t recvVectors = 0; // C2C_RECV: vectors of the payload
   uint32_t slotBegin = 0; // operands then results, in ProgramImage::slots
   uint16_t operands = 0, results = 0;
   uint32_t transfer = kNone; // index into ProgramImage::transfers for C2C instructions
   uint8_t unit = kNoUnit;    // resource slot 0..4, or kNoUnit (C2C)
   Kind kind = Kind::Plain;
+  uint8_t unbooked = 0; // accesses the MEM port check leaves out (unbookedAccesses)
 };
 
 struct ImageTransfer {
@@ -205,6 +208,7 @@ Status FabricRunner::decode(const schedule::Program &program, ProgramImage &imag
       return fail("issue cycle is beyond 2^62; the schedule is corrupt");
     }
     out.slotBegin = uint32_t(image.slots.size());
+    out.unbooked = unbookedAccesses(inst.opcode());
     out.operands = uint16_t(inst.operands_size());
     out.results = uint16_t(inst.results_size());
     for (uint32_t id : inst.operands()) {
@@ -251,6 +255,8 @@ Status FabricRunner::decode(const schedule::Program &program, ProgramImage &imag
         }
         out.duration =
             model.memLatency + (transfer.bytes + model.vectorBytes - 1) / model.vectorBytes;
+        // The MEM port check: the payload lands one vector per cycle before it is ready.
+        out.recvVectors = (transfer.bytes + model.vectorBytes - 1) / model.vectorBytes;
       }
       out.transfer = uint32_t(image.transfers.size());
       image.transfers.push_back(transfer);
@@ -455,6 +461,15 @@ Status FabricRunner::runOne(uint32_t runIndex) {
   if (Status status = checkStrideSpans(context, bufferOfSlot); !status) {
     return status;
   }
+  // Per slot: how far its storage moves each iteration (MEM ports see the moved address).
+  std::vector<int64_t> strideOfSlot(image.slotIds.size(), 0);
+  for (const ImageBlock &block : image.blocks) {
+    for (const ImageStride &stride : block.strides) {
+      strideOfSlot[stride.slot] = stride.addressStride;
+    }
+  }
+  MemPortBook ports(sramMapOf(model));
+  PortConflict conflict;
 
   // Transfers of this run: peers, ports and ids rewritten for an instance.
   std::vector<ImageTransfer> transfers = image.transfers;
@@ -576,6 +591,32 @@ Status FabricRunner::runOne(uint32_t runIndex) {
       state.writerIteration = iteration;
       state.readyAt = done;
       state.readEnd = 0;
+    }
+    // MEM ports: each distinct operand read, each result written (rule 5).
+    const uint64_t readSpan = inst.kind == Kind::Send ? inst.duration : inst.occupancy;
+    for (uint16_t i = 0; i < inst.operands + inst.results; ++i) {
+      const uint32_t s = remap[slot[i]];
+      const bool read = i < inst.operands;
+      bool repeated = read ? i < 7 && (inst.unbooked >> i) & 1
+                           : (inst.unbooked & kResultsUnbooked) != 0;
+      for (uint16_t j = 0; read && j < i && !repeated; ++j) {
+        repeated = remap[slot[j]] == s;
+      }
+      if (repeated) {
+        continue;
+      }
+      const BufferInfo &buffer = buffers.at(bufferOfSlot[s]);
+      const uint64_t address =
+          uint64_t(int64_t(buffer.address) + int64_t(iteration) * strideOfSlot[s]);
+      if (!ports.bookBuffer(read ? MemPort::Read : MemPort::Write, issue,
+                            read ? readSpan : std::max(inst.occupancy, inst.recvVectors),
+                            inst.duration, address, buffer.bytes,
+                            index, iteration, conflict)) {
+        return fail(portConflictReason(conflict,
+                                       describe(runIndex, conflict.held.index,
+                                                conflict.held.iteration, conflict.held.issue),
+                                       fmt::format("instruction {}", index)));
+      }
     }
     result.endCycle = std::max(result.endCycle, done);
     switch (inst.kind) {

@@ -161,6 +161,8 @@ Result<HardwareModel> buildHardwareModel(const system::SystemConfig &system) {
   model.clockHz = chip.clockHz;
   model.vectorBytes = chip.vectorBytes;
   model.sramBytes = chip.sramBytes();
+  model.memSlices = chip.mem.slices;
+  model.memBanksPerSlice = chip.mem.banksPerSlice;
   model.memLatency = chip.mem.latencyCycles;
   model.mxmLatency = chip.mxm.latencyCycles;
   model.vxmLatency = chip.vxm.latencyCycles;

@@ -4,6 +4,7 @@
 
 #include "conveyor/Schedule/ScheduleFormat.h"
 #include "conveyor/Simulator/InstructionCost.h" // transformerShapeProblem
+#include "conveyor/Simulator/MemPortCheck.h"
 
 #include <fmt/format.h>
 
@@ -293,6 +294,44 @@ Status checkSram(const HardwareModel &model, const BufferTable &buffers) {
 
 namespace {
 
+/// Rule 5, MEM ports: books `inst`'s SRAM reads (each distinct operand buffer) and writes
+/// (each result) in `ports`; false with `conflict` filled at a double-booked slice port.
+bool bookMemPorts(MemPortBook &ports, const BufferTable &buffers,
+                  const schedule::Instruction &inst, size_t index, const InstructionCost &cost,
+                  PortConflict &conflict) {
+  const uint64_t issue = inst.issue_cycle();
+  const uint8_t unbooked = unbookedAccesses(inst.opcode());
+  for (int i = 0; i < inst.operands_size(); ++i) {
+    const uint32_t id = inst.operands(i);
+    if (i < 7 && (unbooked >> i) & 1) {
+      continue;
+    }
+    bool repeated = false;
+    for (int j = 0; j < i && !repeated; ++j) {
+      repeated = inst.operands(j) == id;
+    }
+    if (repeated) {
+      continue; // one read streams to both uses
+    }
+    const BufferInfo &read = buffers.byIdRef(id);
+    if (!ports.bookBuffer(MemPort::Read, issue, cost.occupancy, cost.duration, read.address,
+                          read.bytes, uint32_t(index), 0, conflict)) {
+      return false;
+    }
+  }
+  for (uint32_t id : inst.results()) {
+    if (unbooked & kResultsUnbooked) {
+      break;
+    }
+    const BufferInfo &written = buffers.byIdRef(id);
+    if (!ports.bookBuffer(MemPort::Write, issue, cost.occupancy, cost.duration, written.address,
+                          written.bytes, uint32_t(index), 0, conflict)) {
+      return false;
+    }
+  }
+  return true;
+}
+
 /// The rules in a single pass, for programs that keep them all and whose every operand is
 /// written by an earlier instruction (or is a weight), which is what a compiler emits.
 /// Returns false at the first thing out of the ordinary (a violation, or a read of a buffer
@@ -305,6 +344,8 @@ bool checkInOnePass(const HardwareModel &model, const BufferTable &buffers,
   timing.costs.reserve(count);
   std::vector<uint64_t> readyAt(buffers.all().size(), kNotWritten); // by storage root
   std::array<uint64_t, kReportedUnits.size()> freeAt{};
+  MemPortBook ports(sramMapOf(model));
+  PortConflict conflict;
   for (size_t index = 0; index < count; ++index) {
     const schedule::Instruction &inst = program.instructions(int(index));
     const uint64_t issue = inst.issue_cycle();
@@ -336,6 +377,9 @@ bool checkInOnePass(const HardwareModel &model, const BufferTable &buffers,
         return false;
       }
       readyAt[root] = issue + cost->duration;
+    }
+    if (!bookMemPorts(ports, buffers, inst, index, *cost, conflict)) {
+      return false;
     }
     // A unit's first instruction may issue at cycle 0, so "free at 0" needs no flag.
     freeAt[slot] = issue + cost->occupancy;
@@ -413,6 +457,8 @@ Result<ProgramTiming> checkProgramExactly(const HardwareModel &model, const Buff
     bool used = false;
   };
   std::array<UnitState, kReportedUnits.size()> units{};
+  MemPortBook ports(sramMapOf(model));
+  PortConflict conflict;
   for (size_t index = 0; index < count; ++index) {
     const schedule::Instruction &inst = program.instructions(int(index));
     const InstructionCost &cost = timing.costs[index];
@@ -453,6 +499,13 @@ Result<ProgramTiming> checkProgramExactly(const HardwareModel &model, const Buff
                                             "cycle {}",
                                             read.label(), readyAt[root]));
       }
+    }
+    if (!bookMemPorts(ports, buffers, inst, index, cost, conflict)) {
+      return violation(index, portConflictReason(
+                                  conflict,
+                                  describe(program.instructions(int(conflict.held.index)),
+                                           conflict.held.index),
+                                  fmt::format("instruction {}", index)));
     }
     unit.freeAt = issue + cost.occupancy;
     unit.last = index;

@@ -6,6 +6,7 @@
 
 #include "conveyor/Schedule/OpcodeRules.h"
 #include "conveyor/Simulator/InstructionCost.h"
+#include "conveyor/Simulator/MemPortCheck.h"
 
 #include <array>
 #include <limits>
@@ -138,6 +139,8 @@ bool decodeProgram(const HardwareModel &model, const BufferTable &buffers,
   }
   std::array<uint64_t, kReportedUnits.size()> freeAt{};
   uint64_t previousIssue = 0;
+  MemPortBook ports(sramMapOf(model));
+  PortConflict conflict;
   // Storage roots of the current instruction's operands and results, each looked up once.
   std::array<uint32_t, kMaxFixedIds> operandRoots{}, resultRoots{};
   // Their table entries, for the cost.
@@ -225,6 +228,27 @@ bool decodeProgram(const HardwareModel &model, const BufferTable &buffers,
         return false;
       }
       readyAt[root] = issue + cost->duration;
+    }
+    // Rule 5, MEM ports (ScheduleChecker.cpp bookMemPorts).
+    const uint8_t unbooked = unbookedAccesses(inst.opcode());
+    for (int i = 0; i < rule->operands; ++i) {
+      const BufferInfo *read = operandInfos[size_t(i)];
+      bool repeated = i < 7 && (unbooked >> i) & 1;
+      for (int j = 0; j < i && !repeated; ++j) {
+        repeated = operandInfos[size_t(j)] == read;
+      }
+      if (!repeated &&
+          !ports.bookBuffer(MemPort::Read, issue, cost->occupancy, cost->duration, read->address,
+                            read->bytes, uint32_t(index), 0, conflict)) {
+        return false;
+      }
+    }
+    for (int i = 0; i < rule->results && !(unbooked & kResultsUnbooked); ++i) {
+      const BufferInfo *written = resultInfos[size_t(i)];
+      if (!ports.bookBuffer(MemPort::Write, issue, cost->occupancy, cost->duration,
+                            written->address, written->bytes, uint32_t(index), 0, conflict)) {
+        return false;
+      }
     }
     // Energy (EnergyModel.cpp programEnergy: same additions, same order).
     const schedule::DType activations =

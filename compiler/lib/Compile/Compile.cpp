@@ -372,7 +372,7 @@ Result<CompileSummary> compileModel(const CompileOptions &options) {
   // Partitioned: lower each template per bucket and merge the multi-chip programs
   if (partitionedSchedule) {
     summary.kvLength = kvLength;
-    ScheduleBucketMerger merger(config.chip.sramBytes());
+    ScheduleBucketMerger merger(config.chip.sramBytes(), system::SramMap(config.chip));
     std::optional<CompileSummary> longest;
     bool stopPrefill = false;
     for (const ScheduleBucket &bucket : buckets) {

@@ -26,6 +26,7 @@
 #include "conveyor/Dialect/Graph/GraphOps.h"
 #include "conveyor/Schedule/ScheduleFormat.h"
 #include "conveyor/Sharding/LinkTiming.h"
+#include "conveyor/System/SramMap.h"
 #include "conveyor/Target/ScheduleWriter.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -1271,6 +1272,8 @@ FailureOr<pb::Schedule> buildMultiChipSchedule(ModuleOp module, const system::Sy
     }
   }
   const uint64_t sram = config.chip.sramBytes();
+  const system::SramMap sramMap(config.chip);
+  const uint64_t vectorBytes = sramMap.vectorBytes();
   uint64_t previousArrival = 0, decodeEnd = 0, instructionsStored = 0;
   for (uint32_t s = 0; s < stageCount; ++s) {
     if (templateOfStage[s] < 0) {
@@ -1298,7 +1301,10 @@ FailureOr<pb::Schedule> buildMultiChipSchedule(ModuleOp module, const system::Sy
     }
     decodeEnd = std::max(decodeEnd, offset + tt.end);
 
-    // SRAM: bump allocation per chip; per-layer weights hold every layer (strided).
+    // SRAM: bump allocation per chip at vector-aligned addresses (each tensor starts on a MEM
+    // slice of its own; SramMap.h); per-layer weights hold every layer (strided). The bucket
+    // merger (ScheduleBuckets.cpp) places the buffers again and keeps streamed-together small
+    // buffers on different slices.
     std::vector<uint64_t> address(size_t(lowered.buffers_size()) + 1, 0);
     std::vector<int64_t> stride(size_t(lowered.buffers_size()) + 1, 0);
     uint64_t next = 0;
@@ -1308,7 +1314,7 @@ FailureOr<pb::Schedule> buildMultiChipSchedule(ModuleOp module, const system::Sy
       }
       bool perLayer = (buffer.kind() == pb::WEIGHT || buffer.kind() == pb::KV_CACHE) &&
                       buffer.name().find("{layer}") != std::string::npos;
-      uint64_t size = (buffer.size_bytes() + 63) / 64 * 64;
+      uint64_t size = (buffer.size_bytes() + vectorBytes - 1) / vectorBytes * vectorBytes;
       address[buffer.id()] = next;
       if (perLayer) {
         stride[buffer.id()] = int64_t(size);

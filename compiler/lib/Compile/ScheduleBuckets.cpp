@@ -14,14 +14,69 @@ namespace pb = conveyor::schedule;
 
 namespace {
 
-constexpr uint64_t kAlign = 64;
-
-uint64_t alignUp(uint64_t bytes) { return (bytes + kAlign - 1) / kAlign * kAlign; }
-
 bool sameTensor(const pb::Buffer &a, const pb::Buffer &b) {
   return a.dtype() == b.dtype() && a.kind() == b.kind() && a.size_bytes() == b.size_bytes() &&
          std::equal(a.shape().begin(), a.shape().end(), b.shape().begin(), b.shape().end()) &&
          a.data() == b.data();
+}
+
+uint32_t rootIn(const pb::Schedule &schedule, uint32_t id) {
+  const uint32_t count = uint32_t(schedule.buffers_size());
+  for (uint32_t guard = 0; guard < count && id > 0 && id <= count; ++guard) {
+    const uint32_t source = schedule.buffers(int(id) - 1).alias_of();
+    if (source == 0) {
+      break;
+    }
+    id = source;
+  }
+  return id;
+}
+
+/// Per buffer id of `built`: the storage roots that some instruction streams in the same
+/// cycles as this one (other operands of one instruction, or other results), on the
+/// template's chip and through every instance's buffer map.
+std::vector<std::vector<uint32_t>> streamPartners(const pb::Schedule &built) {
+  const uint32_t count = uint32_t(built.buffers_size());
+  std::vector<std::vector<uint32_t>> partners(size_t(count) + 1);
+  std::vector<uint32_t> roots;
+  for (const pb::Program &program : built.programs()) {
+    auto pairUp = [&](const google::protobuf::RepeatedField<uint32_t> &ids,
+                      const pb::ProgramInstance *instance) {
+      roots.clear();
+      for (uint32_t id : ids) {
+        if (instance != nullptr) {
+          auto mapped = instance->buffer_map().find(id);
+          id = mapped == instance->buffer_map().end() ? id : mapped->second;
+        }
+        if (id > 0 && id <= count) {
+          roots.push_back(rootIn(built, id));
+        }
+      }
+      for (uint32_t a : roots) {
+        for (uint32_t b : roots) {
+          if (a != b) {
+            partners[a].push_back(b);
+          }
+        }
+      }
+    };
+    for (const pb::Instruction &inst : program.instructions()) {
+      if (inst.operands_size() < 2 && inst.results_size() < 2) {
+        continue; // one operand and at most one result: nothing streams beside it
+      }
+      pairUp(inst.operands(), nullptr);
+      pairUp(inst.results(), nullptr);
+      for (const pb::ProgramInstance &instance : program.instances()) {
+        pairUp(inst.operands(), &instance);
+        pairUp(inst.results(), &instance);
+      }
+    }
+  }
+  for (std::vector<uint32_t> &list : partners) {
+    std::sort(list.begin(), list.end());
+    list.erase(std::unique(list.begin(), list.end()), list.end());
+  }
+  return partners;
 }
 
 } // namespace
@@ -113,6 +168,44 @@ Status ScheduleBucketMerger::add(const pb::Schedule &built, const ScheduleBucket
   }
 
   // Place the bucket's buffers (nothing is committed until every chip fits).
+  std::vector<std::vector<uint32_t>> partners;
+  if (sramMap) {
+    partners = streamPartners(built);
+  }
+  constexpr uint64_t kUnplaced = UINT64_MAX;
+  std::vector<uint64_t> placedAt(size_t(count) + 1, kUnplaced); // roots of this bucket
+  // A root's address after the move away from its partners' slices (see the constructor).
+  auto apart = [&](uint32_t id, uint64_t at) {
+    const uint64_t bytes = std::max<uint64_t>(span[id], 1);
+    const uint32_t slices = sramMap->slices();
+    if (stride[id] != 0 || bytes >= uint64_t(slices) * sramMap->vectorBytes()) {
+      return at;
+    }
+    std::vector<system::SliceSpan> taken;
+    for (uint32_t other : partners[id]) {
+      if (placedAt[other] == kUnplaced || stride[other] != 0) {
+        continue;
+      }
+      system::SliceSpan held =
+          sramMap->span(placedAt[other], std::max<uint64_t>(span[other], 1));
+      if (held.count < slices) {
+        taken.push_back(held);
+      }
+    }
+    for (uint32_t tries = 0; tries < slices && !taken.empty(); ++tries) {
+      const system::SliceSpan mine = sramMap->span(at, bytes);
+      uint32_t slice = 0;
+      bool clash = false;
+      for (const system::SliceSpan &held : taken) {
+        clash = clash || sramMap->shareSlice(mine, held, slice);
+      }
+      if (!clash) {
+        return at;
+      }
+      at += sramMap->vectorBytes();
+    }
+    return at; // every position clashes: the partners cover all slices
+  };
   std::map<uint32_t, uint64_t> water = highWater;
   std::vector<uint32_t> newId(size_t(count) + 1, 0);
   std::vector<pb::Buffer> added;
@@ -136,6 +229,7 @@ Status ScheduleBucketMerger::add(const pb::Schedule &built, const ScheduleBucket
         const int64_t rootStep = rootStride == strideOf.end() ? 0 : rootStride->second;
         if (sameTensor(root, buffer) && rootStep == stride[id]) {
           newId[id] = found->second; // the same weight: resident once
+          placedAt[id] = root.address();
           continue;
         }
       }
@@ -143,7 +237,8 @@ Status ScheduleBucketMerger::add(const pb::Schedule &built, const ScheduleBucket
     pb::Buffer placed = buffer;
     placed.set_id(next);
     uint64_t &free = water[buffer.chip()];
-    placed.set_address(alignUp(free));
+    placed.set_address(sramMap ? apart(id, alignUp(free)) : alignUp(free));
+    placedAt[id] = placed.address();
     free = placed.address() + alignUp(std::max<uint64_t>(span[id], 1));
     if (buffer.kind() == pb::WEIGHT && !byName.count(key)) {
       named.push_back({key, next});

@@ -3,10 +3,13 @@
 #pragma once
 
 #include "conveyor/Support/Result.h"
+#include "conveyor/System/SramMap.h"
 #include "schedule.pb.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -41,7 +44,15 @@ Result<std::vector<uint64_t>> parseBucketList(const std::string &text, const std
 /// add() leaves the merged schedule unchanged when it fails (e.g. SRAM full).
 class ScheduleBucketMerger {
 public:
-  explicit ScheduleBucketMerger(uint64_t sramBytes) : sramBytes(sramBytes) {}
+  /// Without a map, roots are placed at 64-byte multiples. With the chip's SRAM map, at
+  /// whole vectors, and a small root (fewer vectors than slices, not strided) moves up by
+  /// whole vectors until it shares no MEM slice with the small roots that one instruction
+  /// streams beside it (its other operands, or its other results): a slice reads one vector
+  /// per cycle and writes one (the simulator's MEM port rule, docs/simulator.md).
+  explicit ScheduleBucketMerger(uint64_t sramBytes,
+                                std::optional<system::SramMap> sramMap = std::nullopt)
+      : sramBytes(sramBytes), sramMap(sramMap),
+        alignBytes(sramMap ? sramMap->vectorBytes() : 64) {}
 
   /// Adds the programs of `built` (one bucket, as buildMultiChipSchedule writes it).
   Status add(const schedule::Schedule &built, const ScheduleBucket &bucket);
@@ -52,7 +63,11 @@ public:
   schedule::Schedule take() { return std::move(out); }
 
 private:
+  uint64_t alignUp(uint64_t bytes) const { return (bytes + alignBytes - 1) / alignBytes * alignBytes; }
+
   uint64_t sramBytes;
+  std::optional<system::SramMap> sramMap;
+  uint64_t alignBytes;
   schedule::Schedule out;
   std::map<uint32_t, uint64_t> highWater; // chip -> first free byte
   std::map<std::pair<uint32_t, std::string>, uint32_t> byName; // (chip, name) -> first root id

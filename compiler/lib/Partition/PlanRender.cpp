@@ -141,7 +141,7 @@ std::string renderPlanText(const Plan &plan, const system::SystemConfig &system)
   for (const ChipGroup &g : groupChips(plan)) {
     const ChipMemory &m = *g.sample;
     out += fmt::format("  chips {} (stages {}): weights {} (scales {}), KV {}, activations {}, "
-                       "reserve {}, free {}; {} of {} MEM slices\n",
+                       "reserve {}, free {}; {} of {} MEM slices' worth\n",
                        idRanges(g.chips), idRanges(g.stages), mb(m.weightBytes), mb(m.scaleBytes),
                        mb(m.kvBytes), mb(m.activationBytes), mb(m.reservedBytes),
                        mb(uint64_t(std::max<int64_t>(0, m.freeBytes()))), m.slicesUsed,
@@ -222,11 +222,26 @@ std::string renderMemoryMapsText(const std::vector<StageMemoryMap> &maps,
                                  const system::ChipConfig &chip, size_t top) {
   std::string out = fmt::format(
       "tensor placement per chip role (rank 0 shown; every tp rank holds the same shapes): "
-      "addresses aligned to {} B, {} MEM slices of {} B, reserve at the top of SRAM\n",
-      chip.vectorBytes, chip.mem.slices, chip.mem.bytesPerSlice);
-  auto slices = [](uint32_t first, uint32_t last) {
-    return first == last ? fmt::format("{}", first) : fmt::format("{}-{}", first, last);
+      "addresses aligned to {} B, {} B vectors interleaved over {} MEM slices of {} B "
+      "(slice = vector mod {}, bank = row mod {}), reserve at the top of SRAM\n",
+      chip.vectorBytes, chip.vectorBytes, chip.mem.slices, chip.mem.bytesPerSlice,
+      chip.mem.slices, chip.mem.banksPerSlice);
+  const uint32_t sliceCount = std::max<uint32_t>(chip.mem.slices, 1);
+  // A tensor's slices: consecutive, wrapping past the last slice to 0.
+  auto slices = [&](const PlacedTensor &t) {
+    if (t.sliceCount >= sliceCount) {
+      return fmt::format("all {}", sliceCount);
+    }
+    if (t.firstSlice == t.lastSlice) {
+      return fmt::format("{}", t.firstSlice);
+    }
+    if (t.firstSlice < t.lastSlice) {
+      return fmt::format("{}-{}", t.firstSlice, t.lastSlice);
+    }
+    return fmt::format("{}-{},0-{}", t.firstSlice, sliceCount - 1, t.lastSlice);
   };
+  const uint64_t rowsPerSlice =
+      chip.mem.bytesPerSlice / std::max<uint64_t>(chip.vectorBytes, 1);
   for (const StageMemoryMap &map : maps) {
     const uint64_t usable = map.capacityBytes - map.reservedBytes;
     const bool fits = map.endAddress <= usable;
@@ -235,23 +250,39 @@ std::string renderMemoryMapsText(const std::vector<StageMemoryMap> &maps,
                        map.endAddress, usable,
                        fits ? fmt::format("fits, {} B free", usable - map.endAddress)
                             : fmt::format("OVER by {} B", map.endAddress - usable));
+    uint64_t bankTotal = 0;
+    for (uint64_t v : map.bankVectors) {
+      bankTotal += v;
+    }
+    std::string banks;
+    for (size_t b = 0; b < map.bankVectors.size(); ++b) {
+      banks += fmt::format("{}{:.1f} %", b ? " / " : "",
+                           bankTotal ? 100.0 * double(map.bankVectors[b]) / double(bankTotal) : 0.0);
+    }
+    out += fmt::format("    MEM map: {} of {} slices hold data, rows 0-{} of {} per slice; "
+                       "{}-{} B per slice (least-most loaded); banks 0-{}: {} of vectors\n",
+                       map.slicesUsed, sliceCount, map.rowsUsed ? map.rowsUsed - 1 : 0,
+                       rowsPerSlice, map.sliceBytesMin, map.sliceBytesMax,
+                       map.bankVectors.empty() ? 0 : map.bankVectors.size() - 1, banks);
     const PlacedTensor::Kind kinds[] = {PlacedTensor::Kind::Weight, PlacedTensor::Kind::Scale,
                                         PlacedTensor::Kind::KvCache,
                                         PlacedTensor::Kind::Activation};
     for (PlacedTensor::Kind kind : kinds) {
       uint64_t bytes = 0, count = 0;
-      uint32_t first = UINT32_MAX, last = 0;
+      std::vector<bool> touched(sliceCount, false);
       for (const PlacedTensor &t : map.tensors) {
         if (t.kind == kind) {
           bytes += t.bytes;
           ++count;
-          first = std::min(first, t.firstSlice);
-          last = std::max(last, t.lastSlice);
+          for (uint32_t k = 0; k < std::min(t.sliceCount, sliceCount); ++k) {
+            touched[(t.firstSlice + k) % sliceCount] = true;
+          }
         }
       }
       if (count > 0) {
-        out += fmt::format("    {:<12} {:>4} tensors {:>13} B  slices {}\n",
-                           placedKindName(kind), count, bytes, slices(first, last));
+        out += fmt::format("    {:<12} {:>4} tensors {:>13} B  on {} slices\n",
+                           placedKindName(kind), count, bytes,
+                           std::count(touched.begin(), touched.end(), true));
       }
     }
     out += fmt::format("    {:<12} {:>4}         {:>13} B  [{}, {})\n", "reserve", "",
@@ -272,7 +303,7 @@ std::string renderMemoryMapsText(const std::vector<StageMemoryMap> &maps,
     }
     for (const PlacedTensor *t : shown) {
       out += fmt::format("      {:<24} {:<11} slices {:<7} [{:#09x}, {:#09x}) {:>11} B\n",
-                         t->name, placedKindName(t->kind), slices(t->firstSlice, t->lastSlice),
+                         t->name, placedKindName(t->kind), slices(*t),
                          t->address, t->address + t->bytes, t->bytes);
     }
   }
@@ -289,16 +320,24 @@ std::string renderPlanJson(const Plan &plan, const system::SystemConfig &system,
   std::string map = ",\n  \"tensor_map\": [\n";
   for (size_t i = 0; i < maps.size(); ++i) {
     const StageMemoryMap &m = maps[i];
+    std::string banks;
+    for (size_t b = 0; b < m.bankVectors.size(); ++b) {
+      banks += fmt::format("{}{}", b ? ", " : "", m.bankVectors[b]);
+    }
     map += fmt::format("    {{\"stages\": \"{}\", \"chips\": \"{}\", \"end_address\": {}, "
-                       "\"usable_bytes\": {}, \"alignment_bytes\": {}, \"tensors\": [\n",
+                       "\"usable_bytes\": {}, \"alignment_bytes\": {}, \"slices_used\": {}, "
+                       "\"slice_bytes_min\": {}, \"slice_bytes_max\": {}, \"rows_used\": {}, "
+                       "\"bank_vectors\": [{}], \"tensors\": [\n",
                        idRanges(m.stages), idRanges(m.chips), m.endAddress,
-                       m.capacityBytes - m.reservedBytes, m.alignmentBytes);
+                       m.capacityBytes - m.reservedBytes, m.alignmentBytes, m.slicesUsed,
+                       m.sliceBytesMin, m.sliceBytesMax, m.rowsUsed, banks);
     for (size_t j = 0; j < m.tensors.size(); ++j) {
       const PlacedTensor &t = m.tensors[j];
       map += fmt::format("      {{\"name\": \"{}\", \"kind\": \"{}\", \"address\": {}, "
-                         "\"bytes\": {}, \"first_slice\": {}, \"last_slice\": {}}}{}\n",
+                         "\"bytes\": {}, \"first_slice\": {}, \"last_slice\": {}, "
+                         "\"slice_count\": {}}}{}\n",
                          t.name, placedKindName(t.kind), t.address, t.bytes, t.firstSlice,
-                         t.lastSlice, j + 1 < m.tensors.size() ? "," : "");
+                         t.lastSlice, t.sliceCount, j + 1 < m.tensors.size() ? "," : "");
     }
     map += fmt::format("    ]}}{}\n", i + 1 < maps.size() ? "," : "");
   }

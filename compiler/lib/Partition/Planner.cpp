@@ -2,6 +2,7 @@
 //
 // Every formula here is written out in docs/partition.md; keep the two in step.
 #include "conveyor/Partition/Planner.h"
+#include "conveyor/System/SramMap.h"
 
 #include <fmt/format.h>
 
@@ -1083,6 +1084,39 @@ const char *placedKindName(PlacedTensor::Kind kind) {
   return "?";
 }
 
+namespace {
+
+/// Slice, row and bank totals of a role's tensors, in whole vectors (SramMap.h).
+void addSliceUsage(StageMemoryMap &map, const system::SramMap &sram) {
+  const uint32_t slices = sram.slices();
+  std::vector<uint64_t> perSlice(slices, 0);
+  map.bankVectors.assign(sram.banksPerSlice(), 0);
+  for (const PlacedTensor &t : map.tensors) {
+    const uint64_t first = sram.locate(t.address).vector;
+    const uint64_t last = sram.locate(t.address + t.bytes - 1).vector;
+    const uint64_t vectors = last - first + 1;
+    const uint64_t everySlice = vectors / slices, rest = vectors % slices;
+    const uint32_t firstSlice = sram.locate(t.address).slice;
+    for (uint32_t k = 0; k < slices; ++k) {
+      perSlice[(firstSlice + k) % slices] += everySlice + (k < rest ? 1 : 0);
+    }
+    // Vectors per bank: rows alternate banks; walk the rows the range covers.
+    for (uint64_t row = first / slices; row <= last / slices; ++row) {
+      const uint64_t from = std::max(first, row * slices);
+      const uint64_t to = std::min(last, row * slices + slices - 1);
+      map.bankVectors[row % sram.banksPerSlice()] += to - from + 1;
+    }
+    map.rowsUsed = std::max(map.rowsUsed, last / slices + 1);
+  }
+  map.slicesUsed = uint32_t(std::count_if(perSlice.begin(), perSlice.end(),
+                                          [](uint64_t v) { return v > 0; }));
+  const auto [least, most] = std::minmax_element(perSlice.begin(), perSlice.end());
+  map.sliceBytesMin = *least * sram.vectorBytes();
+  map.sliceBytesMax = *most * sram.vectorBytes();
+}
+
+} // namespace
+
 std::vector<StageMemoryMap> planMemoryMaps(const ModelSummary &model, const Plan &plan,
                                            const system::ChipConfig &chip) {
   std::vector<StageMemoryMap> maps;
@@ -1095,7 +1129,7 @@ std::vector<StageMemoryMap> planMemoryMaps(const ModelSummary &model, const Plan
   const uint64_t hidden = std::max<uint64_t>(1, model.hidden);
   const uint64_t ffnLength = std::max<uint64_t>(1, model.ffn);
   const uint64_t align = std::max<uint64_t>(1, chip.vectorBytes);
-  const uint64_t perSlice = std::max<uint64_t>(1, chip.mem.bytesPerSlice);
+  const system::SramMap sramMap(chip);
   const uint64_t capacity = chip.sramBytes();
 
   for (const StagePlan &stage : plan.stages) {
@@ -1127,8 +1161,10 @@ std::vector<StageMemoryMap> planMemoryMaps(const ModelSummary &model, const Plan
       t.kind = kind;
       t.address = next;
       t.bytes = bytes;
-      t.firstSlice = uint32_t(next / perSlice);
-      t.lastSlice = uint32_t((next + bytes - 1) / perSlice);
+      const system::SliceSpan span = sramMap.span(next, bytes);
+      t.firstSlice = span.first;
+      t.sliceCount = span.count;
+      t.lastSlice = (span.first + span.count - 1) % sramMap.slices();
       const uint64_t padded = ceilDiv(bytes, align) * align;
       map.alignmentBytes += padded - bytes;
       next += padded;
@@ -1172,6 +1208,7 @@ std::vector<StageMemoryMap> planMemoryMaps(const ModelSummary &model, const Plan
       place("logits (fp32)", PlacedTensor::Kind::Activation, s.logits);
     }
     map.endAddress = next;
+    addSliceUsage(map, sramMap);
     maps.push_back(std::move(map));
   }
   return maps;

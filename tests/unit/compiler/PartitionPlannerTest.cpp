@@ -358,9 +358,12 @@ TEST_CASE("memory map: every tensor placed, sums equal the plan, within the usab
       CHECK(t.address % system.chip.vectorBytes == 0);
       CHECK(t.address >= previousEnd); // address order, no overlap
       previousEnd = t.address + t.bytes;
-      CHECK(t.firstSlice == t.address / system.chip.mem.bytesPerSlice);
-      CHECK(t.lastSlice == (t.address + t.bytes - 1) / system.chip.mem.bytesPerSlice);
-      CHECK(t.lastSlice < system.chip.mem.slices);
+      // Vector-interleaved map (SramMap.h): slice = (address / vector) mod slices.
+      const uint64_t slices = system.chip.mem.slices, vector = system.chip.vectorBytes;
+      const uint64_t vectors = (t.address + t.bytes - 1) / vector - t.address / vector + 1;
+      CHECK(t.firstSlice == (t.address / vector) % slices);
+      CHECK(t.sliceCount == std::min<uint64_t>(vectors, slices));
+      CHECK(t.lastSlice == (t.firstSlice + t.sliceCount - 1) % slices);
       switch (t.kind) {
       case PlacedTensor::Kind::Weight:
         weights += t.bytes;
@@ -383,6 +386,18 @@ TEST_CASE("memory map: every tensor placed, sums equal the plan, within the usab
     CHECK(activations == sample->activationBytes);
     CHECK(map.endAddress <= map.capacityBytes - map.reservedBytes);
     CHECK(map.reservedBytes == sample->reservedBytes);
+    // Slice and bank totals: every vector the tensors touch is counted once (they are
+    // vector-aligned and do not share vectors), and rows alternate the two banks evenly.
+    uint64_t vectorsHeld = 0;
+    for (const PlacedTensor &t : map.tensors) {
+      vectorsHeld += (t.bytes + system.chip.vectorBytes - 1) / system.chip.vectorBytes;
+    }
+    REQUIRE(map.bankVectors.size() == system.chip.mem.banksPerSlice);
+    CHECK(map.bankVectors[0] + map.bankVectors[1] == vectorsHeld);
+    CHECK(map.slicesUsed == system.chip.mem.slices);
+    CHECK(map.sliceBytesMax - map.sliceBytesMin <= system.chip.vectorBytes * map.tensors.size());
+    CHECK(map.rowsUsed == (map.endAddress - 1) / system.chip.vectorBytes / system.chip.mem.slices + 1);
+    CHECK(map.sliceBytesMax <= system.chip.mem.bytesPerSlice);
   }
   CHECK(stagesCovered == plan->stageCount);
   // Mixtral at tp 8, int8: one layer per stage; a layer's experts shard is

@@ -234,7 +234,9 @@ struct PlacedTensor {
   std::string name; // "layer 3 attn.q", "layer 3 kv.k", "embedding", "working set", ...
   Kind kind = Kind::Weight;
   uint64_t address = 0, bytes = 0; // [address, address + bytes) in the chip's SRAM
-  uint32_t firstSlice = 0, lastSlice = 0; // MEM slices the range touches
+  // MEM slices the range touches in the vector-interleaved map (SramMap.h): `sliceCount`
+  // consecutive slices from firstSlice to lastSlice, wrapping past the last slice to 0.
+  uint32_t firstSlice = 0, lastSlice = 0, sliceCount = 0;
 };
 const char *placedKindName(PlacedTensor::Kind kind);
 
@@ -248,6 +250,11 @@ struct StageMemoryMap {
   uint64_t capacityBytes = 0, reservedBytes = 0;
   uint64_t endAddress = 0; // first byte after the last tensor
   uint64_t alignmentBytes = 0; // bytes lost to aligning tensors to vectors
+  // The tensors in the SRAM address map (SramMap.h), counted in whole 320-byte vectors.
+  uint32_t slicesUsed = 0;                    // slices holding at least one vector
+  uint64_t sliceBytesMin = 0, sliceBytesMax = 0; // bytes of vectors held, least / most loaded slice
+  uint64_t rowsUsed = 0;                      // highest row in use + 1 (rows per slice: bytes_per_slice / vector)
+  std::vector<uint64_t> bankVectors;          // vectors held per bank (row mod banks_per_slice)
 };
 
 /// Places every tensor the plan counts on one chip of each role: weights layer by layer
@@ -255,7 +262,8 @@ struct StageMemoryMap {
 /// embedding / LM head / final norm on the first / last stage, then each layer's K and V
 /// cache, then the decode working set (and logits on the last stage). Addresses are
 /// vector-aligned (chip.vectorBytes) from 0 upward, the reserve at the top of SRAM; a
-/// tensor's slices are address / mem.bytes_per_slice. The sums per kind equal the plan's
+/// tensor's slices come from the vector-interleaved SRAM map (SramMap.h), and each role gets
+/// its slice, row and bank totals. The sums per kind equal the plan's
 /// ChipMemory. Empty for a plan that does not fit.
 std::vector<StageMemoryMap> planMemoryMaps(const ModelSummary &model, const Plan &plan,
                                            const system::ChipConfig &chip);

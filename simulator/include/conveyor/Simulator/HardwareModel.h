@@ -34,6 +34,7 @@ struct HardwareModel {
   double clockHz = 0;
   uint64_t vectorBytes = 0;
   uint64_t sramBytes = 0; // per chip
+  uint32_t memSlices = 1, memBanksPerSlice = 1; // the SRAM address map (SramMap.h)
 
   // Fixed pipeline latencies, cycles.
   uint64_t memLatency = 0, mxmLatency = 0, vxmLatency = 0, sxmLatency = 0, hostLatency = 0;
