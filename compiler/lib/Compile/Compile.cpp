@@ -236,12 +236,22 @@ Result<CompileSummary> compileModel(const CompileOptions &options) {
       }
     }
     kvLength = decode->back();
-    // Longest KV first: shorter decode buckets view its cache. Then prompts, shortest first.
-    for (auto it = decode->rbegin(); it != decode->rend(); ++it) {
-      buckets.push_back({schedule::DECODE, *it, it == decode->rbegin()});
+    // SRAM goes to buckets in this order (a default bucket that no longer fits is left out):
+    // the longest KV (the one every sequence can use), then the shortest prompt (without a
+    // PREFILL program prompts run token by token), then the shorter KV buckets (each saves
+    // a few % of a decode step over the next longer one), then the longer prompts (a long
+    // prompt can run as several short ones).
+    if (!decode->empty()) {
+      buckets.push_back({schedule::DECODE, decode->back(), true});
     }
-    for (uint64_t length : *prefill) {
-      buckets.push_back({schedule::PREFILL, length});
+    if (!prefill->empty()) {
+      buckets.push_back({schedule::PREFILL, prefill->front()});
+    }
+    for (auto it = std::next(decode->rbegin()); it < decode->rend(); ++it) {
+      buckets.push_back({schedule::DECODE, *it, false});
+    }
+    for (size_t i = 1; i < prefill->size(); ++i) {
+      buckets.push_back({schedule::PREFILL, (*prefill)[i]});
     }
   }
   auto dimsOf = [&](const ScheduleBucket &bucket) {
