@@ -462,10 +462,21 @@ Status FabricRunner::runOne(uint32_t runIndex) {
     return status;
   }
   // Per slot: how far its storage moves each iteration (MEM ports see the moved address).
-  std::vector<int64_t> strideOfSlot(image.slotIds.size(), 0);
+  // Per slot, compact (the loop reads them for every operand of every executed instruction):
+  // where its storage starts, its bytes, and how far it moves each iteration.
+  struct SlotPlace {
+    uint64_t address = 0, bytes = 0;
+    int64_t stride = 0;
+  };
+  std::vector<SlotPlace> slotPlace(image.slotIds.size());
+  for (size_t slot = 0; slot < slotPlace.size(); ++slot) {
+    const BufferInfo &buffer = buffers.at(bufferOfSlot[slot]);
+    slotPlace[slot].address = buffer.address;
+    slotPlace[slot].bytes = buffer.bytes;
+  }
   for (const ImageBlock &block : image.blocks) {
     for (const ImageStride &stride : block.strides) {
-      strideOfSlot[stride.slot] = stride.addressStride;
+      slotPlace[stride.slot].stride = stride.addressStride;
     }
   }
   MemPortBook ports(sramMapOf(model));
@@ -605,12 +616,12 @@ Status FabricRunner::runOne(uint32_t runIndex) {
       if (repeated) {
         continue;
       }
-      const BufferInfo &buffer = buffers.at(bufferOfSlot[s]);
+      const SlotPlace &place = slotPlace[s];
       const uint64_t address =
-          uint64_t(int64_t(buffer.address) + int64_t(iteration) * strideOfSlot[s]);
+          uint64_t(int64_t(place.address) + int64_t(iteration) * place.stride);
       if (!ports.bookBuffer(read ? MemPort::Read : MemPort::Write, issue,
                             read ? readSpan : std::max(inst.occupancy, inst.recvVectors),
-                            inst.duration, address, buffer.bytes,
+                            inst.duration, address, place.bytes,
                             index, iteration, conflict)) {
         return fail(portConflictReason(conflict,
                                        describe(runIndex, conflict.held.index,
