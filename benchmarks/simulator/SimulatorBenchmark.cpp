@@ -278,13 +278,12 @@ BENCHMARK(simulateTimingOnlyPlain)
     ->Arg(1000000)
     ->Unit(benchmark::kMillisecond);
 
-/// The same programs through the multi-chip engine (simulateFabric: validation, one decode
-/// into a flat program image, the run, no energy), which is the timing-mode path of v2.
-void fabricEngineTimingOnly(benchmark::State &state) {
-  const schedule::Schedule &s = syntheticSchedule(uint64_t(state.range(0)));
-  const uint64_t count = uint64_t(s.programs(0).instructions_size());
+/// Times `run` (one simulation of `s` through the multi-chip engine) and checks its end cycle
+/// against the fixture's schedule.
+template <typename Run>
+void timeFabricRuns(benchmark::State &state, const schedule::Schedule &s, Run run) {
   for (auto _ : state) {
-    Result<sim::FabricReport> report = sim::simulateFabric(s, groq1());
+    Result<sim::FabricReport> report = run();
     if (!report) {
       state.SkipWithError(report.error().c_str());
       return;
@@ -294,7 +293,14 @@ void fabricEngineTimingOnly(benchmark::State &state) {
       return;
     }
   }
-  reportRate(state, count);
+  reportRate(state, uint64_t(s.programs(0).instructions_size()));
+}
+
+/// The same programs through the multi-chip engine (simulateFabric: validation, one decode
+/// into a flat program image, the run, no energy), which is the timing-mode path of v2.
+void fabricEngineTimingOnly(benchmark::State &state) {
+  const schedule::Schedule &s = syntheticSchedule(uint64_t(state.range(0)));
+  timeFabricRuns(state, s, [&] { return sim::simulateFabric(s, groq1()); });
 }
 BENCHMARK(fabricEngineTimingOnly)
     ->Arg(10000)
@@ -307,29 +313,18 @@ BENCHMARK(fabricEngineTimingOnly)
 /// structureValidated), so the engine decodes, checks SRAM and runs.
 void fabricEngineTimingOnlyValidated(benchmark::State &state) {
   const schedule::Schedule &s = syntheticSchedule(uint64_t(state.range(0)));
-  const uint64_t count = uint64_t(s.programs(0).instructions_size());
   if (Status status = schedule::validateSchedule(s, "synthetic"); !status) {
     state.SkipWithError(status.error().c_str());
     return;
   }
-  std::vector<int> all{0};
-  for (auto _ : state) {
+  const std::vector<int> all{0};
+  timeFabricRuns(state, s, [&]() -> Result<sim::FabricReport> {
     Result<sim::PreparedFabric> prepared = sim::PreparedFabric::prepare(s, groq1(), true);
     if (!prepared) {
-      state.SkipWithError(prepared.error().c_str());
-      return;
+      return prepared.takeError();
     }
-    Result<sim::FabricReport> report = prepared->run(all);
-    if (!report) {
-      state.SkipWithError(report.error().c_str());
-      return;
-    }
-    if (report->endCycle != s.programs(0).compiler_cycles()) {
-      state.SkipWithError("simulated cycles differ from the fixture's schedule");
-      return;
-    }
-  }
-  reportRate(state, count);
+    return prepared->run(all);
+  });
 }
 BENCHMARK(fabricEngineTimingOnlyValidated)
     ->Arg(10000)
