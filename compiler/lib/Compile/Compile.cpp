@@ -264,7 +264,10 @@ Result<CompileSummary> compileModel(const CompileOptions &options) {
   };
 
   // Import and run the graph pipeline for one set of dims (one bucket when partitioned).
-  auto lowerModule = [&](const std::string &dimSizes) -> Result<OwningOpRef<ModuleOp>> {
+  // `prefill`: a PREFILL bucket of a partitioned schedule, whose LM head is computed at the
+  // prompt's last position only (conveyor-graph-last-token-logits).
+  auto lowerModule = [&](const std::string &dimSizes,
+                         bool prefill = false) -> Result<OwningOpRef<ModuleOp>> {
     frontend::ImportOptions importOptions;
     if (!dimSizes.empty()) {
       std::string problem = frontend::parseDimSizes(dimSizes, importOptions);
@@ -331,6 +334,9 @@ Result<CompileSummary> compileModel(const CompileOptions &options) {
       pm.addPass(graph::createGraphFuseNorms());
       pm.addPass(graph::createGraphFuseActivations());
       pm.addPass(graph::createGraphFuseTransformer());
+      if (prefill) {
+        pm.addPass(graph::createGraphLastTokenLogits());
+      }
       sharding::PartitionGraphOptions partition;
       partition.tp = std::max<uint32_t>(1, options.tensorParallel);
       partition.stages = std::max<uint32_t>(1, options.pipelineStages);
@@ -401,7 +407,9 @@ Result<CompileSummary> compileModel(const CompileOptions &options) {
       if (stopPrefill && bucket.kind == schedule::PREFILL) {
         continue;
       }
-      Result<OwningOpRef<ModuleOp>> module = lowerModule(dimsOf(bucket));
+      Result<OwningOpRef<ModuleOp>> module =
+          lowerModule(dimsOf(bucket), bucket.kind == schedule::PREFILL && partitionedSchedule &&
+                                          options.dimSizes.empty());
       if (!module && optional) {
         leaveOut(module.error());
         stopPrefill = stop;

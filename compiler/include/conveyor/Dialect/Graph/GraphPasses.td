@@ -122,4 +122,19 @@ def GraphFuseTransformer : Pass<"conveyor-graph-fuse-transformer", "mlir::Module
   ];
 }
 
+def GraphLastTokenLogits : Pass<"conveyor-graph-last-token-logits", "mlir::ModuleOp"> {
+  let summary = "A prompt's logits at its last position only (PREFILL programs)";
+  let description = [{
+    Run after conveyor-graph-fuse-transformer. Serving needs the logits of a prompt's last
+    position only (they pick its first output token); the other positions' logits are
+    vocab-wide work and SRAM (Llama-3-70B, 128 tokens: 32.8 MB of logits and their gather
+    tree on the LM-head stage). Each cv.graph.lm_head whose input has more than one
+    position (axis rank - 2) reads a cv.graph.slice of the last one instead, and the
+    function returns [..., 1, vocab]. The multi-chip compile runs it on PREFILL buckets.
+  }];
+  let statistics = [
+    Statistic<"numSliced", "sliced-heads", "LM heads narrowed to the last position">
+  ];
+}
+
 #endif // CONVEYOR_DIALECT_GRAPH_GRAPHPASSES_TD
