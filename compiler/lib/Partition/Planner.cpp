@@ -213,8 +213,8 @@ struct StageBytes {
   uint64_t total() const { return weights + kv + activation; }
 };
 
-StageBytes stageBytes(const Shards &s, uint32_t first, uint32_t count, bool isFirst, bool isLast,
-                      bool tiedOnce) {
+StageBytes stageBytes(const Shards &s, uint32_t first, uint32_t count, bool isFirst,
+                      bool isLast) {
   StageBytes b;
   for (uint32_t l = first; l < first + count; ++l) {
     b.weights += s.layerWeights[l].bytes;
@@ -227,7 +227,6 @@ StageBytes stageBytes(const Shards &s, uint32_t first, uint32_t count, bool isFi
   }
   // A tied table is stored once per use: the embedding's rows and the LM head's transposed
   // copy (graph fuse-transformer gives the head its own `<table>.lm_head_t`).
-  (void)tiedOnce;
   if (isLast) {
     b.weights += s.lmHead.bytes;
     b.scales += s.lmHead.scales;
@@ -249,7 +248,7 @@ bool layoutFits(const ModelSummary &model, const Shards &s, const Layout &layout
   const size_t stages = layout.layerCounts.size();
   for (size_t i = 0; i < stages; ++i) {
     StageBytes b =
-        stageBytes(s, first, layout.layerCounts[i], i == 0, i + 1 == stages, model.tiedEmbedding);
+        stageBytes(s, first, layout.layerCounts[i], i == 0, i + 1 == stages);
     if (b.total() > usable) {
       return false;
     }
@@ -269,18 +268,17 @@ bool layoutFits(const ModelSummary &model, const Shards &s, const Layout &layout
 std::optional<Layout> greedyLayout(const ModelSummary &model, const Shards &s, uint64_t usable,
                                    bool layersEverywhere = false) {
   const uint32_t layers = uint32_t(model.layers.size());
-  const bool tied = model.tiedEmbedding;
   Layout layout;
   uint32_t first = 0;
   while (true) {
     const bool isFirst = layout.layerCounts.empty();
     uint32_t count = 0;
     while (first + count < layers &&
-           stageBytes(s, first, count + 1, isFirst, false, tied).total() <= usable) {
+           stageBytes(s, first, count + 1, isFirst, false).total() <= usable) {
       ++count;
     }
     if (first + count == layers) {
-      if (stageBytes(s, first, count, isFirst, true, tied).total() <= usable) {
+      if (stageBytes(s, first, count, isFirst, true).total() <= usable) {
         layout.layerCounts.push_back(count);
         return layout;
       }
@@ -290,7 +288,7 @@ std::optional<Layout> greedyLayout(const ModelSummary &model, const Shards &s, u
       }
       if (layersEverywhere) {
         // ... with the last layer of the stage before it, which keeps at least one.
-        if (count < 2 || stageBytes(s, layers - 1, 1, false, true, tied).total() > usable) {
+        if (count < 2 || stageBytes(s, layers - 1, 1, false, true).total() > usable) {
           return std::nullopt;
         }
         layout.layerCounts.push_back(count - 1);
@@ -298,7 +296,7 @@ std::optional<Layout> greedyLayout(const ModelSummary &model, const Shards &s, u
         return layout;
       }
       layout.layerCounts.push_back(count);
-      if (stageBytes(s, layers, 0, false, true, tied).total() > usable) {
+      if (stageBytes(s, layers, 0, false, true).total() > usable) {
         return std::nullopt;
       }
       layout.layerCounts.push_back(0);
@@ -306,8 +304,8 @@ std::optional<Layout> greedyLayout(const ModelSummary &model, const Shards &s, u
     }
     if (count == 0) {
       // Not one more layer fits a fresh stage; only an embedding-only first stage is useful.
-      if (!isFirst || layersEverywhere || stageBytes(s, first, 0, true, false, tied).total() > usable ||
-          stageBytes(s, first, 1, false, false, tied).total() > usable) {
+      if (!isFirst || layersEverywhere || stageBytes(s, first, 0, true, false).total() > usable ||
+          stageBytes(s, first, 1, false, false).total() > usable) {
         return std::nullopt;
       }
     }
@@ -356,6 +354,13 @@ std::vector<uint32_t> candidateTps(const ModelSummary &model, const PlanOptions 
     }
   }
   return tps;
+}
+
+/// The compile's fallback applies: near-equal ranges only, none forced, greedy allowed when
+/// none fits (PlanOptions::unequalFallback).
+bool greedyFallback(const PlanOptions &options) {
+  return options.unequalFallback && options.nearEqualStagesOnly && !options.layersPerStage &&
+         !options.pipelineStages && options.stageLayers.empty();
 }
 
 /// Stage ranges to try for `tp`: the forced uniform size, or near-equal ranges for every
@@ -427,8 +432,7 @@ uint32_t minimumChipsAt(const ModelSummary &model, const system::ChipConfig &chi
     } else {
       layout = greedyLayout(model, s, usable);
     }
-    if (options.unequalFallback && options.nearEqualStagesOnly && !options.layersPerStage &&
-        !options.pipelineStages && options.stageLayers.empty()) {
+    if (greedyFallback(options)) {
       // The compile falls back to the greedy layout when no near-equal one fits: on the
       // fewest chips that is the greedy one whenever it needs fewer stages.
       if (std::optional<Layout> greedy = greedyLayout(model, s, usable, true);
@@ -926,22 +930,19 @@ static Result<Plan> planOnce(const ModelSummary &model, const system::SystemConf
   const uint32_t layers = uint32_t(model.layers.size());
   double bestLatency = std::numeric_limits<double>::infinity();
   std::optional<std::pair<Shards, Layout>> best;
-  // Pass 0: the options' layouts. Pass 1 (the compile's rule, when no near-equal layout
-  // fits on any tp): the greedy unequal layout.
-  const bool fallback = options.unequalFallback && options.nearEqualStagesOnly &&
-                        !options.layersPerStage && !options.pipelineStages &&
-                        options.stageLayers.empty();
-  for (int pass = 0; pass < (fallback ? 2 : 1) && !best; ++pass) {
+  // With the compile's fallback (planPartition calls it once near-equal ranges have failed
+  // on every tp) only the greedy layout with a layer in every stage is tried.
+  const bool fallback = greedyFallback(options);
   for (uint32_t tp : candidateTps(model, options, system.chip, system.fabric.chips)) {
     Shards s = makeShards(model, options, tp, system.chip);
     // Near-equal ranges first, so that on a tie in latency the balanced layout wins.
     std::vector<Layout> layouts;
-    if (pass == 0) {
+    if (!fallback) {
       layouts = optionLayouts(layers, options);
     }
-    if (pass == 1 || (!options.layersPerStage && !options.pipelineStages &&
-                      options.stageLayers.empty() && !options.nearEqualStagesOnly)) {
-      if (auto greedy = greedyLayout(model, s, usable, /*layersEverywhere=*/pass == 1)) {
+    if (fallback || (!options.layersPerStage && !options.pipelineStages &&
+                     options.stageLayers.empty() && !options.nearEqualStagesOnly)) {
+      if (auto greedy = greedyLayout(model, s, usable, /*layersEverywhere=*/fallback)) {
         layouts.push_back(*greedy);
       }
     }
@@ -966,7 +967,6 @@ static Result<Plan> planOnce(const ModelSummary &model, const system::SystemConf
       }
     }
   }
-  }
 
   if (!best) {
     plan.fits = false;
@@ -989,7 +989,7 @@ static Result<Plan> planOnce(const ModelSummary &model, const system::SystemConf
   const uint64_t reserve = capacity - usable;
   for (const StagePlan &stage : plan.stages) {
     StageBytes b = stageBytes(s, stage.firstLayer, stage.layerCount, stage.holdsEmbedding,
-                              stage.holdsLmHead, model.tiedEmbedding);
+                              stage.holdsLmHead);
     for (uint32_t r = 0; r < stage.tp; ++r) {
       ChipMemory mem;
       mem.chip = stage.chips[r];
@@ -1015,7 +1015,7 @@ Result<Plan> planPartitionOnce(const ModelSummary &model, const system::SystemCo
 
 Result<Plan> planPartition(const ModelSummary &model, const system::SystemConfig &system,
                            const PlanOptions &options) {
-  if (!options.unequalFallback) {
+  if (!greedyFallback(options)) {
     return planPartitionOnce(model, system, options);
   }
   // The compile's rule: near-equal ranges when any fits (on any tp), else the greedy split
