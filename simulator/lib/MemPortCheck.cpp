@@ -10,7 +10,13 @@ namespace conveyor::sim {
 bool MemPortBook::bookAgainstInFlight(MemPort port, uint64_t issue, const PortBooking &wanted,
                                       PortConflict &conflict) {
   Port &list = ports[size_t(port)];
-  const system::SliceSpan mine = map.span(wanted.address, wanted.bytes);
+  // The wanted span is worked out once, and only when some held booking overlaps it in time
+  // with more vectors than the cycles they cover together: two bookings whose vectors fit in
+  // their joint window cannot double-book a slice whichever slices they touch, so most
+  // overlaps (an instruction's operands over a window of two or more cycles) need no address
+  // arithmetic at all.
+  system::SliceSpan mine;
+  bool mineKnown = false;
   uint64_t horizon = 0;
   for (size_t i = 0; i < list.bookings.size();) {
     const PortBooking &held = list.bookings[i];
@@ -20,18 +26,23 @@ bool MemPortBook::bookAgainstInFlight(MemPort port, uint64_t issue, const PortBo
       continue;
     }
     horizon = std::max(horizon, held.end);
-    uint32_t slice = 0;
-    if (held.start < wanted.end && wanted.start < held.end &&
-        map.shareSlice(map.span(held.address, held.bytes), mine, slice)) {
+    if (held.start < wanted.end && wanted.start < held.end) {
       const uint64_t from = std::min(held.start, wanted.start);
       const uint64_t to = std::max(held.end, wanted.end);
+      uint32_t slice = 0;
       if (held.perSlice + wanted.perSlice > to - from) {
-        conflict.port = port;
-        conflict.slice = slice;
-        conflict.held = held;
-        conflict.wanted = wanted;
-        list.horizon = std::max(horizon, list.horizon);
-        return false;
+        if (!mineKnown) {
+          mine = map.span(wanted.address, wanted.bytes);
+          mineKnown = true;
+        }
+        if (map.shareSlice(map.span(held.address, held.bytes), mine, slice)) {
+          conflict.port = port;
+          conflict.slice = slice;
+          conflict.held = held;
+          conflict.wanted = wanted;
+          list.horizon = std::max(horizon, list.horizon);
+          return false;
+        }
       }
     }
     ++i;
