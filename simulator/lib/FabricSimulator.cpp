@@ -43,6 +43,7 @@ struct ImageInstruction {
   uint8_t unit = kNoUnit;    // resource slot 0..4, or kNoUnit (C2C)
   Kind kind = Kind::Plain;
   uint8_t unbooked = 0; // accesses the MEM port check leaves out (unbookedAccesses)
+  bool sliceRead = false; // operand 0 streams only the result's bytes (readsResultBytesOnly)
 };
 
 struct ImageTransfer {
@@ -209,6 +210,7 @@ Status FabricRunner::decode(const schedule::Program &program, ProgramImage &imag
     }
     out.slotBegin = uint32_t(image.slots.size());
     out.unbooked = unbookedAccesses(inst.opcode());
+    out.sliceRead = readsResultBytesOnly(inst.opcode()) && inst.results_size() > 0;
     out.operands = uint16_t(inst.operands_size());
     out.results = uint16_t(inst.results_size());
     for (uint32_t id : inst.operands()) {
@@ -479,7 +481,7 @@ Status FabricRunner::runOne(uint32_t runIndex) {
       slotPlace[stride.slot].stride = stride.addressStride;
     }
   }
-  MemPortBook ports(sramMapOf(model));
+  MemPortBook ports(model);
   PortConflict conflict;
 
   // Transfers of this run: peers, ports and ids rewritten for an instance.
@@ -621,8 +623,10 @@ Status FabricRunner::runOne(uint32_t runIndex) {
           uint64_t(int64_t(place.address) + int64_t(iteration) * place.stride);
       if (!ports.bookBuffer(read ? MemPort::Read : MemPort::Write, issue,
                             read ? readSpan : std::max(inst.occupancy, inst.recvVectors),
-                            inst.duration, address, place.bytes,
-                            index, iteration, conflict)) {
+                            inst.duration, address, place.bytes, index, iteration, conflict,
+                            read && i == 0 && inst.sliceRead
+                                ? slotPlace[remap[slot[inst.operands]]].bytes
+                                : ~uint64_t(0))) {
         return fail(portConflictReason(conflict,
                                        describe(runIndex, conflict.held.index,
                                                 conflict.held.iteration, conflict.held.issue),

@@ -142,6 +142,9 @@ Result<HardwareModel> buildHardwareModel(const system::SystemConfig &system) {
   if (chip.sramBytes() == 0) {
     return invalid("chip.mem slices x bytes_per_slice", "0");
   }
+  if (chip.streamsPerDirection == 0) {
+    return invalid("chip.streams_per_direction", "0");
+  }
   if (chip.vxm.alusPerLane == 0) {
     return invalid("chip.vxm.alus_per_lane", "0");
   }
@@ -163,6 +166,7 @@ Result<HardwareModel> buildHardwareModel(const system::SystemConfig &system) {
   model.sramBytes = chip.sramBytes();
   model.memSlices = chip.mem.slices;
   model.memBanksPerSlice = chip.mem.banksPerSlice;
+  model.streamsPerDirection = chip.streamsPerDirection;
   model.memLatency = chip.mem.latencyCycles;
   model.mxmLatency = chip.mxm.latencyCycles;
   model.vxmLatency = chip.vxm.latencyCycles;

@@ -21,6 +21,7 @@ bool MemPortBook::bookAgainstInFlight(MemPort port, uint64_t issue, const PortBo
   for (size_t i = 0; i < list.bookings.size();) {
     const PortBooking &held = list.bookings[i];
     if (held.end <= issue) { // over: no later booking starts before `issue`
+      list.streams -= held.streams;
       list.bookings[i] = list.bookings.back();
       list.bookings.pop_back();
       continue;
@@ -51,10 +52,90 @@ bool MemPortBook::bookAgainstInFlight(MemPort port, uint64_t issue, const PortBo
   return true;
 }
 
+bool MemPortBook::streamsFree(MemPort port, uint64_t issue, const PortBooking &wanted,
+                              PortConflict &conflict) {
+  for (Port &list : ports) {
+    uint64_t horizon = 0;
+    uint64_t held = 0;
+    for (size_t i = 0; i < list.bookings.size();) {
+      if (list.bookings[i].end <= issue) {
+        list.bookings[i] = list.bookings.back();
+        list.bookings.pop_back();
+        continue;
+      }
+      horizon = std::max(horizon, list.bookings[i].end);
+      held += list.bookings[i].streams;
+      ++i;
+    }
+    list.horizon = horizon;
+    list.streams = held;
+  }
+  if (ports[0].streams + ports[1].streams + wanted.streams <= streamCapacity) {
+    return true;
+  }
+  // The count of streams held changes only where a booking starts or ends, so the busiest
+  // cycle of `wanted`'s window is its first one or the start of a booking inside it.
+  auto check = [&](uint64_t at) {
+    uint64_t load = 0;
+    uint32_t transfers = 0;
+    const PortBooking *largest = nullptr;
+    for (const Port &list : ports) {
+      for (const PortBooking &held : list.bookings) {
+        if (held.start <= at && at < held.end) {
+          load += held.streams;
+          transfers += 1;
+          if (largest == nullptr || held.streams > largest->streams) {
+            largest = &held;
+          }
+        }
+      }
+    }
+    if (load + wanted.streams <= streamCapacity || largest == nullptr) {
+      return true;
+    }
+    conflict.kind = PortConflict::Kind::Streams;
+    conflict.port = port;
+    conflict.slice = 0;
+    conflict.held = *largest;
+    conflict.wanted = wanted;
+    conflict.at = at;
+    conflict.transfers = transfers;
+    conflict.heldStreams = load;
+    conflict.streamCapacity = streamCapacity;
+    return false;
+  };
+  if (!check(wanted.start)) {
+    return false;
+  }
+  for (const Port &list : ports) {
+    for (const PortBooking &held : list.bookings) {
+      if (held.start > wanted.start && held.start < wanted.end && !check(held.start)) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
 std::string portConflictReason(const PortConflict &conflict, const std::string &heldLabel,
                                const std::string &wantedLabel) {
   const char *port = conflict.port == MemPort::Read ? "read" : "write";
   const char *verb = conflict.port == MemPort::Read ? "reads" : "writes";
+  if (conflict.kind == PortConflict::Kind::Streams) {
+    const auto rate = [](uint64_t fixed) { return double(fixed) / kStreamUnit; };
+    return fmt::format(
+        "streams oversubscribed at cycle {}: {} {} {:.2f} vector(s) per cycle in cycles [{}, "
+        "{}) while {} other transfer(s) in flight move {:.2f} (the most, {:.2f}, by {} in cycles "
+        "[{}, {})): {:.2f} > the {} vectors per cycle of the chip's {} streams ({} each way); "
+        "issue it later or give the transfer more cycles",
+        conflict.at, wantedLabel, verb, rate(conflict.wanted.streams), conflict.wanted.start,
+        conflict.wanted.end, conflict.transfers, rate(conflict.heldStreams),
+        rate(conflict.held.streams), heldLabel, conflict.held.start, conflict.held.end,
+        rate(conflict.heldStreams + conflict.wanted.streams),
+        conflict.streamCapacity / kStreamUnit, conflict.streamCapacity / kStreamUnit,
+        conflict.streamCapacity / kStreamUnit / 2);
+  }
+
   const uint64_t from = std::min(conflict.held.start, conflict.wanted.start);
   const uint64_t to = std::max(conflict.held.end, conflict.wanted.end);
   const std::string who =

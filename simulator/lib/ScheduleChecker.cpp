@@ -314,8 +314,12 @@ bool bookMemPorts(MemPortBook &ports, const BufferTable &buffers,
       continue; // one read streams to both uses
     }
     const BufferInfo &read = buffers.byIdRef(id);
+    const uint64_t moved = i == 0 && readsResultBytesOnly(inst.opcode()) &&
+                                   inst.results_size() > 0
+                               ? buffers.byIdRef(inst.results(0)).bytes
+                               : ~uint64_t(0);
     if (!ports.bookBuffer(MemPort::Read, issue, cost.occupancy, cost.duration, read.address,
-                          read.bytes, uint32_t(index), 0, conflict)) {
+                          read.bytes, uint32_t(index), 0, conflict, moved)) {
       return false;
     }
   }
@@ -344,7 +348,7 @@ bool checkInOnePass(const HardwareModel &model, const BufferTable &buffers,
   timing.costs.reserve(count);
   std::vector<uint64_t> readyAt(buffers.all().size(), kNotWritten); // by storage root
   std::array<uint64_t, kReportedUnits.size()> freeAt{};
-  MemPortBook ports(sramMapOf(model));
+  MemPortBook ports(model);
   PortConflict conflict;
   for (size_t index = 0; index < count; ++index) {
     const schedule::Instruction &inst = program.instructions(int(index));
@@ -457,7 +461,7 @@ Result<ProgramTiming> checkProgramExactly(const HardwareModel &model, const Buff
     bool used = false;
   };
   std::array<UnitState, kReportedUnits.size()> units{};
-  MemPortBook ports(sramMapOf(model));
+  MemPortBook ports(model);
   PortConflict conflict;
   for (size_t index = 0; index < count; ++index) {
     const schedule::Instruction &inst = program.instructions(int(index));

@@ -139,7 +139,7 @@ bool decodeProgram(const HardwareModel &model, const BufferTable &buffers,
   }
   std::array<uint64_t, kReportedUnits.size()> freeAt{};
   uint64_t previousIssue = 0;
-  MemPortBook ports(sramMapOf(model));
+  MemPortBook ports(model);
   PortConflict conflict;
   // Storage roots of the current instruction's operands and results, each looked up once.
   std::array<uint32_t, kMaxFixedIds> operandRoots{}, resultRoots{};
@@ -239,7 +239,10 @@ bool decodeProgram(const HardwareModel &model, const BufferTable &buffers,
       }
       if (!repeated &&
           !ports.bookBuffer(MemPort::Read, issue, cost->occupancy, cost->duration, read->address,
-                            read->bytes, uint32_t(index), 0, conflict)) {
+                            read->bytes, uint32_t(index), 0, conflict,
+                            i == 0 && readsResultBytesOnly(inst.opcode()) && rule->results > 0
+                                ? resultInfos[0]->bytes
+                                : ~uint64_t(0))) {
         return false;
       }
     }

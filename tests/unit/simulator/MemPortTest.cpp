@@ -4,6 +4,7 @@
 #include "SimulatorTestSupport.h"
 
 #include "conveyor/Simulator/FabricSimulator.h"
+#include "conveyor/Simulator/MemPortCheck.h"
 #include "conveyor/Simulator/Simulator.h"
 
 #include <catch2/catch.hpp>
@@ -108,4 +109,102 @@ TEST_CASE("MEM port: two writes landing on one slice in the same cycle are doubl
              Catch::Contains("MEM slice 2 write port double-booked by instructions 2 and 3"));
   CHECK(errorOf(build(702).schedule) == "(accepted)");
   CHECK(errorOf(build(704).schedule) == "(accepted)");
+}
+
+// Rule 6, streams (docs/simulator.md "Streams"): the transfers in flight move at most
+// 2 x streams_per_direction vectors per cycle between MEM and the units.
+namespace {
+
+/// testSystem() with one stream each way: two vectors per cycle in all.
+system::SystemConfig oneStreamEachWay() {
+  system::SystemConfig config = testSystem();
+  config.chip.streamsPerDirection = 1;
+  return config;
+}
+
+std::string streamErrorOf(schedule::Schedule s, bool onePass) {
+  const system::SystemConfig config = oneStreamEachWay();
+  s.mutable_system()->set_fingerprint(system::fingerprint(config));
+  sim::SimulationOptions options{false};
+  options.onePass = onePass;
+  auto result = sim::simulate(s, config, {}, options);
+  return result ? std::string("(accepted)") : result.error();
+}
+
+std::string streamFabricErrorOf(schedule::Schedule s) {
+  const system::SystemConfig config = oneStreamEachWay();
+  s.mutable_system()->set_fingerprint(system::fingerprint(config));
+  auto result = sim::simulateFabric(s, config);
+  return result ? std::string("(accepted)") : result.error();
+}
+
+/// a + c on the VXM at cycle 700 (two one-vector reads in [700, 701)) and a MEM copy of d at
+/// `copyCycle` (one read in [copyCycle, copyCycle + 1)); every buffer on its own slice, so
+/// the port rule passes and only the streams can refuse it.
+ScheduleBuilder threeReads(uint64_t copyCycle) {
+  ScheduleBuilder b;
+  const uint32_t a = b.buffer("a", schedule::INPUT, {1, 80});  // slice 0
+  const uint32_t c = b.buffer("c", schedule::INPUT, {1, 80});  // slice 1
+  const uint32_t d = b.buffer("d", schedule::INPUT, {1, 80});  // slice 2
+  const uint32_t y = b.buffer("y", schedule::OUTPUT, {1, 80}); // slice 3
+  const uint32_t z = b.buffer("z", schedule::OUTPUT, {1, 80}); // slice 0, row 1
+  schedule::Program &p = b.program();
+  ScheduleBuilder::add(p, 0, schedule::MEM_WRITE, {}, {a});
+  ScheduleBuilder::add(p, 320, schedule::MEM_WRITE, {}, {c});
+  ScheduleBuilder::add(p, 640, schedule::MEM_WRITE, {}, {d});
+  ScheduleBuilder::add(p, 1000, schedule::VXM_BINARY, {a, c}, {y}, "add_ac")
+      .set_kind(schedule::ADD);
+  ScheduleBuilder::add(p, copyCycle, schedule::MEM_COPY, {d}, {z}, "copy_d");
+  return b;
+}
+
+} // namespace
+
+TEST_CASE("Streams: more vectors per cycle than the chip's streams move are refused",
+          "[memport][streams]") {
+  const std::string expected =
+      "chip 0, program 'forward', instruction 4 (MEM_COPY 'copy_d' at cycle 1000): streams "
+      "oversubscribed at cycle 1000: instruction 4 reads 1.00 vector(s) per cycle in cycles "
+      "[1000, 1001) while 2 other transfer(s) in flight move 2.00 (the most, 1.00, by "
+      "instruction 3 (VXM_BINARY 'add_ac' at cycle 1000) in cycles [1000, 1001)): 3.00 > the 2 "
+      "vectors per cycle of the chip's 2 streams (1 each way); issue it later or give the "
+      "transfer more cycles";
+  CHECK(streamErrorOf(threeReads(1000).schedule, true) == expected);
+  CHECK(streamErrorOf(threeReads(1000).schedule, false) == expected);
+  CHECK_THAT(streamFabricErrorOf(threeReads(1000).schedule),
+             Catch::Contains("streams oversubscribed at cycle 1000: instruction 4 reads 1.00"));
+  // A cycle later the add's reads are over; with the default 32 streams each way, at once too.
+  CHECK(streamErrorOf(threeReads(1001).schedule, true) == "(accepted)");
+  CHECK(streamErrorOf(threeReads(1001).schedule, false) == "(accepted)");
+  CHECK(streamFabricErrorOf(threeReads(1001).schedule) == "(accepted)");
+  CHECK(errorOf(threeReads(1000).schedule) == "(accepted)");
+  CHECK(fabricErrorOf(threeReads(1000).schedule) == "(accepted)");
+}
+
+TEST_CASE("Streams: a slow transfer takes a share of a stream, not a whole one",
+          "[memport][streams]") {
+  auto model = sim::buildHardwareModel(oneStreamEachWay()); // 2 vectors per cycle in all
+  REQUIRE(model);
+  sim::MemPortBook book(*model);
+  sim::PortConflict conflict;
+  // Eight one-vector reads, each spread over 4 cycles (occupancy 4): four issued at cycle 10,
+  // four at 12 (addresses one vector apart: slices 0-3, then 0-3 a row up, each pair on one
+  // slice sharing its read port with room to spare). At cycle 12 they move 8 x 1/4 = 2
+  // vectors per cycle, the chip's limit, though 8 transfers are in flight.
+  for (uint32_t i = 0; i < 8; ++i) {
+    REQUIRE(book.bookBuffer(sim::MemPort::Read, 10 + i / 4 * 2, 4, 10, 320 * uint64_t(i), 320,
+                            i, 0, conflict));
+  }
+  // A ninth quarter at cycle 12 makes 2.25 > 2.
+  REQUIRE_FALSE(book.bookBuffer(sim::MemPort::Read, 12, 4, 10, 320 * 8, 320, 8, 0, conflict));
+  CHECK(conflict.kind == sim::PortConflict::Kind::Streams);
+  CHECK(conflict.at == 12);
+  CHECK(conflict.transfers == 8);
+  CHECK(sim::portConflictReason(conflict, "instruction 0", "instruction 8") ==
+        "streams oversubscribed at cycle 12: instruction 8 reads 0.25 vector(s) per cycle in "
+        "cycles [12, 16) while 8 other transfer(s) in flight move 2.00 (the most, 0.25, by "
+        "instruction 0 in cycles [10, 14)): 2.25 > the 2 vectors per cycle of the chip's 2 "
+        "streams (1 each way); issue it later or give the transfer more cycles");
+  // At cycle 14 the first four are over: 4/4 + 1/4 fits.
+  CHECK(book.bookBuffer(sim::MemPort::Read, 14, 4, 10, 320 * 8, 320, 8, 0, conflict));
 }

@@ -35,6 +35,7 @@ struct HardwareModel {
   uint64_t vectorBytes = 0;
   uint64_t sramBytes = 0; // per chip
   uint32_t memSlices = 1, memBanksPerSlice = 1; // the SRAM address map (SramMap.h)
+  uint32_t streamsPerDirection = 1; // stream registers each way, one vector per cycle each
 
   // Fixed pipeline latencies, cycles.
   uint64_t memLatency = 0, mxmLatency = 0, vxmLatency = 0, sxmLatency = 0, hostLatency = 0;

@@ -16,22 +16,36 @@ namespace conveyor::sim {
 
 enum class MemPort : uint8_t { Read = 0, Write = 1 };
 
+/// One vector per cycle, the rate of one stream register, in the fixed point of rule 6.
+inline constexpr uint32_t kStreamUnit = 1u << 16;
+
 /// One instruction's use of one port on the slices of one buffer: `perSlice` vectors on each
 /// slice the bytes [address, address + bytes) touch, somewhere in cycles [start, end).
 struct PortBooking {
   uint64_t start = 0, end = 0;
   uint64_t address = 0, bytes = 0, perSlice = 1;
   uint32_t index = 0;     // instruction index in its program
+  uint32_t streams = 0;   // stream bandwidth it takes: vectors / (end - start), in kStreamUnit
   uint64_t iteration = 0; // repeat-block iteration (fabric engine), else 0
   uint64_t issue = 0;     // the instruction's issue cycle (for messages)
 };
 
-/// What a refused booking collided with.
+/// What a refused booking collided with: a slice's port (rule 5), or the chip's streams
+/// (rule 6).
 struct PortConflict {
-  MemPort port = MemPort::Read;
+  enum class Kind : uint8_t { SlicePort, Streams };
+  Kind kind = Kind::SlicePort;
+  MemPort port = MemPort::Read; // the refused booking's port
   uint32_t slice = 0;
-  PortBooking held;   // the earlier booking
+  PortBooking held;   // the earlier booking (Streams: the largest other holder at `at`)
   PortBooking wanted; // the refused one
+  // Streams only: at cycle `at`, `transfers` transfers in flight besides `wanted` take
+  // `heldStreams` (in kStreamUnit), and the chip's streams move `streamCapacity` (in
+  // kStreamUnit: 2 x streams_per_direction vectors per cycle).
+  uint64_t at = 0;
+  uint32_t transfers = 0;
+  uint64_t heldStreams = 0;
+  uint64_t streamCapacity = 0;
 };
 
 /// The accesses of `opcode` whose place in SRAM depends on run-time data, which the check
@@ -54,6 +68,13 @@ inline uint8_t unbookedAccesses(schedule::Opcode opcode) {
   }
 }
 
+/// Operand 0 of a MEM_SLICE streams only the part the result keeps (rule 6); the port rule
+/// still books the whole operand, as where the part lies is not worked out.
+inline bool readsResultBytesOnly(schedule::Opcode opcode) { return opcode == schedule::MEM_SLICE; }
+
+/// The SRAM map of the model's chip.
+system::SramMap sramMapOf(const HardwareModel &model);
+
 /// Bookings of one chip's program, made in issue order. Each slice has one read and one write
 /// port moving one vector per cycle (TSP: pseudo-dual-port slices, G1). An instruction issued
 /// at `issue` with occupancy O and duration D reads each operand over
@@ -64,17 +85,28 @@ inline uint8_t unbookedAccesses(schedule::Opcode opcode) {
 /// serves both). Bookings that end by the current issue cycle are dropped; when none is left
 /// in flight, or the new one starts after all of them end, a booking costs a few compares and
 /// no address arithmetic.
+///
+/// Every booking is also a transfer over the streams between MEM and a unit (rule 6): it
+/// moves its vectors at vectors / window per cycle for its window, and the transfers in flight
+/// may move at most 2 x streams_per_direction vectors per cycle at any cycle: each stream
+/// register carries one vector per cycle, and a stream is shared cycle by cycle (docs/
+/// simulator.md "Streams"). Rates are fixed-point in kStreamUnit, rounded up. The sum taken by
+/// the bookings in the lists is kept, so the exact per-cycle load is only worked out when that
+/// sum would pass the chip's streams.
 class MemPortBook {
 public:
-  explicit MemPortBook(const system::SramMap &map)
-      : map(map), smallBytes(uint64_t(map.slices() - 1) * map.vectorBytes()) {}
+  explicit MemPortBook(const HardwareModel &model)
+      : map(sramMapOf(model)), smallBytes(uint64_t(map.slices() - 1) * map.vectorBytes()),
+        streamCapacity(2 * uint64_t(model.streamsPerDirection) * kStreamUnit) {}
 
   /// Books the read (`port` Read) or the write of bytes [address, address + bytes) by
   /// instruction `index` (of `iteration`) issued at `issue`; false with `conflict` filled
   /// when it double-books a slice.
+  /// `moved`, when below `bytes`, is what the transfer carries over the streams (a slice's
+  /// operand: only the result's bytes of it).
   bool bookBuffer(MemPort port, uint64_t issue, uint64_t occupancy, uint64_t duration,
                   uint64_t address, uint64_t bytes, uint32_t index, uint64_t iteration,
-                  PortConflict &conflict) {
+                  PortConflict &conflict, uint64_t moved = ~uint64_t(0)) {
     if (bytes == 0) {
       return true;
     }
@@ -87,14 +119,29 @@ public:
       start = duration >= length ? issue + duration - length : issue;
     }
     const uint64_t end = start + length;
+    // Streams: a transfer of n vectors over `length` cycles moves n / length per cycle.
+    const uint64_t vectors =
+        moved < bytes ? (moved + map.vectorBytes() - 1) / map.vectorBytes()
+                      : map.vectorsTouched(address, bytes);
+    const uint32_t streams = vectors == length ? kStreamUnit
+                                               : uint32_t((vectors * kStreamUnit + length - 1) /
+                                                          length);
     Port &list = ports[size_t(port)];
     if (list.horizon <= issue) {
       list.bookings.clear(); // every booking has ended: none can meet this or a later one
+      list.streams = 0;
     } else if (start < list.horizon &&
                !bookAgainstInFlight(port, issue,
                                     PortBooking{start, end, address, bytes, perSlice, index,
-                                                iteration, issue},
+                                                streams, iteration, issue},
                                     conflict)) {
+      return false;
+    }
+    if (ports[0].streams + ports[1].streams + streams > streamCapacity &&
+        !streamsFree(port, issue,
+                     PortBooking{start, end, address, bytes, perSlice, index, streams,
+                                 iteration, issue},
+                     conflict)) {
       return false;
     }
     // Built in place, field by field: a copy of a booking just built on the stack stalls on
@@ -106,9 +153,11 @@ public:
     booked.bytes = bytes;
     booked.perSlice = perSlice;
     booked.index = index;
+    booked.streams = streams;
     booked.iteration = iteration;
     booked.issue = issue;
     list.horizon = list.horizon > end ? list.horizon : end;
+    list.streams += streams;
     return true;
   }
 
@@ -118,13 +167,19 @@ private:
   struct Port {
     std::vector<PortBooking> bookings;
     uint64_t horizon = 0; // latest end of a booking in `bookings`
+    uint64_t streams = 0; // streams held by the bookings in `bookings`, summed
   };
   /// The slow path: drops bookings over by `issue`, compares with the rest.
   bool bookAgainstInFlight(MemPort port, uint64_t issue, const PortBooking &wanted,
                            PortConflict &conflict);
+  /// Rule 6 when the sum held might pass the capacity: drops the bookings over by `issue` on
+  /// both ports, then finds the busiest cycle of `wanted`'s window.
+  bool streamsFree(MemPort port, uint64_t issue, const PortBooking &wanted,
+                   PortConflict &conflict);
 
   system::SramMap map;
   uint64_t smallBytes;
+  uint64_t streamCapacity;
   std::array<Port, 2> ports;
 };
 
@@ -132,8 +187,5 @@ private:
 /// and 5: ...". `heldLabel` and `wantedLabel` name the two instructions.
 std::string portConflictReason(const PortConflict &conflict, const std::string &heldLabel,
                                const std::string &wantedLabel);
-
-/// The SRAM map of the model's chip.
-system::SramMap sramMapOf(const HardwareModel &model);
 
 } // namespace conveyor::sim

@@ -76,6 +76,14 @@ public:
     return out;
   }
 
+  /// How many vectors bytes [address, address + bytes) touch.
+  uint64_t vectorsTouched(uint64_t address, uint64_t bytes) const {
+    if (bytes == 0) {
+      return 0;
+    }
+    return divide(address + bytes - 1, vectorBytes_, vectorMagic) -
+           divide(address, vectorBytes_, vectorMagic) + 1;
+  }
   /// Two spans share a slice: writes it to `slice` and returns true.
   bool shareSlice(const SliceSpan &a, const SliceSpan &b, uint32_t &slice) const {
     if (a.count == 0 || b.count == 0) {
