@@ -31,7 +31,7 @@ bool MemPortBook::bookAgainstInFlight(MemPort port, uint64_t issue, const PortBo
       const uint64_t from = std::min(held.start, wanted.start);
       const uint64_t to = std::max(held.end, wanted.end);
       uint32_t slice = 0;
-      if (held.perSlice + wanted.perSlice > to - from) {
+      if (uint64_t(held.perSlice) + wanted.perSlice > to - from) {
         if (!mineKnown) {
           mine = map.span(wanted.address, wanted.bytes);
           mineKnown = true;
@@ -73,45 +73,64 @@ bool MemPortBook::streamsFree(MemPort port, uint64_t issue, const PortBooking &w
   if (ports[0].streams + ports[1].streams + wanted.streams <= streamCapacity) {
     return true;
   }
-  // The count of streams held changes only where a booking starts or ends, so the busiest
-  // cycle of `wanted`'s window is its first one or the start of a booking inside it.
-  auto check = [&](uint64_t at) {
+  // Exact rates: the vectors each transfer moves over its window.
+  const auto exactRate = [&](const PortBooking &b) {
+    const uint64_t vectors =
+        b.movedVectors != 0 ? b.movedVectors : map.vectorsTouched(b.address, b.bytes);
+    const uint64_t length = b.end - b.start;
+    return (vectors * kStreamUnit + length - 1) / length;
+  };
+  const uint64_t mine = exactRate(wanted);
+  inFlight.clear();
+  uint64_t total = mine;
+  for (const Port &list : ports) {
+    for (const PortBooking &held : list.bookings) {
+      if (held.start < wanted.end && wanted.start < held.end) {
+        inFlight.push_back({held.start, held.end, exactRate(held), &held});
+        total += inFlight.back().rate;
+      }
+    }
+  }
+  if (total <= streamCapacity) {
+    return true;
+  }
+  // The load changes only where a transfer starts or ends, so the busiest cycle of `wanted`'s
+  // window is its first one or the start of a transfer inside it.
+  auto fits = [&](uint64_t at) {
     uint64_t load = 0;
     uint32_t transfers = 0;
-    const PortBooking *largest = nullptr;
-    for (const Port &list : ports) {
-      for (const PortBooking &held : list.bookings) {
-        if (held.start <= at && at < held.end) {
-          load += held.streams;
-          transfers += 1;
-          if (largest == nullptr || held.streams > largest->streams) {
-            largest = &held;
-          }
+    const InFlight *largest = nullptr;
+    for (const InFlight &held : inFlight) {
+      if (held.start <= at && at < held.end) {
+        load += held.rate;
+        transfers += 1;
+        if (largest == nullptr || held.rate > largest->rate) {
+          largest = &held;
         }
       }
     }
-    if (load + wanted.streams <= streamCapacity || largest == nullptr) {
+    if (load + mine <= streamCapacity || largest == nullptr) {
       return true;
     }
     conflict.kind = PortConflict::Kind::Streams;
     conflict.port = port;
     conflict.slice = 0;
-    conflict.held = *largest;
+    conflict.held = *largest->booking;
+    conflict.held.streams = uint32_t(largest->rate);
     conflict.wanted = wanted;
+    conflict.wanted.streams = uint32_t(mine);
     conflict.at = at;
     conflict.transfers = transfers;
     conflict.heldStreams = load;
     conflict.streamCapacity = streamCapacity;
     return false;
   };
-  if (!check(wanted.start)) {
+  if (!fits(wanted.start)) {
     return false;
   }
-  for (const Port &list : ports) {
-    for (const PortBooking &held : list.bookings) {
-      if (held.start > wanted.start && held.start < wanted.end && !check(held.start)) {
-        return false;
-      }
+  for (const InFlight &held : inFlight) {
+    if (held.start > wanted.start && !fits(held.start)) {
+      return false;
     }
   }
   return true;
@@ -149,7 +168,7 @@ std::string portConflictReason(const PortConflict &conflict, const std::string &
                      conflict.slice, port, who, heldLabel, verb, conflict.held.perSlice,
                      conflict.held.start, conflict.held.end, wantedLabel, verb,
                      conflict.wanted.perSlice, conflict.wanted.start, conflict.wanted.end,
-                     conflict.held.perSlice + conflict.wanted.perSlice, to - from);
+                     uint64_t(conflict.held.perSlice) + conflict.wanted.perSlice, to - from);
 }
 
 system::SramMap sramMapOf(const HardwareModel &model) {

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -23,11 +24,15 @@ inline constexpr uint32_t kStreamUnit = 1u << 16;
 /// slice the bytes [address, address + bytes) touch, somewhere in cycles [start, end).
 struct PortBooking {
   uint64_t start = 0, end = 0;
-  uint64_t address = 0, bytes = 0, perSlice = 1;
-  uint32_t index = 0;     // instruction index in its program
-  uint32_t streams = 0;   // stream bandwidth it takes: vectors / (end - start), in kStreamUnit
+  uint64_t address = 0, bytes = 0;
   uint64_t iteration = 0; // repeat-block iteration (fabric engine), else 0
   uint64_t issue = 0;     // the instruction's issue cycle (for messages)
+  uint32_t perSlice = 1;
+  uint32_t index = 0;   // instruction index in its program
+  // Rule 6: a bound on the vectors per cycle it moves (in kStreamUnit; exact in a conflict),
+  // and the vectors it moves when fewer than its bytes touch (a slice's operand), else 0.
+  uint32_t streams = 0;
+  uint32_t movedVectors = 0;
 };
 
 /// What a refused booking collided with: a slice's port (rule 5), or the chip's streams
@@ -97,14 +102,15 @@ class MemPortBook {
 public:
   explicit MemPortBook(const HardwareModel &model)
       : map(sramMapOf(model)), smallBytes(uint64_t(map.slices() - 1) * map.vectorBytes()),
-        streamCapacity(2 * uint64_t(model.streamsPerDirection) * kStreamUnit) {}
+        streamCapacity(2 * uint64_t(model.streamsPerDirection) * kStreamUnit),
+        vectorShift(uint32_t(std::bit_width(map.vectorBytes()) - 1)) {}
 
   /// Books the read (`port` Read) or the write of bytes [address, address + bytes) by
   /// instruction `index` (of `iteration`) issued at `issue`; false with `conflict` filled
   /// when it double-books a slice.
   /// `moved`, when below `bytes`, is what the transfer carries over the streams (a slice's
   /// operand: only the result's bytes of it).
-  bool bookBuffer(MemPort port, uint64_t issue, uint64_t occupancy, uint64_t duration,
+  [[gnu::always_inline]] bool bookBuffer(MemPort port, uint64_t issue, uint64_t occupancy, uint64_t duration,
                   uint64_t address, uint64_t bytes, uint32_t index, uint64_t iteration,
                   PortConflict &conflict, uint64_t moved = ~uint64_t(0)) {
     if (bytes == 0) {
@@ -119,28 +125,31 @@ public:
       start = duration >= length ? issue + duration - length : issue;
     }
     const uint64_t end = start + length;
-    // Streams: a transfer of n vectors over `length` cycles moves n / length per cycle.
-    const uint64_t vectors =
-        moved < bytes ? (moved + map.vectorBytes() - 1) / map.vectorBytes()
-                      : map.vectorsTouched(address, bytes);
-    const uint32_t streams = vectors == length ? kStreamUnit
-                                               : uint32_t((vectors * kStreamUnit + length - 1) /
-                                                          length);
+    // Streams: a transfer of n vectors over `length` cycles moves n / length per cycle. The
+    // kept sum uses a bound on n without a division (vectors_bytes rounded down to a power
+    // of two), at most 25 % over on the TSP's 320-byte vectors; a sum near the capacity is
+    // worked out exactly (streamsFree).
+    const uint32_t movedVectors =
+        moved < bytes ? uint32_t((moved + map.vectorBytes() - 1) / map.vectorBytes()) : 0;
+    const uint64_t vectorsBound = movedVectors != 0 ? movedVectors
+                                                    : ((bytes - 1) >> vectorShift) + 2;
+    const uint32_t streams = uint32_t((vectorsBound * kStreamUnit + length - 1) / length);
     Port &list = ports[size_t(port)];
     if (list.horizon <= issue) {
       list.bookings.clear(); // every booking has ended: none can meet this or a later one
       list.streams = 0;
     } else if (start < list.horizon &&
                !bookAgainstInFlight(port, issue,
-                                    PortBooking{start, end, address, bytes, perSlice, index,
-                                                streams, iteration, issue},
+                                    PortBooking{start, end, address, bytes, iteration, issue,
+                                                uint32_t(perSlice), index, streams,
+                                                movedVectors},
                                     conflict)) {
       return false;
     }
     if (ports[0].streams + ports[1].streams + streams > streamCapacity &&
         !streamsFree(port, issue,
-                     PortBooking{start, end, address, bytes, perSlice, index, streams,
-                                 iteration, issue},
+                     PortBooking{start, end, address, bytes, iteration, issue,
+                                 uint32_t(perSlice), index, streams, movedVectors},
                      conflict)) {
       return false;
     }
@@ -151,9 +160,10 @@ public:
     booked.end = end;
     booked.address = address;
     booked.bytes = bytes;
-    booked.perSlice = perSlice;
+    booked.perSlice = uint32_t(perSlice);
     booked.index = index;
     booked.streams = streams;
+    booked.movedVectors = movedVectors;
     booked.iteration = iteration;
     booked.issue = issue;
     list.horizon = list.horizon > end ? list.horizon : end;
@@ -180,7 +190,13 @@ private:
   system::SramMap map;
   uint64_t smallBytes;
   uint64_t streamCapacity;
+  uint32_t vectorShift; // floor(log2(vector bytes))
   std::array<Port, 2> ports;
+  struct InFlight {
+    uint64_t start, end, rate;
+    const PortBooking *booking;
+  };
+  std::vector<InFlight> inFlight; // streamsFree's scratch
 };
 
 /// The reason for a conflict, e.g. "MEM slice 12 read port double-booked by instructions 3
