@@ -18,6 +18,8 @@ bool MemPortBook::bookAgainstInFlight(MemPort port, uint64_t issue, const PortBo
   system::SliceSpan mine;
   bool mineKnown = false;
   uint64_t horizon = 0;
+  uint32_t overlapping = 0;   // held bookings that overlap `wanted` in time
+  uint64_t overlapVectors = 0; // their vectors per slice, summed
   for (size_t i = 0; i < list.bookings.size();) {
     const PortBooking &held = list.bookings[i];
     if (held.end <= issue) { // over: no later booking starts before `issue`
@@ -28,6 +30,8 @@ bool MemPortBook::bookAgainstInFlight(MemPort port, uint64_t issue, const PortBo
     }
     horizon = std::max(horizon, held.end);
     if (held.start < wanted.end && wanted.start < held.end) {
+      overlapping += 1;
+      overlapVectors += held.perSlice;
       const uint64_t from = std::min(held.start, wanted.start);
       const uint64_t to = std::max(held.end, wanted.end);
       uint32_t slice = 0;
@@ -49,6 +53,103 @@ bool MemPortBook::bookAgainstInFlight(MemPort port, uint64_t issue, const PortBo
     ++i;
   }
   list.horizon = horizon;
+  // Every pair fits. Three or more bookings can still need more of one slice's port than a
+  // window has cycles; they cannot when all of them together fit in `wanted`'s own window,
+  // the shortest window any group with `wanted` in it can need.
+  if (overlapping >= 2 && overlapVectors + wanted.perSlice > wanted.end - wanted.start) {
+    return groupFits(port, wanted, conflict);
+  }
+  return true;
+}
+
+bool MemPortBook::groupFits(MemPort port, const PortBooking &wanted, PortConflict &conflict) {
+  const Port &list = ports[size_t(port)];
+  const system::SliceSpan mine = map.span(wanted.address, wanted.bytes);
+  // The held bookings that overlap `wanted` in time and share a slice with it, with spans.
+  struct Held {
+    const PortBooking *booking;
+    system::SliceSpan span;
+  };
+  std::vector<Held> near;
+  uint32_t shared = 0;
+  for (const PortBooking &held : list.bookings) {
+    if (held.start < wanted.end && wanted.start < held.end) {
+      const system::SliceSpan span = map.span(held.address, held.bytes);
+      if (map.shareSlice(span, mine, shared)) {
+        near.push_back({&held, span});
+      }
+    }
+  }
+  if (near.size() < 2) {
+    return true;
+  }
+  const auto touches = [&](const system::SliceSpan &span, uint32_t slice) {
+    const uint32_t from = slice >= span.first ? slice - span.first
+                                              : slice + map.slices() - span.first;
+    return from < span.count;
+  };
+  // Per slice of `wanted`: the bookings on it can be served at one vector per cycle iff every
+  // interval [a, b) holds no more of their vectors (of those whose windows lie inside it) than
+  // it has cycles (unit jobs with release times and deadlines). The groups before `wanted`
+  // passed, so only intervals around `wanted`'s window need testing: a from the starts at or
+  // before it, b from the ends at or after it.
+  for (uint32_t k = 0; k < mine.count; ++k) {
+    const uint32_t slice = (mine.first + k) % map.slices();
+    group.clear();
+    for (const Held &held : near) {
+      if (touches(held.span, slice)) {
+        group.push_back(held.booking);
+      }
+    }
+    if (group.size() < 2) {
+      continue;
+    }
+    for (const PortBooking *a : group) {
+      if (a->start > wanted.start) {
+        continue;
+      }
+      for (const PortBooking *b : group) {
+        if (b->end < wanted.end) {
+          continue;
+        }
+        const uint64_t from = std::min(a->start, wanted.start);
+        const uint64_t to = std::max(b->end, wanted.end);
+        uint64_t vectors = wanted.perSlice;
+        uint32_t inside = 0;
+        for (const PortBooking *held : group) {
+          if (held->start >= from && held->end <= to) {
+            vectors += held->perSlice;
+            inside += 1;
+          }
+        }
+        if (vectors > to - from && inside >= 2) {
+          conflict.kind = PortConflict::Kind::SlicePortGroup;
+          conflict.port = port;
+          conflict.slice = slice;
+          conflict.wanted = wanted;
+          conflict.groupIndices.clear();
+          const PortBooking *first = nullptr;
+          for (const PortBooking *held : group) {
+            if (held->start >= from && held->end <= to) {
+              conflict.groupIndices.push_back(held->index);
+              if (first == nullptr || held->index < first->index) {
+                first = held;
+              }
+            }
+          }
+          std::sort(conflict.groupIndices.begin(), conflict.groupIndices.end());
+          conflict.groupIndices.erase(
+              std::unique(conflict.groupIndices.begin(), conflict.groupIndices.end()),
+              conflict.groupIndices.end());
+          conflict.held = *first;
+          conflict.groupVectors = vectors;
+          conflict.groupFrom = from;
+          conflict.groupTo = to;
+          return false;
+        }
+      }
+    }
+  }
   return true;
 }
 
@@ -140,6 +241,31 @@ std::string portConflictReason(const PortConflict &conflict, const std::string &
                                const std::string &wantedLabel) {
   const char *port = conflict.port == MemPort::Read ? "read" : "write";
   const char *verb = conflict.port == MemPort::Read ? "reads" : "writes";
+  if (conflict.kind == PortConflict::Kind::SlicePortGroup) {
+    const auto list = [](const std::vector<uint32_t> &indices) {
+      std::string text;
+      for (size_t i = 0; i < indices.size(); ++i) {
+        text += fmt::format("{}{}",
+                            i == 0 ? "" : i + 1 == indices.size() ? " and " : ", ",
+                            indices[i]);
+      }
+      return text;
+    };
+    std::vector<uint32_t> all = conflict.groupIndices;
+    if (std::find(all.begin(), all.end(), conflict.wanted.index) == all.end()) {
+      all.push_back(conflict.wanted.index);
+    }
+    return fmt::format("MEM slice {} {} port double-booked by instructions {}: {} {} {} "
+                       "vector(s) on it in cycles [{}, {}) while instructions {} (the first, "
+                       "{}) {} {} more inside [{}, {}): {} in {} cycle(s) at one per cycle",
+                       conflict.slice, port, list(all), wantedLabel, verb,
+                       conflict.wanted.perSlice, conflict.wanted.start, conflict.wanted.end,
+                       list(conflict.groupIndices), heldLabel,
+                       conflict.port == MemPort::Read ? "read" : "write",
+                       conflict.groupVectors - conflict.wanted.perSlice, conflict.groupFrom,
+                       conflict.groupTo, conflict.groupVectors,
+                       conflict.groupTo - conflict.groupFrom);
+  }
   if (conflict.kind == PortConflict::Kind::Streams) {
     const auto rate = [](uint64_t fixed) { return double(fixed) / kStreamUnit; };
     return fmt::format(

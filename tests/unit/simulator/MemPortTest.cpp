@@ -208,3 +208,32 @@ TEST_CASE("Streams: a slow transfer takes a share of a stream, not a whole one",
   // At cycle 14 the first four are over: 4/4 + 1/4 fits.
   CHECK(book.bookBuffer(sim::MemPort::Read, 14, 4, 10, 320 * 8, 320, 8, 0, conflict));
 }
+
+TEST_CASE("MEM port: three bookings of one slice that fit two by two but not together",
+          "[memport]") {
+  auto model = sim::buildHardwareModel(testSystem()); // 4 slices of 320-byte vectors
+  REQUIRE(model);
+  auto book = [&](uint64_t thirdIssue, sim::PortConflict &conflict) {
+    sim::MemPortBook ports(*model);
+    // Two one-vector reads of slice 0 spread over [10, 12) (occupancy 2): one cycle each.
+    REQUIRE(ports.bookBuffer(sim::MemPort::Read, 10, 2, 9, 0, 320, 1, 0, conflict));
+    REQUIRE(ports.bookBuffer(sim::MemPort::Read, 10, 2, 9, 320 * 4, 320, 2, 0, conflict));
+    // A third of slice 0 in [thirdIssue, thirdIssue + 1): with either one it fits in two
+    // cycles, with both it needs three.
+    return ports.bookBuffer(sim::MemPort::Read, thirdIssue, 1, 9, 320 * 8, 320, 3, 0, conflict);
+  };
+  sim::PortConflict conflict;
+  REQUIRE_FALSE(book(11, conflict));
+  CHECK(conflict.kind == sim::PortConflict::Kind::SlicePortGroup);
+  CHECK(sim::portConflictReason(conflict, "instruction 1 (first)", "instruction 3") ==
+        "MEM slice 0 read port double-booked by instructions 1, 2 and 3: instruction 3 reads 1 "
+        "vector(s) on it in cycles [11, 12) while instructions 1 and 2 (the first, instruction "
+        "1 (first)) read 2 more inside [10, 12): 3 in 2 cycle(s) at one per cycle");
+  sim::PortConflict none;
+  CHECK(book(12, none)); // the two are over
+  // On another slice the third fits beside them.
+  sim::MemPortBook ports(*model);
+  REQUIRE(ports.bookBuffer(sim::MemPort::Read, 10, 2, 9, 0, 320, 1, 0, none));
+  REQUIRE(ports.bookBuffer(sim::MemPort::Read, 10, 2, 9, 320 * 4, 320, 2, 0, none));
+  CHECK(ports.bookBuffer(sim::MemPort::Read, 11, 1, 9, 320 * 9, 320, 3, 0, none));
+}

@@ -38,7 +38,7 @@ struct PortBooking {
 /// What a refused booking collided with: a slice's port (rule 5), or the chip's streams
 /// (rule 6).
 struct PortConflict {
-  enum class Kind : uint8_t { SlicePort, Streams };
+  enum class Kind : uint8_t { SlicePort, SlicePortGroup, Streams };
   Kind kind = Kind::SlicePort;
   MemPort port = MemPort::Read; // the refused booking's port
   uint32_t slice = 0;
@@ -51,6 +51,11 @@ struct PortConflict {
   uint32_t transfers = 0;
   uint64_t heldStreams = 0;
   uint64_t streamCapacity = 0;
+  // SlicePortGroup only: two or more earlier bookings (`held` the first of them, their
+  // instruction indices in `groupIndices`) that with `wanted` need `groupVectors` vectors of
+  // the slice's port inside cycles [groupFrom, groupTo), each pair of them fitting.
+  std::vector<uint32_t> groupIndices;
+  uint64_t groupVectors = 0, groupFrom = 0, groupTo = 0;
 };
 
 /// The accesses of `opcode` whose place in SRAM depends on run-time data, which the check
@@ -186,6 +191,10 @@ private:
   /// both ports, then finds the busiest cycle of `wanted`'s window.
   bool streamsFree(MemPort port, uint64_t issue, const PortBooking &wanted,
                    PortConflict &conflict);
+  /// Rule 5 for three or more bookings on one slice, after every pair has passed: the
+  /// held bookings `group` overlap `wanted` in time; false when some slice's port cannot serve
+  /// them all (docs/simulator.md "MEM ports").
+  bool groupFits(MemPort port, const PortBooking &wanted, PortConflict &conflict);
 
   system::SramMap map;
   uint64_t smallBytes;
@@ -197,6 +206,7 @@ private:
     const PortBooking *booking;
   };
   std::vector<InFlight> inFlight; // streamsFree's scratch
+  std::vector<const PortBooking *> group; // groupFits's bookings
 };
 
 /// The reason for a conflict, e.g. "MEM slice 12 read port double-booked by instructions 3
