@@ -104,16 +104,18 @@ bool MemPortBook::groupFits(MemPort port, const PortBooking &wanted, PortConflic
     if (group.size() < 2) {
       continue;
     }
-    for (const PortBooking *a : group) {
-      if (a->start > wanted.start) {
+    // Candidate ends of the interval: `wanted`'s own (index group.size()) and the held ones
+    // around it.
+    for (size_t ia = 0; ia <= group.size(); ++ia) {
+      const uint64_t from = ia == group.size() ? wanted.start : group[ia]->start;
+      if (from > wanted.start) {
         continue;
       }
-      for (const PortBooking *b : group) {
-        if (b->end < wanted.end) {
+      for (size_t ib = 0; ib <= group.size(); ++ib) {
+        const uint64_t to = ib == group.size() ? wanted.end : group[ib]->end;
+        if (to < wanted.end) {
           continue;
         }
-        const uint64_t from = std::min(a->start, wanted.start);
-        const uint64_t to = std::max(b->end, wanted.end);
         uint64_t vectors = wanted.perSlice;
         uint32_t inside = 0;
         for (const PortBooking *held : group) {

@@ -236,4 +236,19 @@ TEST_CASE("MEM port: three bookings of one slice that fit two by two but not tog
   REQUIRE(ports.bookBuffer(sim::MemPort::Read, 10, 2, 9, 0, 320, 1, 0, none));
   REQUIRE(ports.bookBuffer(sim::MemPort::Read, 10, 2, 9, 320 * 4, 320, 2, 0, none));
   CHECK(ports.bookBuffer(sim::MemPort::Read, 11, 1, 9, 320 * 9, 320, 3, 0, none));
+  // The tightest interval can be the new booking's own window. Writes land in the last
+  // cycles before issue + duration, so a later write can start first: one vector in [11, 13)
+  // (issued at 5), one in [12, 13) (at 6), then two of a five-vector write in [10, 13) (at 7;
+  // five vectors over four slices put two on slice 0) fit two by two, 3 in 3 cycles, but need
+  // 4 together.
+  sim::MemPortBook own(*model);
+  REQUIRE(own.bookBuffer(sim::MemPort::Write, 5, 2, 8, 0, 320, 1, 0, none));
+  REQUIRE(own.bookBuffer(sim::MemPort::Write, 6, 1, 7, 320 * 4, 320, 2, 0, none));
+  sim::PortConflict mine;
+  REQUIRE_FALSE(own.bookBuffer(sim::MemPort::Write, 7, 3, 6, 320 * 8, 320 * 5, 3, 0, mine));
+  CHECK(mine.kind == sim::PortConflict::Kind::SlicePortGroup);
+  CHECK(mine.slice == 0);
+  CHECK(mine.groupFrom == 10);
+  CHECK(mine.groupTo == 13);
+  CHECK(mine.groupVectors == 4);
 }
