@@ -32,7 +32,7 @@ constexpr uint64_t kMaxExecutedPerRun = uint64_t(1) << 32;
 
 enum class Kind : uint8_t { Plain, Send, Recv, Sync };
 
-/// One instruction of a program image: everything the run loop reads, in 56 bytes.
+/// One instruction of a program image: everything the run loop reads, in 64 bytes.
 struct ImageInstruction {
   uint64_t issue = 0, occupancy = 0, duration = 0;
   uint64_t operandLead = 0; // operand 0 may arrive this long after issue (MXM: first tile set)
@@ -44,6 +44,7 @@ struct ImageInstruction {
   Kind kind = Kind::Plain;
   uint8_t unbooked = 0; // accesses the MEM port check leaves out (unbookedAccesses)
   bool sliceRead = false; // operand 0 streams only the result's bytes (readsResultBytesOnly)
+  uint32_t traffic = kNone; // index into ProgramImage::traffic when `unbooked` (rule 6)
 };
 
 struct ImageTransfer {
@@ -73,6 +74,7 @@ struct ProgramImage {
   std::vector<ImageBlock> blocks;
   std::vector<uint32_t> slotIds; // slot -> template buffer id
   std::vector<EnergyParts> energy; // dynamic energy of one execution, per instruction
+  std::vector<UnbookedTraffic> traffic; // of the instructions with unbooked accesses
   bool hasTransfers = false;
   uint64_t executedPerRun = 0;
 };
@@ -211,6 +213,19 @@ Status FabricRunner::decode(const schedule::Program &program, ProgramImage &imag
     out.slotBegin = uint32_t(image.slots.size());
     out.unbooked = unbookedAccesses(inst.opcode());
     out.sliceRead = readsResultBytesOnly(inst.opcode()) && inst.results_size() > 0;
+    if (out.unbooked != 0) {
+      std::vector<const BufferInfo *> operands, results;
+      for (uint32_t id : inst.operands()) {
+        operands.push_back(&buffers.byIdRef(id));
+      }
+      for (uint32_t id : inst.results()) {
+        results.push_back(&buffers.byIdRef(id));
+      }
+      out.traffic = uint32_t(image.traffic.size());
+      image.traffic.push_back(unbookedTraffic(inst.opcode(), operands.data(),
+                                              int(operands.size()), results.data(),
+                                              int(results.size())));
+    }
     out.operands = uint16_t(inst.operands_size());
     out.results = uint16_t(inst.results_size());
     for (uint32_t id : inst.operands()) {
@@ -627,6 +642,18 @@ Status FabricRunner::runOne(uint32_t runIndex) {
                             read && i == 0 && inst.sliceRead
                                 ? slotPlace[remap[slot[inst.operands]]].bytes
                                 : ~uint64_t(0))) {
+        return fail(portConflictReason(conflict,
+                                       describe(runIndex, conflict.held.index,
+                                                conflict.held.iteration, conflict.held.issue),
+                                       fmt::format("instruction {}", index)));
+      }
+    }
+    if (inst.traffic != kNone) { // rule 6 counts what rule 5 cannot place
+      const UnbookedTraffic &traffic = image.traffic[inst.traffic];
+      if (!ports.bookStreams(MemPort::Read, issue, inst.occupancy, inst.duration, traffic.read,
+                             index, iteration, conflict) ||
+          !ports.bookStreams(MemPort::Write, issue, inst.occupancy, inst.duration,
+                             traffic.written, index, iteration, conflict)) {
         return fail(portConflictReason(conflict,
                                        describe(runIndex, conflict.held.index,
                                                 conflict.held.iteration, conflict.held.issue),

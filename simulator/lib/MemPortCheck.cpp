@@ -239,6 +239,81 @@ bool MemPortBook::streamsFree(MemPort port, uint64_t issue, const PortBooking &w
   return true;
 }
 
+bool MemPortBook::bookStreams(MemPort port, uint64_t issue, uint64_t occupancy,
+                              uint64_t duration, uint64_t moved, uint32_t index,
+                              uint64_t iteration, PortConflict &conflict) {
+  if (moved == 0) {
+    return true;
+  }
+  const uint64_t length = occupancy == 0 ? 1 : occupancy;
+  uint64_t start = issue;
+  if (port == MemPort::Write) {
+    start = duration >= length ? issue + duration - length : issue;
+  }
+  const uint64_t vectors =
+      std::min<uint64_t>((moved + map.vectorBytes() - 1) / map.vectorBytes(), uint64_t(1) << 40);
+  // No address: perSlice 0 and no bytes keep it out of rule 5 (its span is empty).
+  PortBooking booking{start,
+                      start + length,
+                      0,
+                      0,
+                      iteration,
+                      issue,
+                      0,
+                      index,
+                      uint32_t(std::min<uint64_t>((vectors * kStreamUnit + length - 1) / length,
+                                                  UINT32_MAX)),
+                      uint32_t(std::min<uint64_t>(vectors, UINT32_MAX))};
+  Port &list = ports[size_t(port)];
+  if (list.horizon <= issue) {
+    list.bookings.clear();
+    list.streams = 0;
+  }
+  if (ports[0].streams + ports[1].streams + booking.streams > streamCapacity &&
+      !streamsFree(port, issue, booking, conflict)) {
+    return false;
+  }
+  list.bookings.push_back(booking);
+  list.horizon = std::max(list.horizon, booking.end);
+  list.streams += booking.streams;
+  return true;
+}
+
+UnbookedTraffic unbookedTraffic(schedule::Opcode opcode, const BufferInfo *const *operands,
+                                int operandCount, const BufferInfo *const *results,
+                                int resultCount) {
+  UnbookedTraffic traffic;
+  switch (opcode) {
+  case schedule::MEM_GATHER:
+    traffic.read = resultCount > 0 ? results[0]->bytes : 0;
+    break;
+  case schedule::MXM_EXPERT_MATMUL:
+  case schedule::MXM_EXPERT_MATMUL_DQ: {
+    if (operandCount < 2 || resultCount < 1 || operands[1]->shape.size() != 3 ||
+        results[0]->shape.size() != 4) {
+      break; // the shape check words it
+    }
+    const auto &table = operands[1]->shape;
+    const auto &out = results[0]->shape;
+    const unsigned __int128 products = (unsigned __int128)uint64_t(out[0]) * uint64_t(out[1]);
+    const unsigned __int128 bits =
+        products * uint64_t(table[1]) * uint64_t(table[2]) * dtypeBits(operands[1]->dtype);
+    unsigned __int128 bytes = (bits + 7) / 8;
+    if (opcode == schedule::MXM_EXPERT_MATMUL_DQ) {
+      bytes += products * uint64_t(table[2]) * 4;
+    }
+    traffic.read = bytes > UINT64_MAX / 2 ? UINT64_MAX / 2 : uint64_t(bytes);
+    break;
+  }
+  case schedule::MEM_KV_APPEND:
+    traffic.written = operandCount > 0 ? operands[0]->bytes : 0;
+    break;
+  default:
+    break;
+  }
+  return traffic;
+}
+
 std::string portConflictReason(const PortConflict &conflict, const std::string &heldLabel,
                                const std::string &wantedLabel) {
   const char *port = conflict.port == MemPort::Read ? "read" : "write";

@@ -333,6 +333,24 @@ bool bookMemPorts(MemPortBook &ports, const BufferTable &buffers,
       return false;
     }
   }
+  if (unbooked != 0) { // rule 6 counts what rule 5 cannot place
+    std::vector<const BufferInfo *> operands, results;
+    for (uint32_t id : inst.operands()) {
+      operands.push_back(&buffers.byIdRef(id));
+    }
+    for (uint32_t id : inst.results()) {
+      results.push_back(&buffers.byIdRef(id));
+    }
+    const UnbookedTraffic traffic =
+        unbookedTraffic(inst.opcode(), operands.data(), int(operands.size()), results.data(),
+                        int(results.size()));
+    if (!ports.bookStreams(MemPort::Read, issue, cost.occupancy, cost.duration, traffic.read,
+                           uint32_t(index), 0, conflict) ||
+        !ports.bookStreams(MemPort::Write, issue, cost.occupancy, cost.duration,
+                           traffic.written, uint32_t(index), 0, conflict)) {
+      return false;
+    }
+  }
   return true;
 }
 

@@ -253,6 +253,17 @@ bool decodeProgram(const HardwareModel &model, const BufferTable &buffers,
         return false;
       }
     }
+    if (unbooked != 0) { // rule 6 counts what rule 5 cannot place
+      const UnbookedTraffic traffic =
+          unbookedTraffic(inst.opcode(), operandInfos.data(), rule->operands,
+                          resultInfos.data(), rule->results);
+      if (!ports.bookStreams(MemPort::Read, issue, cost->occupancy, cost->duration,
+                             traffic.read, uint32_t(index), 0, conflict) ||
+          !ports.bookStreams(MemPort::Write, issue, cost->occupancy, cost->duration,
+                             traffic.written, uint32_t(index), 0, conflict)) {
+        return false;
+      }
+    }
     // Energy (EnergyModel.cpp programEnergy: same additions, same order).
     const schedule::DType activations =
         rule->operands > 0 ? operandInfos[0]->dtype : schedule::DTYPE_UNSPECIFIED;

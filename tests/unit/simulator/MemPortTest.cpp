@@ -252,3 +252,89 @@ TEST_CASE("MEM port: three bookings of one slice that fit two by two but not tog
   CHECK(mine.groupTo == 13);
   CHECK(mine.groupVectors == 4);
 }
+
+TEST_CASE("Streams: the accesses rule 5 cannot place still take their streams",
+          "[memport][streams]") {
+  // What they move: a gather's rows (its result), an expert product's T x k installed K x N
+  // slices (+ T x k scale rows of N fp32 for _DQ), a KV append's new rows (operand 0).
+  const std::vector<int64_t> rowsShape{4, 80}, tableShape{8, 64, 32}, outShape{2, 2, 1, 32};
+  sim::BufferInfo rows, table, out, scale, cache;
+  rows.shape = rowsShape;
+  rows.bytes = 4 * 80 * 4;
+  table.shape = tableShape;
+  table.dtype = schedule::INT8;
+  table.bytes = 8 * 64 * 32;
+  out.shape = outShape;
+  cache.bytes = 1 << 20;
+  const sim::BufferInfo *gatherOperands[] = {&table, &rows};
+  const sim::BufferInfo *gatherResults[] = {&rows};
+  CHECK(sim::unbookedTraffic(schedule::MEM_GATHER, gatherOperands, 2, gatherResults, 1).read ==
+        1280);
+  const sim::BufferInfo *expertOperands[] = {&rows, &table, &rows, &scale};
+  const sim::BufferInfo *expertResults[] = {&out};
+  CHECK(sim::unbookedTraffic(schedule::MXM_EXPERT_MATMUL, expertOperands, 3, expertResults, 1)
+            .read == 2 * 2 * 64 * 32);
+  CHECK(sim::unbookedTraffic(schedule::MXM_EXPERT_MATMUL_DQ, expertOperands, 4, expertResults,
+                             1)
+            .read == 2 * 2 * 64 * 32 + 2 * 2 * 32 * 4);
+  const sim::BufferInfo *appendOperands[] = {&rows, &rows};
+  const sim::BufferInfo *appendResults[] = {&cache};
+  const sim::UnbookedTraffic append =
+      sim::unbookedTraffic(schedule::MEM_KV_APPEND, appendOperands, 2, appendResults, 1);
+  CHECK(append.read == 0);
+  CHECK(append.written == 1280);
+
+  auto model = sim::buildHardwareModel(oneStreamEachWay()); // 2 vectors per cycle in all
+  REQUIRE(model);
+  sim::MemPortBook book(*model);
+  sim::PortConflict conflict;
+  // Two vectors in one cycle, where in SRAM unknown: the chip's whole 2 per cycle.
+  REQUIRE(book.bookStreams(sim::MemPort::Read, 10, 1, 5, 640, 1, 0, conflict));
+  // A placed read beside it in that cycle: no slice conflict (the first has no slices), but
+  // 3 vectors per cycle.
+  REQUIRE_FALSE(book.bookBuffer(sim::MemPort::Read, 10, 1, 5, 0, 320, 2, 0, conflict));
+  CHECK(conflict.kind == sim::PortConflict::Kind::Streams);
+  CHECK(conflict.held.index == 1);
+  // The next cycle it is free.
+  CHECK(book.bookBuffer(sim::MemPort::Read, 11, 1, 5, 0, 320, 2, 0, conflict));
+  // With the default 32 streams each way the two share the cycle: the unplaced one takes no
+  // slice port.
+  auto wide = sim::buildHardwareModel(testSystem());
+  REQUIRE(wide);
+  sim::MemPortBook roomy(*wide);
+  REQUIRE(roomy.bookStreams(sim::MemPort::Read, 10, 1, 5, 640, 1, 0, conflict));
+  CHECK(roomy.bookBuffer(sim::MemPort::Read, 10, 1, 5, 0, 320, 2, 0, conflict));
+}
+
+TEST_CASE("Streams: a gather's table rows count on every simulator path", "[memport][streams]") {
+  // At cycle 1000 a gather reads its index (1 vector per cycle, placed) and one table row
+  // (1 per cycle, unplaced: the index picks it) while a relu reads a: 3 > the 2 vectors per
+  // cycle of one stream each way. Counting only the placed reads would let it through.
+  auto build = [](uint64_t reluCycle) {
+    ScheduleBuilder b;
+    const uint32_t table = b.buffer("table", schedule::WEIGHT, {4, 80}); // slices 0-3
+    const uint32_t ids = b.buffer("ids", schedule::INPUT, {1}, schedule::INT32); // slice 0
+    const uint32_t a = b.buffer("a", schedule::INPUT, {1, 80});  // slice 1
+    const uint32_t y = b.buffer("y", schedule::OUTPUT, {1, 80}); // slice 2
+    const uint32_t z = b.buffer("z", schedule::OUTPUT, {1, 80}); // slice 3
+    schedule::Program &p = b.program();
+    ScheduleBuilder::add(p, 0, schedule::MEM_WRITE, {}, {ids});
+    ScheduleBuilder::add(p, 100, schedule::MEM_WRITE, {}, {a});
+    schedule::Instruction &gather =
+        ScheduleBuilder::add(p, 1000, schedule::MEM_GATHER, {table, ids}, {y}, "gather");
+    gather.set_axis(0);
+    gather.set_unit(schedule::MEM);
+    ScheduleBuilder::add(p, reluCycle, schedule::VXM_UNARY, {a}, {z}, "relu_a")
+        .set_kind(schedule::RELU);
+    return b;
+  };
+  const std::string reason = "streams oversubscribed at cycle 1000: instruction 3 reads 1.00 "
+                             "vector(s) per cycle in cycles [1000, 1001) while 2 other "
+                             "transfer(s) in flight move 2.00";
+  CHECK_THAT(streamErrorOf(build(1000).schedule, true), Catch::Contains(reason));
+  CHECK_THAT(streamErrorOf(build(1000).schedule, false), Catch::Contains(reason));
+  CHECK_THAT(streamFabricErrorOf(build(1000).schedule), Catch::Contains(reason));
+  CHECK(streamErrorOf(build(1001).schedule, true) == "(accepted)");
+  CHECK(streamErrorOf(build(1001).schedule, false) == "(accepted)");
+  CHECK(streamFabricErrorOf(build(1001).schedule) == "(accepted)");
+}

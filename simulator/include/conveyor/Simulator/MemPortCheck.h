@@ -2,6 +2,7 @@
 // by the instructions whose SRAM traffic overlaps in time (docs/simulator.md "MEM ports").
 #pragma once
 
+#include "conveyor/Simulator/BufferTable.h"
 #include "conveyor/Simulator/HardwareModel.h"
 #include "conveyor/System/SramMap.h"
 #include "schedule.pb.h"
@@ -77,6 +78,17 @@ inline uint8_t unbookedAccesses(schedule::Opcode opcode) {
     return 0;
   }
 }
+
+/// What the unbooked accesses (unbookedAccesses) move over the streams, which rule 6 counts
+/// although rule 5 cannot place them: a gather's table rows (the result's bytes), an expert
+/// product's installed slices (T x k of K x N, and for _DQ T x k scale rows of N fp32), a KV
+/// append's new rows (operand 0's bytes).
+struct UnbookedTraffic {
+  uint64_t read = 0, written = 0;
+};
+UnbookedTraffic unbookedTraffic(schedule::Opcode opcode, const BufferInfo *const *operands,
+                                int operandCount, const BufferInfo *const *results,
+                                int resultCount);
 
 /// Operand 0 of a MEM_SLICE streams only the part the result keeps (rule 6); the port rule
 /// still books the whole operand, as where the part lies is not worked out.
@@ -175,6 +187,11 @@ public:
     list.streams += streams;
     return true;
   }
+
+  /// Rule 6 alone, for a transfer whose slices are not known (UnbookedTraffic): `moved`
+  /// bytes over the instruction's occupancy, placed as bookBuffer places a read or a write.
+  bool bookStreams(MemPort port, uint64_t issue, uint64_t occupancy, uint64_t duration,
+                   uint64_t moved, uint32_t index, uint64_t iteration, PortConflict &conflict);
 
   const system::SramMap &sramMap() const { return map; }
 
