@@ -8,6 +8,8 @@
 #include "llvm/ADT/SmallBitVector.h"
 #include "llvm/Support/FormatVariadic.h"
 
+#include <limits>
+
 using namespace mlir;
 using namespace conveyor::graph;
 using namespace conveyor::graph::detail;
@@ -394,6 +396,12 @@ LogicalResult SplitOp::inferReturnTypes(MLIRContext *, std::optional<Location> l
     if (size < 0) {
       return emitShapeError(location, opName,
                             llvm::formatv("sizes[{0}] = {1} is negative", index, size));
+    }
+    if (size > std::numeric_limits<int64_t>::max() - total) {
+      return emitShapeError(location, opName,
+                            llvm::formatv("sizes add up to more than 2^63 - 1 at sizes[{0}] = "
+                                          "{1}",
+                                          index, size));
     }
     total += size;
   }
