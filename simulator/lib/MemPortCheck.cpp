@@ -7,6 +7,23 @@
 
 namespace conveyor::sim {
 
+void MemPortBook::dropEnded(Port &list, uint64_t issue) {
+  uint64_t horizon = 0;
+  uint64_t held = 0;
+  for (size_t i = 0; i < list.bookings.size();) {
+    if (list.bookings[i].end <= issue) {
+      list.bookings[i] = list.bookings.back();
+      list.bookings.pop_back();
+      continue;
+    }
+    horizon = std::max(horizon, list.bookings[i].end);
+    held += list.bookings[i].streams;
+    ++i;
+  }
+  list.horizon = horizon;
+  list.streams = held;
+}
+
 bool MemPortBook::bookAgainstInFlight(MemPort port, uint64_t issue, const PortBooking &wanted,
                                       PortConflict &conflict) {
   Port &list = ports[size_t(port)];
@@ -158,20 +175,7 @@ bool MemPortBook::groupFits(MemPort port, const PortBooking &wanted, PortConflic
 bool MemPortBook::streamsFree(MemPort port, uint64_t issue, const PortBooking &wanted,
                               PortConflict &conflict) {
   for (Port &list : ports) {
-    uint64_t horizon = 0;
-    uint64_t held = 0;
-    for (size_t i = 0; i < list.bookings.size();) {
-      if (list.bookings[i].end <= issue) {
-        list.bookings[i] = list.bookings.back();
-        list.bookings.pop_back();
-        continue;
-      }
-      horizon = std::max(horizon, list.bookings[i].end);
-      held += list.bookings[i].streams;
-      ++i;
-    }
-    list.horizon = horizon;
-    list.streams = held;
+    dropEnded(list, issue);
   }
   if (ports[0].streams + ports[1].streams + wanted.streams <= streamCapacity) {
     return true;
@@ -337,8 +341,7 @@ std::string portConflictReason(const PortConflict &conflict, const std::string &
                        "{}) {} {} more inside [{}, {}): {} in {} cycle(s) at one per cycle",
                        conflict.slice, port, list(all), wantedLabel, verb,
                        conflict.wanted.perSlice, conflict.wanted.start, conflict.wanted.end,
-                       list(conflict.groupIndices), heldLabel,
-                       conflict.port == MemPort::Read ? "read" : "write",
+                       list(conflict.groupIndices), heldLabel, port,
                        conflict.groupVectors - conflict.wanted.perSlice, conflict.groupFrom,
                        conflict.groupTo, conflict.groupVectors,
                        conflict.groupTo - conflict.groupFrom);

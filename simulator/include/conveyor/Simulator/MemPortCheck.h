@@ -204,6 +204,8 @@ private:
   /// The slow path: drops bookings over by `issue`, compares with the rest.
   bool bookAgainstInFlight(MemPort port, uint64_t issue, const PortBooking &wanted,
                            PortConflict &conflict);
+  /// Drops the bookings of `list` over by `issue`; recomputes its horizon and stream sum.
+  static void dropEnded(Port &list, uint64_t issue);
   /// Rule 6 when the sum held might pass the capacity: drops the bookings over by `issue` on
   /// both ports, then finds the busiest cycle of `wanted`'s window.
   bool streamsFree(MemPort port, uint64_t issue, const PortBooking &wanted,
