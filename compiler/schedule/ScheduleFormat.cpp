@@ -460,6 +460,11 @@ Status validateStructure(const Schedule &schedule, const std::string &where) {
           fmt::format("{}: dtype {} is not a known element type", label(), int(buffer.dtype()));
       continue;
     }
+    if (buffer.shape_size() > kMaxRank) {
+      firstProblem = fmt::format("{}: shape has {} dimensions; a schedule allows at most {}",
+                                 label(), buffer.shape_size(), kMaxRank);
+      continue;
+    }
     uint64_t elements = 1;
     for (int64_t dim : buffer.shape()) {
       if (dim < 0) {

@@ -1,6 +1,7 @@
 // Resolves a schedule's buffers once: byte and vector counts, view roots, id lookup.
 #include "conveyor/Simulator/BufferTable.h"
 
+#include "conveyor/Schedule/ScheduleFormat.h"
 #include "conveyor/Simulator/HardwareModel.h"
 
 #include <fmt/format.h>
@@ -41,6 +42,10 @@ private:
 
 /// How many messages ahead a walk over scattered protobuf messages asks for memory.
 constexpr size_t kPrefetchDistance = 32;
+// BufferInfo keeps the enums and the rank in a byte each.
+static_assert(schedule::BufferKind_MAX < 256 && schedule::DType_MAX < 256 &&
+              schedule::kMaxRank < 256);
+
 /// The reader's limit on a tensor's element count (ScheduleFormat.cpp kMaxElements).
 constexpr uint64_t kMaxElements = uint64_t(1) << 56;
 
@@ -69,15 +74,14 @@ bool BufferTable::build(const schedule::Schedule &schedule, uint64_t vectorBytes
   // One pass over the buffer messages (scattered on the heap) that writes each entry once;
   // the rest works on compact arrays. Large schedules do not fit the caches, so every extra
   // pass over the table or the messages costs a trip to memory.
-  const size_t count = size_t(schedule.buffers_size());
+  count = size_t(schedule.buffers_size());
   const uint32_t chips = schedule.system().chips();
-  // Sized once, each entry a copy of a blank one: one pass of plain stores (value-initialising
-  // them instead compiles to a short `rep stos` per entry, several times slower), then each
-  // entry is filled in place.
-  buffers.assign(count, BufferInfo{});
+  // Left uninitialised: each entry is written whole, once, in the loop below (clearing the
+  // array first would be one more pass over it, and fresh pages to fault in twice as long).
+  buffers = std::make_unique_for_overwrite<BufferInfo[]>(count);
   dims.reserve(2 * count + 16);
   std::vector<uint32_t> ids(count); // compact, for the id index below
-  std::vector<size_t> views;
+  std::vector<std::pair<uint32_t, uint32_t>> views; // (index, alias_of) of each view
   uint32_t maxId = 0;
   const CeilDivider perVector(vectorBytes);
   // Rule 4 in address order (ScheduleChecker.cpp sramFitsInOrder, on the same records while
@@ -98,79 +102,78 @@ bool BufferTable::build(const schedule::Schedule &schedule, uint64_t vectorBytes
       __builtin_prefetch(schedule.buffers(int(index + kPrefetchDistance / 2)).shape().data());
     }
     const schedule::Buffer &buffer = schedule.buffers(int(index));
-    BufferInfo &info = buffers[index];
-    info.proto = &buffer;
-    info.id = buffer.id();
-    info.chip = buffer.chip();
-    info.kind = buffer.kind();
-    info.dtype = buffer.dtype();
-    info.address = buffer.address();
-    info.sizeBytes = buffer.size_bytes();
-    info.aliasOf = buffer.alias_of();
-    const size_t rank = size_t(buffer.shape_size());
-    if (dims.size() + rank > dims.capacity()) {
+    const int kind = buffer.kind(), dtype = buffer.dtype();
+    const uint32_t id = buffer.id(), chip = buffer.chip(), aliasOf = buffer.alias_of();
+    const int rank = buffer.shape_size();
+    if (validate &&
+        (id == 0 || chip >= chips || rank > schedule::kMaxRank ||
+         !schedule::BufferKind_IsValid(kind) || kind == schedule::BUFFER_KIND_UNSPECIFIED ||
+         !schedule::DType_IsValid(dtype) || dtype == schedule::DTYPE_UNSPECIFIED)) {
+      return false;
+    }
+    if (dims.size() + size_t(rank) > dims.capacity()) {
       // Growing moves the array: point the shapes taken so far at the new one.
       const int64_t *before = dims.data();
-      dims.reserve(2 * (dims.size() + rank));
+      dims.reserve(2 * (dims.size() + size_t(rank)));
       for (size_t earlier = 0; earlier < index; ++earlier) {
-        ShapeRef &shape = buffers[earlier].shape;
-        shape = ShapeRef(dims.data() + (shape.data() - before), shape.size());
+        buffers[earlier].dims = dims.data() + (buffers[earlier].dims - before);
       }
     }
     const size_t offset = dims.size();
+    uint64_t elements = 1;
+    bool overflow = false;
     for (int64_t dim : buffer.shape()) { // a loop: ranks are small, a memmove call is not
       dims.push_back(dim);
+      // The reader's limits, checked as the product grows: no dimension below 0, at most
+      // 2^56 elements (unvalidated input is already known to keep both).
+      overflow |= dim < 0 || __builtin_mul_overflow(elements, uint64_t(dim), &elements) ||
+                  elements > kMaxElements;
     }
-    info.shape = ShapeRef(dims.data() + offset, rank);
-    uint64_t elements = 1;
-    if (validate) {
-      // The reader's buffer rules (ScheduleFormat.cpp validateStructure), as booleans.
-      if (info.id == 0 || info.chip >= chips || !schedule::BufferKind_IsValid(info.kind) ||
-          info.kind == schedule::BUFFER_KIND_UNSPECIFIED ||
-          !schedule::DType_IsValid(info.dtype) || info.dtype == schedule::DTYPE_UNSPECIFIED) {
-        return false;
-      }
-      for (int64_t dim : info.shape) {
-        if (dim < 0 || (unsigned __int128)elements * uint64_t(dim) > kMaxElements) {
-          return false;
-        }
-        elements *= uint64_t(dim);
-      }
-    } else {
-      for (int64_t dim : info.shape) {
-        elements *= uint64_t(dim);
-      }
+    if (validate && overflow) {
+      return false;
     }
-    info.elements = elements;
-    info.bytes = (elements * dtypeBits(info.dtype) + 7) / 8;
+    const uint64_t bytes = (elements * dtypeBits(schedule::DType(dtype)) + 7) / 8;
     if (validate && !buffer.data().empty() &&
-        (info.aliasOf != 0 || buffer.data().size() != info.bytes)) {
+        (aliasOf != 0 || buffer.data().size() != bytes)) {
       return false; // wrong data size, or a view with data of its own
     }
-    info.vectors = perVector(info.bytes);
-    info.root = index;
+    const uint64_t address = buffer.address(), sizeBytes = buffer.size_bytes();
+    // The whole entry in one go, in field order.
+    BufferInfo &info = buffers[index];
+    info.proto = &buffer;
+    info.dims = dims.data() + offset;
+    info.bytes = bytes;
+    info.vectors = perVector(bytes);
+    info.address = address;
+    info.sizeBytes = sizeBytes;
+    info.id = id;
+    info.chip = chip;
+    info.root = uint32_t(index);
+    info.kindValue = uint8_t(kind);
+    info.dtypeValue = uint8_t(dtype);
+    info.rank = uint8_t(rank);
+    info.view = aliasOf != 0;
     if (sramFitsInOrder) { // validated: chip < chips
-      if (info.sizeBytes < info.bytes || info.address > sramBytes ||
-          info.sizeBytes > sramBytes - info.address) {
+      if (sizeBytes < bytes || address > sramBytes || sizeBytes > sramBytes - address) {
         sramFitsInOrder = false;
-      } else if (info.aliasOf == 0 && info.sizeBytes > 0) {
-        if (info.address < lastEnd[info.chip]) {
+      } else if (aliasOf == 0 && sizeBytes > 0) {
+        if (address < lastEnd[chip]) {
           sramFitsInOrder = false; // out of order, or overlapping the previous placement
         } else {
-          lastEnd[info.chip] = info.address + info.sizeBytes;
+          lastEnd[chip] = address + sizeBytes;
         }
       }
     }
-    if (info.aliasOf != 0) {
-      views.push_back(index);
+    if (aliasOf != 0) {
+      views.emplace_back(uint32_t(index), aliasOf);
     } else {
-      if (info.chip >= reservedPerChip.size()) {
-        reservedPerChip.resize(size_t(info.chip) + 1, 0); // chip < chips once validated
+      if (chip >= reservedPerChip.size()) {
+        reservedPerChip.resize(size_t(chip) + 1, 0); // chip < chips once validated
       }
-      reservedPerChip[info.chip] += info.sizeBytes;
+      reservedPerChip[chip] += sizeBytes;
     }
-    ids[index] = info.id;
-    maxId = std::max(maxId, info.id);
+    ids[index] = id;
+    maxId = std::max(maxId, id);
   }
 
   denseIds = uint64_t(maxId) <= 4 * uint64_t(count) + 1024;
@@ -192,17 +195,18 @@ bool BufferTable::build(const schedule::Schedule &schedule, uint64_t vectorBytes
     }
   }
   // Validated schedules have no alias cycles, so every chain ends at a non-view buffer.
-  for (size_t index : views) {
-    size_t root = index;
+  // A view's alias_of is in `views`; the message is read again only for chains of views.
+  auto aliasOf = [&](size_t index) { return buffers[index].proto->alias_of(); };
+  for (const auto [index, source] : views) {
+    size_t root = validate ? find(source) : indexOf(source);
     if (validate) {
-      const size_t source = find(buffers[index].aliasOf);
-      if (source == kMissing || buffers[source].chip != buffers[index].chip ||
-          buffers[source].bytes != buffers[index].bytes) {
+      if (root == kMissing || buffers[root].chip != buffers[index].chip ||
+          buffers[root].bytes != buffers[index].bytes) {
         return false;
       }
       // A chain longer than the buffer count revisits a buffer: a cycle.
-      for (size_t steps = 0; buffers[root].aliasOf != 0; ++steps) {
-        const size_t next = find(buffers[root].aliasOf);
+      for (size_t steps = 0; buffers[root].view; ++steps) {
+        const size_t next = find(aliasOf(root));
         if (next == kMissing || steps >= count) {
           return false;
         }
@@ -215,11 +219,11 @@ bool BufferTable::build(const schedule::Schedule &schedule, uint64_t vectorBytes
         sramFitsInOrder = false;
       }
     } else {
-      while (buffers[root].aliasOf != 0) {
-        root = indexOf(buffers[root].aliasOf);
+      while (buffers[root].view) {
+        root = indexOf(aliasOf(root));
       }
     }
-    buffers[index].root = root;
+    buffers[index].root = uint32_t(root);
   }
   return true;
 }

@@ -52,7 +52,7 @@ namespace {
 /// The activation dtype's MAC energy of a matmul, or a reason when the system has none.
 Result<double> matmulPicojoules(const HardwareModel &model, const BufferTable &buffers,
                                 const schedule::Instruction &inst) {
-  const schedule::DType activations = buffers.byIdRef(inst.operands(0)).dtype;
+  const schedule::DType activations = buffers.byIdRef(inst.operands(0)).dtype();
   const double macPicojoules = model.macPicojoules[size_t(activations)];
   if (macPicojoules < 0) {
     return makeError(fmt::format("system '{}' gives no MAC energy for {} activations; add "

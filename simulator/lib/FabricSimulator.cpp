@@ -266,7 +266,7 @@ Status FabricRunner::decode(const schedule::Program &program, ProgramImage &imag
         out.occupancy = 0;
         out.duration = transfer.slotOffset + transfer.slotCycles;
       } else {
-        if (payload.kind == schedule::WEIGHT) {
+        if (payload.kind() == schedule::WEIGHT) {
           return fail(
               fmt::format("receives into {}, a weight: weights are constant", payload.label()));
         }
@@ -344,7 +344,7 @@ Status FabricRunner::decode(const schedule::Program &program, ProgramImage &imag
       const BufferInfo &base = buffers.byIdRef(stride.buffer());
       for (uint32_t id : stride.per_iteration()) {
         const BufferInfo &other = buffers.byIdRef(id);
-        if (other.dtype != base.dtype || !sameShape(other.shape, base.shape) ||
+        if (other.dtype() != base.dtype() || !sameShape(other.shape(), base.shape()) ||
             other.chip != base.chip) {
           return makeError(fmt::format("{}, repeat block '{}': per_iteration buffer {} differs "
                                        "from {} in chip, dtype or shape",
@@ -460,8 +460,8 @@ Status FabricRunner::runOne(uint32_t runIndex) {
     if (scratch[root] == kNone) {
       scratch[root] = uint32_t(states.size());
       RootState &state = states.emplace_back();
-      state.weight = buffers.at(root).kind == schedule::WEIGHT;
-      state.resident = buffers.at(root).kind == schedule::KV_CACHE;
+      state.weight = buffers.at(root).kind() == schedule::WEIGHT;
+      state.resident = buffers.at(root).kind() == schedule::KV_CACHE;
     }
     stateOfSlot[slot] = scratch[root];
   }

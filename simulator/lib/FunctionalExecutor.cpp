@@ -517,12 +517,12 @@ std::vector<float> kvAppend(std::vector<float> cache, ShapeRef cacheShape,
 
 std::string FunctionalExecutor::unsupportedReason(const BufferTable &buffers) {
   for (const BufferInfo &buffer : buffers.all()) {
-    if (dtypeBits(buffer.dtype) == 0) {
+    if (dtypeBits(buffer.dtype()) == 0) {
       return fmt::format("buffer {} has no element type the functional executor knows",
                          buffer.label());
     }
-    if (buffer.kind == schedule::WEIGHT && !buffer.isView() && buffer.proto->data().empty() &&
-        buffer.elements > 0) {
+    if (buffer.kind() == schedule::WEIGHT && !buffer.isView() && buffer.proto->data().empty() &&
+        buffer.elements() > 0) {
       return fmt::format("weight {} has no data (shape-only model)", buffer.label());
     }
   }
@@ -538,10 +538,10 @@ FunctionalExecutor::FunctionalExecutor(const BufferTable &buffers) : buffers(buf
     }
     const std::string &data = buffer.proto->data();
     if (data.empty()) {
-      storage[index].assign(buffer.elements, 0.0f);
+      storage[index].assign(buffer.elements(), 0.0f);
     } else {
       // Little-endian bytes of the buffer's dtype (validated: size == ceil(elements * bits / 8)).
-      storage[index] = decodeElements(data, buffer.dtype, buffer.elements);
+      storage[index] = decodeElements(data, buffer.dtype(), buffer.elements());
     }
   }
 }
@@ -559,7 +559,7 @@ Status FunctionalExecutor::bindInputs(const std::vector<TensorData> &inputs,
   }
   std::string known;
   for (const auto &[name, buffer] : needed) {
-    known += fmt::format("{}'{}' {}", known.empty() ? "" : ", ", name, shapeText(buffer->shape));
+    known += fmt::format("{}'{}' {}", known.empty() ? "" : ", ", name, shapeText(buffer->shape()));
   }
   boundInputs.clear();
   for (const TensorData &tensor : inputs) {
@@ -571,21 +571,21 @@ Status FunctionalExecutor::bindInputs(const std::vector<TensorData> &inputs,
     if (!boundInputs.emplace(tensor.name, &tensor).second) {
       return makeError(fmt::format("input '{}' is given twice", tensor.name));
     }
-    if (!sameShape(tensor.shape, found->second->shape)) {
+    if (!sameShape(tensor.shape, found->second->shape())) {
       return makeError(fmt::format("input '{}' has shape {}, but the model expects {}", tensor.name,
-                                   shapeText(tensor.shape), shapeText(found->second->shape)));
+                                   shapeText(tensor.shape), shapeText(found->second->shape())));
     }
-    if (tensor.values.size() != found->second->elements) {
+    if (tensor.values.size() != found->second->elements()) {
       return makeError(fmt::format("input '{}' has {} values, but its shape {} holds {}",
                                    tensor.name, tensor.values.size(), shapeText(tensor.shape),
-                                   found->second->elements));
+                                   found->second->elements()));
     }
   }
   for (const auto &[name, buffer] : needed) {
     if (!boundInputs.count(name)) {
       return makeError(fmt::format("model input '{}' ({} {}) was not given; pass every model "
                                    "input for a functional run (inputs: {})",
-                                   name, dtypeName(buffer->dtype), shapeText(buffer->shape),
+                                   name, dtypeName(buffer->dtype()), shapeText(buffer->shape()),
                                    known));
     }
   }
@@ -606,22 +606,22 @@ Status FunctionalExecutor::run(const schedule::Program &program, std::vector<Ten
       }
       result = bound->second->values;
       // The host converts to the buffer's dtype as it writes (f16 activations, i32 ids).
-      roundInPlace(result, target.dtype);
+      roundInPlace(result, target.dtype());
       break;
     }
     case schedule::MEM_READ:
       outputs.push_back(TensorData{operand(0).proto->name(),
-                                   Shape(operand(0).shape.begin(), operand(0).shape.end()),
+                                   Shape(operand(0).shape().begin(), operand(0).shape().end()),
                                    values(0)});
       continue;
     case schedule::MEM_COPY:
       result = values(0);
       break;
     case schedule::MXM_MATMUL:
-      result = matmul(values(0), operand(0).shape, values(1), operand(1).shape);
+      result = matmul(values(0), operand(0).shape(), values(1), operand(1).shape());
       break;
     case schedule::VXM_BINARY:
-      result = binary(inst.kind(), values(0), operand(0).shape, values(1), operand(1).shape);
+      result = binary(inst.kind(), values(0), operand(0).shape(), values(1), operand(1).shape());
       break;
     case schedule::VXM_SUM: // f32 accumulation in operand order, one rounding at the end
       result = values(0);
@@ -638,15 +638,15 @@ Status FunctionalExecutor::run(const schedule::Program &program, std::vector<Ten
                      [&](float x) { return applyUnary(inst.kind(), x); });
       break;
     case schedule::VXM_SOFTMAX:
-      result = softmax(values(0), operand(0).shape, inst.axis());
+      result = softmax(values(0), operand(0).shape(), inst.axis());
       break;
     case schedule::SXM_TRANSPOSE:
       result =
-          transpose(values(0), operand(0).shape, {inst.perm().data(), size_t(inst.perm_size())});
+          transpose(values(0), operand(0).shape(), {inst.perm().data(), size_t(inst.perm_size())});
       break;
     // Transformer ops
     case schedule::MEM_GATHER: {
-      Result<std::vector<float>> gathered = gather(values(0), operand(0).shape, values(1),
+      Result<std::vector<float>> gathered = gather(values(0), operand(0).shape(), values(1),
                                                    inst.axis());
       if (!gathered) {
         return makeError(fmt::format("program '{}', MEM_GATHER '{}': {}", program.name(),
@@ -656,48 +656,48 @@ Status FunctionalExecutor::run(const schedule::Program &program, std::vector<Ten
       break;
     }
     case schedule::MEM_SLICE:
-      result = slice(values(0), operand(0).shape, buffers.byIdRef(inst.results(0)).shape, inst);
+      result = slice(values(0), operand(0).shape(), buffers.byIdRef(inst.results(0)).shape(), inst);
       break;
     case schedule::MEM_CONCAT:
-      result = concat(values(0), operand(0).shape, values(1), operand(1).shape, inst.axis());
+      result = concat(values(0), operand(0).shape(), values(1), operand(1).shape(), inst.axis());
       break;
     case schedule::SXM_BROADCAST:
-      result = broadcastTo(values(0), operand(0).shape, buffers.byIdRef(inst.results(0)).shape);
+      result = broadcastTo(values(0), operand(0).shape(), buffers.byIdRef(inst.results(0)).shape());
       break;
     case schedule::VXM_REDUCE:
-      result = reduce(values(0), operand(0).shape, buffers.byIdRef(inst.results(0)).shape,
+      result = reduce(values(0), operand(0).shape(), buffers.byIdRef(inst.results(0)).shape(),
                       inst.kind());
       break;
     case schedule::VXM_RMS_NORM:
-      result = normalize(values(0), operand(0).shape, inst.axis(), inst.epsilon(), values(1),
-                         operand(1).shape, nullptr, {}, false);
+      result = normalize(values(0), operand(0).shape(), inst.axis(), inst.epsilon(), values(1),
+                         operand(1).shape(), nullptr, {}, false);
       break;
     case schedule::VXM_LAYER_NORM:
-      result = normalize(values(0), operand(0).shape, inst.axis(), inst.epsilon(), values(1),
-                         operand(1).shape, &values(2), operand(2).shape, true);
+      result = normalize(values(0), operand(0).shape(), inst.axis(), inst.epsilon(), values(1),
+                         operand(1).shape(), &values(2), operand(2).shape(), true);
       break;
     case schedule::VXM_SELECT:
-      result = select(values(0), operand(0).shape, values(1), operand(1).shape, values(2),
-                      operand(2).shape, buffers.byIdRef(inst.results(0)).shape);
+      result = select(values(0), operand(0).shape(), values(1), operand(1).shape(), values(2),
+                      operand(2).shape(), buffers.byIdRef(inst.results(0)).shape());
       break;
     case schedule::VXM_TOPK:
-      result = topk(values(0), operand(0).shape, inst.axis(), inst.k(), inst.topk_indices());
+      result = topk(values(0), operand(0).shape(), inst.axis(), inst.k(), inst.topk_indices());
       break;
     case schedule::VXM_CAST:
       result = values(0); // rounded to the result dtype below
       break;
     case schedule::VXM_ROTARY:
-      result = rotary(values(0), operand(0).shape, values(1), operand(1).shape, values(2),
-                      operand(2).shape);
+      result = rotary(values(0), operand(0).shape(), values(1), operand(1).shape(), values(2),
+                      operand(2).shape());
       break;
     case schedule::MXM_MATMUL_DQ:
-      result = matmulDequantized(values(0), operand(0).shape, values(1), operand(1).shape,
+      result = matmulDequantized(values(0), operand(0).shape(), values(1), operand(1).shape(),
                                  values(2));
       break;
     case schedule::MXM_EXPERT_MATMUL:
     case schedule::MXM_EXPERT_MATMUL_DQ: {
       Result<std::vector<float>> products = expertMatmul(
-          values(0), operand(0).shape, values(1), operand(1).shape, values(2), operand(2).shape,
+          values(0), operand(0).shape(), values(1), operand(1).shape(), values(2), operand(2).shape(),
           inst.opcode() == schedule::MXM_EXPERT_MATMUL_DQ ? &values(3) : nullptr);
       if (!products) {
         return makeError(fmt::format("program '{}', {} '{}': {}", program.name(),
@@ -710,7 +710,7 @@ Status FunctionalExecutor::run(const schedule::Program &program, std::vector<Ten
     case schedule::MEM_KV_APPEND: {
       // In place: the result views the cache, whose other positions keep their values.
       const BufferInfo &cache = buffers.byIdRef(inst.results(0));
-      result = kvAppend(storage[cache.root], cache.shape, values(0), operand(0).shape,
+      result = kvAppend(storage[cache.root], cache.shape(), values(0), operand(0).shape(),
                         inst.axis(), inst.starts(0));
       break;
     }
@@ -721,7 +721,7 @@ Status FunctionalExecutor::run(const schedule::Program &program, std::vector<Ten
     // Results are computed into a temporary first, so an instruction may overwrite the
     // storage it reads. Each result is stored in its buffer's number format.
     const BufferInfo &target = buffers.byIdRef(inst.results(0));
-    roundInPlace(result, target.dtype);
+    roundInPlace(result, target.dtype());
     storage[target.root] = std::move(result);
   }
   return Status::success();

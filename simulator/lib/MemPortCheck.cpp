@@ -293,15 +293,15 @@ UnbookedTraffic unbookedTraffic(schedule::Opcode opcode, const BufferInfo *const
     break;
   case schedule::MXM_EXPERT_MATMUL:
   case schedule::MXM_EXPERT_MATMUL_DQ: {
-    if (operandCount < 2 || resultCount < 1 || operands[1]->shape.size() != 3 ||
-        results[0]->shape.size() != 4) {
+    if (operandCount < 2 || resultCount < 1 || operands[1]->shape().size() != 3 ||
+        results[0]->shape().size() != 4) {
       break; // the shape check words it
     }
-    const auto &table = operands[1]->shape;
-    const auto &out = results[0]->shape;
+    const ShapeRef table = operands[1]->shape();
+    const ShapeRef out = results[0]->shape();
     const unsigned __int128 products = (unsigned __int128)uint64_t(out[0]) * uint64_t(out[1]);
     const unsigned __int128 bits =
-        products * uint64_t(table[1]) * uint64_t(table[2]) * dtypeBits(operands[1]->dtype);
+        products * uint64_t(table[1]) * uint64_t(table[2]) * dtypeBits(operands[1]->dtype());
     unsigned __int128 bytes = (bits + 7) / 8;
     if (opcode == schedule::MXM_EXPERT_MATMUL_DQ) {
       bytes += products * uint64_t(table[2]) * 4;

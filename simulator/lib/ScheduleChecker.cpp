@@ -52,23 +52,23 @@ std::optional<std::string> shapeProblem(const BufferTable &buffers,
                                         const schedule::Instruction &inst, Operand operand,
                                         ResultBuffer result) {
   auto resultMustBe = [&](ShapeRef expected) -> std::optional<std::string> {
-    if (!sameShape(result(0).shape, expected)) {
+    if (!sameShape(result(0).shape(), expected)) {
       return fmt::format("result {} has shape {}, but the operands give {}", result(0).label(),
-                         shapeText(result(0).shape), shapeText(expected));
+                         shapeText(result(0).shape()), shapeText(expected));
     }
     return std::nullopt;
   };
   switch (inst.opcode()) {
   case schedule::MEM_WRITE:
-    if (result(0).kind != schedule::INPUT || result(0).isView()) {
+    if (result(0).kind() != schedule::INPUT || result(0).isView()) {
       return fmt::format("MEM_WRITE must fill an INPUT buffer, but {} is {}{}", result(0).label(),
-                         kindText(result(0).kind), result(0).isView() ? " view" : "");
+                         kindText(result(0).kind()), result(0).isView() ? " view" : "");
     }
     return std::nullopt;
   case schedule::MEM_READ:
-    if (operand(0).kind != schedule::OUTPUT) {
+    if (operand(0).kind() != schedule::OUTPUT) {
       return fmt::format("MEM_READ must read an OUTPUT buffer, but {} is {}", operand(0).label(),
-                         kindText(operand(0).kind));
+                         kindText(operand(0).kind()));
     }
     return std::nullopt;
   case schedule::MEM_COPY:
@@ -78,49 +78,49 @@ std::optional<std::string> shapeProblem(const BufferTable &buffers,
     }
     return std::nullopt;
   case schedule::MXM_MATMUL: {
-    if (isMatmulResult(operand(0).shape, operand(1).shape, result(0).shape)) {
+    if (isMatmulResult(operand(0).shape(), operand(1).shape(), result(0).shape())) {
       return std::nullopt; // the common case, decided without building shapes
     }
-    std::optional<MatmulDims> dims = matmulDims(operand(0).shape, operand(1).shape);
+    std::optional<MatmulDims> dims = matmulDims(operand(0).shape(), operand(1).shape());
     if (!dims) {
       return fmt::format("operands {} {} and {} {} cannot be multiplied", operand(0).label(),
-                         shapeText(operand(0).shape), operand(1).label(),
-                         shapeText(operand(1).shape));
+                         shapeText(operand(0).shape()), operand(1).label(),
+                         shapeText(operand(1).shape()));
     }
     return resultMustBe(dims->result);
   }
   case schedule::VXM_BINARY: {
-    if (isBroadcastResult(operand(0).shape, operand(1).shape, result(0).shape)) {
+    if (isBroadcastResult(operand(0).shape(), operand(1).shape(), result(0).shape())) {
       return std::nullopt;
     }
-    std::optional<Shape> shape = broadcastShapes(operand(0).shape, operand(1).shape);
+    std::optional<Shape> shape = broadcastShapes(operand(0).shape(), operand(1).shape());
     if (!shape) {
       return fmt::format("operands {} {} and {} {} do not broadcast", operand(0).label(),
-                         shapeText(operand(0).shape), operand(1).label(),
-                         shapeText(operand(1).shape));
+                         shapeText(operand(0).shape()), operand(1).label(),
+                         shapeText(operand(1).shape()));
     }
     return resultMustBe(*shape);
   }
   case schedule::VXM_UNARY:
   case schedule::VXM_SOFTMAX:
-    return resultMustBe(operand(0).shape);
+    return resultMustBe(operand(0).shape());
   case schedule::VXM_SUM: // every addend has the result's shape and dtype (no broadcasting)
     for (int i = 0; i < inst.operands_size(); ++i) {
-      if (!sameShape(operand(i).shape, result(0).shape) || operand(i).dtype != result(0).dtype) {
+      if (!sameShape(operand(i).shape(), result(0).shape()) || operand(i).dtype() != result(0).dtype()) {
         return fmt::format("VXM_SUM addend {} is {} {}, the result {} is {} {}",
-                           operand(i).label(), dtypeName(operand(i).dtype),
-                           shapeText(operand(i).shape), result(0).label(),
-                           dtypeName(result(0).dtype), shapeText(result(0).shape));
+                           operand(i).label(), dtypeName(operand(i).dtype()),
+                           shapeText(operand(i).shape()), result(0).label(),
+                           dtypeName(result(0).dtype()), shapeText(result(0).shape()));
       }
     }
     return std::nullopt;
   case schedule::SXM_TRANSPOSE:
-    if (isTransposedResult(operand(0).shape, {inst.perm().data(), size_t(inst.perm_size())},
-                           result(0).shape)) {
+    if (isTransposedResult(operand(0).shape(), {inst.perm().data(), size_t(inst.perm_size())},
+                           result(0).shape())) {
       return std::nullopt;
     }
     return resultMustBe(
-        transposedShape(operand(0).shape, {inst.perm().data(), size_t(inst.perm_size())}));
+        transposedShape(operand(0).shape(), {inst.perm().data(), size_t(inst.perm_size())}));
   // V2 multi-chip opcodes: no shapes to agree (bytes are checked by the reader)
   case schedule::C2C_SEND:
   case schedule::C2C_RECV:
@@ -199,7 +199,7 @@ namespace {
 bool sramFitsInOrder(const HardwareModel &model, const BufferTable &buffers) {
   // End of the last non-empty root placement seen on each chip (chips are few).
   std::vector<uint64_t> lastEnd(buffers.reservedBytesPerChip().size(), 0);
-  const std::vector<BufferInfo> &all = buffers.all();
+  const std::span<const BufferInfo> all = buffers.all();
   for (const BufferInfo &buffer : all) {
     if (buffer.sizeBytes < buffer.bytes || buffer.address > model.sramBytes ||
         buffer.sizeBytes > model.sramBytes - buffer.address) {
@@ -247,8 +247,8 @@ Status checkSram(const HardwareModel &model, const BufferTable &buffers) {
     };
     if (buffer.sizeBytes < buffer.bytes) {
       return makeError(fmt::format("{}: reserves {} bytes, but its {} {} tensor needs {}", where(),
-                                   buffer.sizeBytes, dtypeName(buffer.dtype),
-                                   shapeText(buffer.shape), buffer.bytes));
+                                   buffer.sizeBytes, dtypeName(buffer.dtype()),
+                                   shapeText(buffer.shape()), buffer.bytes));
     }
     if (buffer.address > model.sramBytes || buffer.sizeBytes > model.sramBytes - buffer.address) {
       return makeError(fmt::format(
@@ -383,8 +383,8 @@ bool checkInOnePass(const HardwareModel &model, const BufferTable &buffers,
     for (int i = 0; i < inst.operands_size(); ++i) {
       const size_t root = buffers.byIdRef(inst.operands(i)).root;
       if (readyAt[root] == kNotWritten) {
-        if (buffers.at(root).kind == schedule::WEIGHT ||
-            buffers.at(root).kind == schedule::KV_CACHE) {
+        if (buffers.at(root).kind() == schedule::WEIGHT ||
+            buffers.at(root).kind() == schedule::KV_CACHE) {
           continue; // resident before the program starts
         }
         return false; // never written, written later, or by this very instruction
@@ -395,7 +395,7 @@ bool checkInOnePass(const HardwareModel &model, const BufferTable &buffers,
     }
     for (uint32_t id : inst.results()) {
       const size_t root = buffers.byIdRef(id).root;
-      if (buffers.at(root).kind == schedule::WEIGHT || readyAt[root] != kNotWritten) {
+      if (buffers.at(root).kind() == schedule::WEIGHT || readyAt[root] != kNotWritten) {
         return false;
       }
       readyAt[root] = issue + cost->duration;
@@ -457,7 +457,7 @@ Result<ProgramTiming> checkProgramExactly(const HardwareModel &model, const Buff
                    ? std::string()
                    : fmt::format(" (storage of {})", buffers.at(root).label());
       };
-      if (buffers.at(root).kind == schedule::WEIGHT) {
+      if (buffers.at(root).kind() == schedule::WEIGHT) {
         return violation(index, fmt::format("writes {}{}, a weight: weights are constant",
                                             written.label(), storage()));
       }
@@ -503,8 +503,8 @@ Result<ProgramTiming> checkProgramExactly(const HardwareModel &model, const Buff
       // An MXM product's activations (operand 0) may arrive while its first tile set installs.
       const uint64_t lead = operandIndex == 0 ? cost.operandLead : 0;
       if (writerOf[root] == kNoWriter) {
-        if (buffers.at(root).kind == schedule::WEIGHT ||
-            buffers.at(root).kind == schedule::KV_CACHE) {
+        if (buffers.at(root).kind() == schedule::WEIGHT ||
+            buffers.at(root).kind() == schedule::KV_CACHE) {
           continue; // resident before the program starts: ready at cycle 0
         }
         return violation(index, fmt::format("operand {} is never written in this program and "

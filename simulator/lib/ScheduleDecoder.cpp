@@ -74,11 +74,11 @@ bool fieldsValid(const BufferTable &buffers, const schedule::Instruction &inst) 
   case schedule::VXM_UNARY:
     return schedule::isUnaryElementwise(inst.kind());
   case schedule::VXM_SOFTMAX: {
-    const auto rank = int64_t(buffers.byIdRef(inst.operands(0)).shape.size());
+    const auto rank = int64_t(buffers.byIdRef(inst.operands(0)).shape().size());
     return inst.axis() >= 0 && inst.axis() < rank;
   }
   case schedule::SXM_TRANSPOSE: {
-    const auto rank = int64_t(buffers.byIdRef(inst.operands(0)).shape.size());
+    const auto rank = int64_t(buffers.byIdRef(inst.operands(0)).shape().size());
     if (inst.perm_size() != rank || rank > 64) {
       return false; // ranks above 64 are left to the reader
     }
@@ -212,8 +212,8 @@ bool decodeProgram(const HardwareModel &model, const BufferTable &buffers,
     for (int i = 0; i < rule->operands; ++i) {
       const size_t root = operandRoots[size_t(i)];
       if (readyAt[root] == kNotWritten) {
-        if (buffers.at(root).kind == schedule::WEIGHT ||
-            buffers.at(root).kind == schedule::KV_CACHE) {
+        if (buffers.at(root).kind() == schedule::WEIGHT ||
+            buffers.at(root).kind() == schedule::KV_CACHE) {
           continue; // resident before the program starts (as checkInOnePass)
         }
         return false; // never written, written later, or by this very instruction
@@ -224,7 +224,7 @@ bool decodeProgram(const HardwareModel &model, const BufferTable &buffers,
     }
     for (int i = 0; i < rule->results; ++i) {
       const size_t root = resultRoots[size_t(i)];
-      if (buffers.at(root).kind == schedule::WEIGHT || readyAt[root] != kNotWritten) {
+      if (buffers.at(root).kind() == schedule::WEIGHT || readyAt[root] != kNotWritten) {
         return false;
       }
       readyAt[root] = issue + cost->duration;
@@ -266,7 +266,7 @@ bool decodeProgram(const HardwareModel &model, const BufferTable &buffers,
     }
     // Energy (EnergyModel.cpp programEnergy: same additions, same order).
     const schedule::DType activations =
-        rule->operands > 0 ? operandInfos[0]->dtype : schedule::DTYPE_UNSPECIFIED;
+        rule->operands > 0 ? operandInfos[0]->dtype() : schedule::DTYPE_UNSPECIFIED;
     if (!addInstructionEnergy(model, *cost, activations, energy)) {
       return false;
     }

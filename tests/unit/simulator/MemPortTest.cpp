@@ -257,15 +257,20 @@ TEST_CASE("Streams: the accesses rule 5 cannot place still take their streams",
           "[memport][streams]") {
   // What they move: a gather's rows (its result), an expert product's T x k installed K x N
   // slices (+ T x k scale rows of N fp32 for _DQ), a KV append's new rows (operand 0).
-  const std::vector<int64_t> rowsShape{4, 80}, tableShape{8, 64, 32}, outShape{2, 2, 1, 32};
-  sim::BufferInfo rows, table, out, scale, cache;
-  rows.shape = rowsShape;
-  rows.bytes = 4 * 80 * 4;
-  table.shape = tableShape;
-  table.dtype = schedule::INT8;
-  table.bytes = 8 * 64 * 32;
-  out.shape = outShape;
-  cache.bytes = 1 << 20;
+  const std::vector<int64_t> rowsShape{4, 80}, tableShape{8, 64, 32}, outShape{2, 2, 1, 32},
+      noShape;
+  auto entry = [](const std::vector<int64_t> &shape, schedule::DType dtype, uint64_t bytes) {
+    sim::BufferInfo info{}; // only what unbookedTraffic reads
+    info.dims = shape.data();
+    info.rank = uint8_t(shape.size());
+    info.dtypeValue = uint8_t(dtype);
+    info.bytes = bytes;
+    return info;
+  };
+  const sim::BufferInfo rows = entry(rowsShape, schedule::F32, 4 * 80 * 4),
+                        table = entry(tableShape, schedule::INT8, 8 * 64 * 32),
+                        out = entry(outShape, schedule::F32, 0), scale = entry(noShape, schedule::F32, 0),
+                        cache = entry(noShape, schedule::F32, 1 << 20);
   const sim::BufferInfo *gatherOperands[] = {&table, &rows};
   const sim::BufferInfo *gatherResults[] = {&rows};
   CHECK(sim::unbookedTraffic(schedule::MEM_GATHER, gatherOperands, 2, gatherResults, 1).read ==

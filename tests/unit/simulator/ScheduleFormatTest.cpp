@@ -167,6 +167,12 @@ TEST_CASE("structural errors are rejected with the part at fault", "[format]") {
     s.mutable_buffers(0)->set_shape(1, -320);
     expected = "negative dimension -320";
   }
+  SECTION("more dimensions than the format allows") {
+    for (int i = 0; i < schedule::kMaxRank; ++i) {
+      s.mutable_buffers(0)->add_shape(1);
+    }
+    expected = "shape has 257 dimensions; a schedule allows at most 255";
+  }
   SECTION("data size differs from the tensor's bytes") {
     s.mutable_buffers(0)->set_data(std::string(100, '\0'));
     expected = "data holds 100 bytes but a f32 tensor of 320 elements needs 1280";

@@ -5,33 +5,50 @@
 #include "schedule.pb.h"
 
 #include <cstdint>
+#include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 namespace conveyor::sim {
 
+/// One buffer of the table: 64 bytes, one cache line. Large schedules have a buffer per
+/// instruction or so, and the checks read an entry per operand, so the entry is kept to the
+/// fields they read; the rest stays in the message (`proto`). Filled by BufferTable only.
 struct BufferInfo {
-  const schedule::Buffer *proto = nullptr;
-  uint32_t id = 0;
-  uint32_t chip = 0;
-  schedule::BufferKind kind = schedule::BUFFER_KIND_UNSPECIFIED;
-  schedule::DType dtype = schedule::DTYPE_UNSPECIFIED;
-  ShapeRef shape; // the dimensions, in the table's own compact array (see BufferTable)
-  uint64_t elements = 0;
-  uint64_t bytes = 0;   // ceil(elements * bits / 8)
-  uint64_t vectors = 0; // ceil(bytes / vectorBytes)
+  const schedule::Buffer *proto;
+  const int64_t *dims; // `rank` dimensions, in the table's own compact array (see BufferTable)
+  uint64_t bytes;      // ceil(elements * bits / 8)
+  uint64_t vectors;    // ceil(bytes / vectorBytes)
   // Copies of the placement fields, so that whole-table checks stay in this array.
-  uint64_t address = 0, sizeBytes = 0;
-  uint32_t aliasOf = 0;
+  uint64_t address, sizeBytes;
+  uint32_t id, chip;
   /// Index (into BufferTable::all()) of the buffer that owns the storage: itself unless a
   /// view, else the end of the alias_of chain.
-  size_t root = 0;
-  bool isView() const { return aliasOf != 0; }
+  uint32_t root;
+  // One byte each: the enums are validated (or the schedule was) before they are stored.
+  uint8_t kindValue, dtypeValue;
+  uint8_t rank; // at most schedule::kMaxRank
+  bool view;    // alias_of != 0
+
+  schedule::BufferKind kind() const { return schedule::BufferKind(kindValue); }
+  schedule::DType dtype() const { return schedule::DType(dtypeValue); }
+  ShapeRef shape() const { return ShapeRef(dims, rank); }
+  /// Product of the dimensions (validated schedules keep it at most 2^56).
+  uint64_t elements() const {
+    uint64_t product = 1;
+    for (uint8_t axis = 0; axis < rank; ++axis) {
+      product *= uint64_t(dims[axis]);
+    }
+    return product;
+  }
+  bool isView() const { return view; }
   /// "'name'" (or "#id" when unnamed), for messages; built on demand, off the hot path.
   std::string label() const;
 };
+static_assert(sizeof(BufferInfo) == 64, "one cache line per buffer (see above)");
 
 class BufferTable {
 public:
@@ -73,7 +90,7 @@ public:
     return found == sparseIndex.end() ? kMissing : found->second;
   }
 
-  const std::vector<BufferInfo> &all() const { return buffers; }
+  std::span<const BufferInfo> all() const { return {buffers.get(), count}; }
   /// Bytes reserved (size_bytes) by the non-view buffers of each chip, indexed by chip (as
   /// long as the highest chip any buffer names, plus one).
   const std::vector<uint64_t> &reservedBytesPerChip() const { return reservedPerChip; }
@@ -90,7 +107,10 @@ private:
              uint64_t sramBytes);
 
   static constexpr uint32_t kNoIndex = ~uint32_t(0);
-  std::vector<BufferInfo> buffers;
+  // Entries are written once each, in place: a std::vector would first clear them all, a
+  // separate pass over the whole array (10^6 buffers: 64 MB).
+  std::unique_ptr<BufferInfo[]> buffers;
+  size_t count = 0;
   std::vector<int64_t> dims; // every buffer's shape, back to back
   std::vector<uint64_t> reservedPerChip;
   bool sramFitsInOrder = false;

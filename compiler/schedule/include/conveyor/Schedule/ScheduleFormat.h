@@ -13,6 +13,9 @@ namespace conveyor::schedule {
 
 inline constexpr uint32_t kMagic = 0x4C535643; // "CVSL"
 inline constexpr uint32_t kVersion = 2;
+/// The most dimensions a buffer may have. Tensors of real models have at most 8; the
+/// simulator keeps a buffer's rank in one byte of its 64-byte table entry (BufferTable.h).
+inline constexpr int kMaxRank = 255;
 
 /// Parses a schedule file; rejects files that are not schedules, other versions, and
 /// schedules whose buffers/instructions are structurally inconsistent (dangling ids,
