@@ -42,6 +42,12 @@ private:
 
 /// How many messages ahead a walk over scattered protobuf messages asks for memory.
 constexpr size_t kPrefetchDistance = 32;
+// The enums are checked as ranges 1..MAX: each value below must stay as it is.
+static_assert(schedule::BUFFER_KIND_UNSPECIFIED == 0 && schedule::WEIGHT == 1 &&
+              schedule::INPUT == 2 && schedule::OUTPUT == 3 && schedule::ACTIVATION == 4 &&
+              schedule::KV_CACHE == 5 && schedule::BufferKind_MAX == 5);
+static_assert(schedule::DTYPE_UNSPECIFIED == 0 && schedule::DType_MAX == 7 &&
+              schedule::DType_ARRAYSIZE == 8); // the values 1..7: dtypeBits' table
 // BufferInfo keeps the enums and the rank in a byte each.
 static_assert(schedule::BufferKind_MAX < 256 && schedule::DType_MAX < 256 &&
               schedule::kMaxRank < 256);
@@ -107,8 +113,10 @@ bool BufferTable::build(const schedule::Schedule &schedule, uint64_t vectorBytes
     const int rank = buffer.shape_size();
     if (validate &&
         (id == 0 || chip >= chips || rank > schedule::kMaxRank ||
-         !schedule::BufferKind_IsValid(kind) || kind == schedule::BUFFER_KIND_UNSPECIFIED ||
-         !schedule::DType_IsValid(dtype) || dtype == schedule::DTYPE_UNSPECIFIED)) {
+         // The reader's enum checks (IsValid and not UNSPECIFIED) as ranges: both enums
+         // are 0..MAX without gaps (asserted above).
+         uint32_t(kind) - 1 >= uint32_t(schedule::BufferKind_MAX) ||
+         uint32_t(dtype) - 1 >= uint32_t(schedule::DType_MAX))) {
       return false;
     }
     if (dims.size() + size_t(rank) > dims.capacity()) {

@@ -30,27 +30,6 @@ schedule::DType toScheduleDType(system::DType type) {
 
 } // namespace
 
-unsigned dtypeBits(schedule::DType type) {
-  switch (type) {
-  case schedule::F32:
-  case schedule::INT32:
-    return 32;
-  case schedule::F16:
-  case schedule::BF16:
-    return 16;
-  case schedule::FP8:
-  case schedule::INT8:
-    return 8;
-  case schedule::INT4:
-    return 4;
-  case schedule::DTYPE_UNSPECIFIED:
-  case schedule::DType_INT_MIN_SENTINEL_DO_NOT_USE_:
-  case schedule::DType_INT_MAX_SENTINEL_DO_NOT_USE_:
-    break;
-  }
-  return 0;
-}
-
 const char *dtypeName(schedule::DType type) {
   switch (type) {
   case schedule::F32:

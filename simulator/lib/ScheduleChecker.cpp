@@ -170,26 +170,6 @@ std::optional<std::string> instructionShapeProblem(const BufferTable &buffers,
       [&](int i) -> const BufferInfo & { return *results[i]; });
 }
 
-size_t unitSlot(schedule::Unit unit) {
-  switch (unit) {
-  case schedule::MEM:
-    return 0;
-  case schedule::MXM:
-    return 1;
-  case schedule::VXM:
-    return 2;
-  case schedule::SXM:
-    return 3;
-  case schedule::C2C:
-  case schedule::ICU:
-  case schedule::UNIT_UNSPECIFIED:
-  case schedule::Unit_INT_MIN_SENTINEL_DO_NOT_USE_:
-  case schedule::Unit_INT_MAX_SENTINEL_DO_NOT_USE_:
-    break;
-  }
-  return kReportedUnits.size();
-}
-
 namespace {
 
 /// Rule 4 as one walk that allocates nothing, for tables whose non-view buffers lie in

@@ -16,7 +16,16 @@ namespace conveyor::sim {
 inline constexpr size_t kDTypeSlots = 8;
 
 /// Bits per element of a schedule dtype; 0 for DTYPE_UNSPECIFIED or an unknown value.
-unsigned dtypeBits(schedule::DType type);
+/// Inline: every buffer and most instructions ask.
+inline unsigned dtypeBits(schedule::DType type) {
+  static_assert(schedule::F32 == 1 && schedule::F16 == 2 && schedule::BF16 == 3 &&
+                    schedule::FP8 == 4 && schedule::INT8 == 5 && schedule::INT4 == 6 &&
+                    schedule::INT32 == 7 && schedule::DType_MAX == 7,
+                "a new dtype needs its width here");
+  constexpr unsigned kBits[kDTypeSlots] = {0, 32, 16, 16, 8, 8, 4, 32};
+  const auto value = uint32_t(type);
+  return value < kDTypeSlots ? kBits[value] : 0;
+}
 const char *dtypeName(schedule::DType type);
 
 /// VXM ALU operations per element for each elementwise kind (docs/timing-model.md); 0 for a

@@ -19,7 +19,13 @@ namespace conveyor::sim {
 inline constexpr std::array<schedule::Unit, 4> kReportedUnits = {schedule::MEM, schedule::MXM,
                                                                  schedule::VXM, schedule::SXM};
 /// Position of `unit` in kReportedUnits; kReportedUnits.size() for a unit v1 has no queue for.
-size_t unitSlot(schedule::Unit unit);
+/// Inline: asked once or more per instruction.
+inline size_t unitSlot(schedule::Unit unit) {
+  static_assert(schedule::MEM == 1 && schedule::MXM == 2 && schedule::VXM == 3 &&
+                schedule::SXM == 4 && kReportedUnits.size() == 4);
+  const auto value = uint32_t(unit); // MEM..SXM are 1..4, in report order
+  return value - 1 < kReportedUnits.size() ? value - 1 : kReportedUnits.size();
+}
 
 struct ProgramTiming {
   uint64_t endCycle = 0;              // max(issue + duration)
