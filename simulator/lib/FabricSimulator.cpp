@@ -198,6 +198,9 @@ Status FabricRunner::decode(const schedule::Program &program, ProgramImage &imag
   const std::string label = fmt::format("chip {}, program '{}'", program.chip(), program.name());
   image.instructions.resize(size_t(program.instructions_size()));
   image.energy.resize(size_t(program.instructions_size()));
+  // Each instruction's operand and result entries, looked up once for the traffic, the shape
+  // rules and the cost (reused, so no allocation per instruction).
+  std::vector<const BufferInfo *> operands, results;
   for (int index = 0; index < program.instructions_size(); ++index) {
     const schedule::Instruction &inst = program.instructions(index);
     ImageInstruction &out = image.instructions[size_t(index)];
@@ -213,14 +216,15 @@ Status FabricRunner::decode(const schedule::Program &program, ProgramImage &imag
     out.slotBegin = uint32_t(image.slots.size());
     out.unbooked = unbookedAccesses(inst.opcode());
     out.sliceRead = readsResultBytesOnly(inst.opcode()) && inst.results_size() > 0;
+    operands.clear();
+    results.clear();
+    for (uint32_t id : inst.operands()) {
+      operands.push_back(&buffers.byIdRef(id));
+    }
+    for (uint32_t id : inst.results()) {
+      results.push_back(&buffers.byIdRef(id));
+    }
     if (out.unbooked != 0) {
-      std::vector<const BufferInfo *> operands, results;
-      for (uint32_t id : inst.operands()) {
-        operands.push_back(&buffers.byIdRef(id));
-      }
-      for (uint32_t id : inst.results()) {
-        results.push_back(&buffers.byIdRef(id));
-      }
       out.traffic = uint32_t(image.traffic.size());
       image.traffic.push_back(unbookedTraffic(inst.opcode(), operands.data(),
                                               int(operands.size()), results.data(),
@@ -306,10 +310,11 @@ Status FabricRunner::decode(const schedule::Program &program, ProgramImage &imag
                                 "per unit (queue 0)",
                                 inst.queue()));
       }
-      if (std::optional<std::string> problem = instructionShapeProblem(buffers, inst)) {
+      if (std::optional<std::string> problem =
+              instructionShapeProblem(buffers, inst, operands.data(), results.data())) {
         return fail(*problem);
       }
-      Result<InstructionCost> cost = instructionCost(model, buffers, inst);
+      Result<InstructionCost> cost = instructionCost(model, inst, operands.data(), results.data());
       if (!cost) {
         return fail(cost.error());
       }
