@@ -17,9 +17,12 @@
 #include <algorithm>
 #include <array>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <memory>
+
+#include <unistd.h>
 
 using namespace conveyor;
 
@@ -249,6 +252,56 @@ void simulateTimingOnly(benchmark::State &state) {
   reportRate(state, count);
 }
 BENCHMARK(simulateTimingOnly)->Arg(10000)->Arg(100000)->Arg(1000000)->Unit(benchmark::kMillisecond);
+
+/// The synthetic schedule as `conveyor simulate` holds it: written to a file and read back
+/// with the reader into a protobuf arena (messages adjacent in a few large blocks, not
+/// scattered on the heap as the fixture's `add_*` calls leave them). Read once per size; the
+/// reading is not timed.
+const schedule::Schedule &syntheticScheduleFromFile(uint64_t instructions) {
+  static std::map<uint64_t, std::unique_ptr<schedule::ArenaSchedule>> cache;
+  std::unique_ptr<schedule::ArenaSchedule> &entry = cache[instructions];
+  if (!entry) {
+    const std::string path = (std::filesystem::temp_directory_path() /
+                              fmt::format("conveyor-bench-{}-{}.sched", getpid(), instructions))
+                                 .string();
+    if (Status written = schedule::writeScheduleFile(syntheticSchedule(instructions), path);
+        !written) {
+      std::cerr << "simulator-benchmarks: " << written.error() << "\n";
+      std::exit(1);
+    }
+    Result<schedule::ArenaSchedule> read = schedule::readScheduleFileToArena(path);
+    std::filesystem::remove(path);
+    entry = std::make_unique<schedule::ArenaSchedule>(orDie(std::move(read), "reading back"));
+  }
+  return entry->get();
+}
+
+/// simulate() as `conveyor simulate` calls it on a single-chip schedule: read by the reader
+/// into an arena (so `structureValidated`), timing only.
+void simulateTimingOnlyFromFile(benchmark::State &state) {
+  const schedule::Schedule &s = syntheticScheduleFromFile(uint64_t(state.range(0)));
+  const uint64_t count = uint64_t(s.programs(0).instructions_size());
+  sim::SimulationOptions options;
+  options.functional = false;
+  options.structureValidated = true;
+  for (auto _ : state) {
+    Result<sim::SimulationReport> report = sim::simulate(s, groq1(), {}, options);
+    if (!report) {
+      state.SkipWithError(report.error().c_str());
+      return;
+    }
+    if (report->programs[0].cycles != s.programs(0).compiler_cycles()) {
+      state.SkipWithError("simulated cycles differ from the fixture's schedule");
+      return;
+    }
+  }
+  reportRate(state, count);
+}
+BENCHMARK(simulateTimingOnlyFromFile)
+    ->Arg(10000)
+    ->Arg(100000)
+    ->Arg(1000000)
+    ->Unit(benchmark::kMillisecond);
 
 /// The same through the plain sequence of checks (SimulationOptions::onePass = false: the
 /// reader's validation, buffer table, timing rules and energy each walk the messages), to
