@@ -230,12 +230,10 @@ void reportRate(benchmark::State &state, uint64_t instructionsPerIteration) {
   state.counters["instructions"] = double(instructionsPerIteration);
 }
 
-/// The headline figure: simulate() end to end in timing mode (structural validation,
-/// SRAM checks, timing rules, energy, report), items/s = simulated instructions per second.
-void simulateTimingOnly(benchmark::State &state) {
-  const schedule::Schedule &s = syntheticSchedule(uint64_t(state.range(0)));
-  const uint64_t count = uint64_t(s.programs(0).instructions_size());
-  sim::SimulationOptions options;
+/// Times simulate() of `s` with `options` in timing mode and checks the end cycle against the
+/// fixture's earliest schedule (the fixture and the simulator must agree on it).
+void timeSimulate(benchmark::State &state, const schedule::Schedule &s,
+                  sim::SimulationOptions options) {
   options.functional = false;
   for (auto _ : state) {
     Result<sim::SimulationReport> report = sim::simulate(s, groq1(), {}, options);
@@ -243,13 +241,20 @@ void simulateTimingOnly(benchmark::State &state) {
       state.SkipWithError(report.error().c_str());
       return;
     }
-    // The fixture's earliest schedule and the simulator must agree on the end cycle.
     if (report->programs[0].cycles != s.programs(0).compiler_cycles()) {
       state.SkipWithError("simulated cycles differ from the fixture's schedule");
       return;
     }
   }
-  reportRate(state, count);
+  reportRate(state, uint64_t(s.programs(0).instructions_size()));
+}
+
+/// The headline figure: simulate() end to end in timing mode (structural validation,
+/// SRAM checks, timing rules, energy, report), items/s = simulated instructions per second.
+void simulateTimingOnly(benchmark::State &state) {
+  const schedule::Schedule &s = syntheticSchedule(uint64_t(state.range(0)));
+  sim::SimulationOptions options;
+  timeSimulate(state, s, options);
 }
 BENCHMARK(simulateTimingOnly)->Arg(10000)->Arg(100000)->Arg(1000000)->Unit(benchmark::kMillisecond);
 
@@ -280,22 +285,9 @@ const schedule::Schedule &syntheticScheduleFromFile(uint64_t instructions) {
 /// into an arena (so `structureValidated`), timing only.
 void simulateTimingOnlyFromFile(benchmark::State &state) {
   const schedule::Schedule &s = syntheticScheduleFromFile(uint64_t(state.range(0)));
-  const uint64_t count = uint64_t(s.programs(0).instructions_size());
   sim::SimulationOptions options;
-  options.functional = false;
   options.structureValidated = true;
-  for (auto _ : state) {
-    Result<sim::SimulationReport> report = sim::simulate(s, groq1(), {}, options);
-    if (!report) {
-      state.SkipWithError(report.error().c_str());
-      return;
-    }
-    if (report->programs[0].cycles != s.programs(0).compiler_cycles()) {
-      state.SkipWithError("simulated cycles differ from the fixture's schedule");
-      return;
-    }
-  }
-  reportRate(state, count);
+  timeSimulate(state, s, options);
 }
 BENCHMARK(simulateTimingOnlyFromFile)
     ->Arg(10000)
@@ -308,22 +300,9 @@ BENCHMARK(simulateTimingOnlyFromFile)
 /// compare with the one-pass decoder in the same run.
 void simulateTimingOnlyPlain(benchmark::State &state) {
   const schedule::Schedule &s = syntheticSchedule(uint64_t(state.range(0)));
-  const uint64_t count = uint64_t(s.programs(0).instructions_size());
   sim::SimulationOptions options;
-  options.functional = false;
   options.onePass = false;
-  for (auto _ : state) {
-    Result<sim::SimulationReport> report = sim::simulate(s, groq1(), {}, options);
-    if (!report) {
-      state.SkipWithError(report.error().c_str());
-      return;
-    }
-    if (report->programs[0].cycles != s.programs(0).compiler_cycles()) {
-      state.SkipWithError("simulated cycles differ from the fixture's schedule");
-      return;
-    }
-  }
-  reportRate(state, count);
+  timeSimulate(state, s, options);
 }
 BENCHMARK(simulateTimingOnlyPlain)
     ->Arg(10000)

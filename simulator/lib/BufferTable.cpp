@@ -42,15 +42,12 @@ private:
 
 /// How many messages ahead a walk over scattered protobuf messages asks for memory.
 constexpr size_t kPrefetchDistance = 32;
-// The enums are checked as ranges 1..MAX: each value below must stay as it is.
+// The enums are checked as ranges 1..MAX and kept in a byte each, the rank too. DType's
+// values are pinned where dtypeBits reads them (HardwareModel.h); BufferKind's here.
 static_assert(schedule::BUFFER_KIND_UNSPECIFIED == 0 && schedule::WEIGHT == 1 &&
               schedule::INPUT == 2 && schedule::OUTPUT == 3 && schedule::ACTIVATION == 4 &&
               schedule::KV_CACHE == 5 && schedule::BufferKind_MAX == 5);
-static_assert(schedule::DTYPE_UNSPECIFIED == 0 && schedule::DType_MAX == 7 &&
-              schedule::DType_ARRAYSIZE == 8); // the values 1..7: dtypeBits' table
-// BufferInfo keeps the enums and the rank in a byte each.
-static_assert(schedule::BufferKind_MAX < 256 && schedule::DType_MAX < 256 &&
-              schedule::kMaxRank < 256);
+static_assert(schedule::kMaxRank <= 255);
 
 /// The reader's limit on a tensor's element count (ScheduleFormat.cpp kMaxElements).
 constexpr uint64_t kMaxElements = uint64_t(1) << 56;
