@@ -29,6 +29,8 @@ constexpr uint8_t kIcuSlot = 4;
 /// Executed instructions one run may take (a minute or so of simulation): beyond it an
 /// iteration count is taken to be corrupt rather than simulated for hours.
 constexpr uint64_t kMaxExecutedPerRun = uint64_t(1) << 32;
+/// How many instruction messages ahead decode asks for memory.
+constexpr int kPrefetchDistance = 24;
 
 enum class Kind : uint8_t { Plain, Send, Recv, Sync };
 
@@ -73,9 +75,14 @@ struct ProgramImage {
   std::vector<ImageTransfer> transfers;
   std::vector<ImageBlock> blocks;
   std::vector<uint32_t> slotIds; // slot -> template buffer id
-  std::vector<EnergyParts> energy; // dynamic energy of one execution, per instruction
+  /// Dynamic energy of one run: each instruction's parts times its executions (its block's
+  /// iterations), summed in instruction order; and the same by resource (MEM MXM VXM SXM
+  /// ICU, then C2C, without the link energy, which depends on the run's chip).
+  EnergyParts energy{};
+  std::array<double, kFabricUnits + 1> unitEnergy{};
   std::vector<UnbookedTraffic> traffic; // of the instructions with unbooked accesses
   bool hasTransfers = false;
+  uint64_t sendsPerRun = 0, recvsPerRun = 0; // executed C2C instructions, iterations counted
   uint64_t executedPerRun = 0;
 };
 
@@ -190,20 +197,35 @@ Status FabricRunner::decode(const schedule::Program &program, ProgramImage &imag
       }
     }
   } resetScratch{*this, image};
-  size_t slotCount = 0;
-  for (const schedule::Instruction &inst : program.instructions()) {
-    slotCount += size_t(inst.operands_size() + inst.results_size());
-  }
-  image.slots.reserve(slotCount);
+  const int count = program.instructions_size();
+  // Most instructions name two or three buffers; the vector grows past that if need be (a
+  // pass to count them exactly would touch every message twice).
+  image.slots.reserve(size_t(count) * 3);
   const std::string label = fmt::format("chip {}, program '{}'", program.chip(), program.name());
-  image.instructions.resize(size_t(program.instructions_size()));
-  image.energy.resize(size_t(program.instructions_size()));
+  // Each entry is appended once, in order (no clearing pass over fresh memory first).
+  image.instructions.reserve(size_t(count));
   // Each instruction's operand and result entries, looked up once for the traffic, the shape
   // rules and the cost (reused, so no allocation per instruction).
   std::vector<const BufferInfo *> operands, results;
-  for (int index = 0; index < program.instructions_size(); ++index) {
+  int repeatCursor = 0;
+  for (int index = 0; index < count; ++index) {
+    // Messages and their id arrays are separate heap blocks: ask for them ahead, as the
+    // single-chip decoder does (ScheduleDecoder.cpp).
+    if (index + kPrefetchDistance < count) {
+      const char *ahead =
+          reinterpret_cast<const char *>(&program.instructions(index + kPrefetchDistance));
+      for (size_t offset = 0; offset < sizeof(schedule::Instruction); offset += 64) {
+        __builtin_prefetch(ahead + offset);
+      }
+    }
+    if (index + kPrefetchDistance / 2 < count) {
+      const schedule::Instruction &ahead = program.instructions(index + kPrefetchDistance / 2);
+      __builtin_prefetch(ahead.operands().data());
+      __builtin_prefetch(ahead.results().data());
+    }
     const schedule::Instruction &inst = program.instructions(index);
-    ImageInstruction &out = image.instructions[size_t(index)];
+    ImageInstruction &out = image.instructions.emplace_back();
+    EnergyParts energy{};
     auto fail = [&](const std::string &reason) {
       return makeError(fmt::format("{}, instruction {} ({} '{}' at cycle {}): {}", label, index,
                                    schedule::opcodeName(inst.opcode()), inst.location(),
@@ -290,7 +312,7 @@ Status FabricRunner::decode(const schedule::Program &program, ProgramImage &imag
       if (!parts) {
         return fail(parts.error());
       }
-      image.energy[size_t(index)] = *parts;
+      energy = *parts;
       break;
     }
     case schedule::SYNC:
@@ -326,10 +348,30 @@ Status FabricRunner::decode(const schedule::Program &program, ProgramImage &imag
       if (!parts) {
         return fail(parts.error());
       }
-      image.energy[size_t(index)] = *parts;
+      energy = *parts;
       break;
     }
     }
+    // Its dynamic energy, once per execution. Blocks are sorted and disjoint (the reader's
+    // rules), so one cursor walks them.
+    while (repeatCursor < program.repeats_size() &&
+           uint64_t(index) >= uint64_t(program.repeats(repeatCursor).first()) +
+                                  program.repeats(repeatCursor).count()) {
+      ++repeatCursor;
+    }
+    const bool repeated = repeatCursor < program.repeats_size() &&
+                          uint32_t(index) >= program.repeats(repeatCursor).first();
+    const uint64_t iterations = repeated ? program.repeats(repeatCursor).iterations() : 1;
+    const double executions = double(iterations);
+    (out.kind == Kind::Send ? image.sendsPerRun : image.recvsPerRun) +=
+        out.kind == Kind::Send || out.kind == Kind::Recv ? iterations : 0;
+    double instructionJoules = 0;
+    for (size_t category = 0; category < kEnergyCategories; ++category) {
+      const double joules = energy[category] * executions;
+      image.energy[category] += joules;
+      instructionJoules += joules;
+    }
+    image.unitEnergy[out.unit == kNoUnit ? kFabricUnits : out.unit] += instructionJoules;
   }
   image.executedPerRun = image.instructions.size();
   for (const schedule::Repeat &repeat : program.repeats()) {
@@ -401,14 +443,17 @@ Status FabricRunner::checkStrideSpans(const RunContext &context,
       const __int128 low = (__int128)buffer.address + std::min<__int128>(0, shift);
       const __int128 high =
           (__int128)buffer.address + std::max<__int128>(0, shift) + (__int128)buffer.sizeBytes;
-      const std::string where =
-          fmt::format("{}, repeat block '{}': buffer {} strided by {} bytes over {} iterations",
-                      programLabel(context), context.image->proto->repeats(int(b)).name(),
-                      buffer.label(), stride.addressStride, block.iterations);
+      // Worded only when a check fails (a label is a formatted string).
+      auto where = [&] {
+        return fmt::format("{}, repeat block '{}': buffer {} strided by {} bytes over {} "
+                           "iterations",
+                           programLabel(context), context.image->proto->repeats(int(b)).name(),
+                           buffer.label(), stride.addressStride, block.iterations);
+      };
       if (low < 0 || high > (__int128)model.sramBytes) {
         return makeError(fmt::format("{} spans bytes [{}, {}): SRAM overflow, past the {} bytes "
                                      "of SRAM of system '{}'",
-                                     where, (long long)low, (long long)high, model.sramBytes,
+                                     where(), (long long)low, (long long)high, model.sramBytes,
                                      model.systemName));
       }
       // Storage roots of the chip sorted by address: the first that ends after `low` and
@@ -425,7 +470,7 @@ Status FabricRunner::checkStrideSpans(const RunContext &context,
         }
         return makeError(fmt::format("{} spans bytes [{}, {}), which overlaps buffer {} at "
                                      "[{}, {})",
-                                     where, (long long)low, (long long)high, other.label(),
+                                     where(), (long long)low, (long long)high, other.label(),
                                      other.address, other.address + other.sizeBytes));
       }
     }
@@ -789,26 +834,8 @@ Status FabricRunner::runOne(uint32_t runIndex) {
     }
     ++index;
   }
-  // Dynamic energy: each instruction's parts once per execution (its block's iterations),
-  // in instruction order.
-  size_t energyBlock = 0;
-  for (uint32_t index = 0; index < count; ++index) {
-    while (energyBlock < image.blocks.size() &&
-           index >= image.blocks[energyBlock].first + image.blocks[energyBlock].count) {
-      ++energyBlock;
-    }
-    const bool repeated =
-        energyBlock < image.blocks.size() && index >= image.blocks[energyBlock].first;
-    const double executions = repeated ? double(image.blocks[energyBlock].iterations) : 1.0;
-    const uint8_t unit = image.instructions[index].unit;
-    double instructionJoules = 0;
-    for (size_t category = 0; category < kEnergyCategories; ++category) {
-      const double joules = image.energy[index][category] * executions;
-      result.energy[category] += joules;
-      instructionJoules += joules;
-    }
-    result.unitEnergy[unit == kNoUnit ? kFabricUnits : unit] += instructionJoules;
-  }
+  result.energy = image.energy;
+  result.unitEnergy = image.unitEnergy;
   result.c2cJoules = double(c2cBitHops) * fabric.c2cPicojoulesPerBit * 1e-12;
   result.unitEnergy[kFabricUnits] += result.c2cJoules;
   result.instructions = image.executedPerRun;
@@ -995,6 +1022,16 @@ Result<FabricReport> FabricRunner::run(const std::vector<int> &programs) {
   report.chips = model.chips;
   report.clockHz = model.clockHz;
   report.runs.reserve(runs.size());
+  // Room for every transfer record up front (a large fabric step has tens of thousands; a
+  // corrupt iteration count is caught per run, so the reservation is capped).
+  constexpr uint64_t kMaxReserved = uint64_t(1) << 22;
+  uint64_t sendCount = 0, recvCount = 0;
+  for (const RunContext &context : runs) {
+    sendCount = std::min(sendCount + context.image->sendsPerRun, kMaxReserved);
+    recvCount = std::min(recvCount + context.image->recvsPerRun, kMaxReserved);
+  }
+  sends.reserve(size_t(sendCount));
+  recvs.reserve(size_t(recvCount));
   for (uint32_t r = 0; r < runs.size(); ++r) {
     if (Status status = runOne(r); !status) {
       return makeError(status.error());
