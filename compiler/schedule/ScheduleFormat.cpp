@@ -359,14 +359,16 @@ Status validateInstances(const Schedule &schedule, const Program &program,
   const std::set<uint32_t> used = buffersUsedBy(program);
   for (int i = 0; i < program.instances_size(); ++i) {
     const ProgramInstance &instance = program.instances(i);
-    const std::string label =
-        fmt::format("{}, instance {} (chip {})", programLabel, i, instance.chip());
+    // Worded only on failure: a 576-chip schedule has hundreds of instances.
+    auto label = [&] {
+      return fmt::format("{}, instance {} (chip {})", programLabel, i, instance.chip());
+    };
     if (instance.chip() >= chips) {
       return makeError(fmt::format("{}: chip does not exist (the schedule has {} chip(s))",
-                                   label, chips));
+                                   label(), chips));
     }
     if (!programNames.emplace(instance.chip(), program.name()).second) {
-      return makeError(fmt::format("{}: the chip already runs a program named '{}'", label,
+      return makeError(fmt::format("{}: the chip already runs a program named '{}'", label(),
                                    program.name()));
     }
     for (uint32_t id : used) {
@@ -374,29 +376,29 @@ Status validateInstances(const Schedule &schedule, const Program &program,
       if (mapped == instance.buffer_map().end()) {
         return makeError(fmt::format("{}: template buffer {} is not in buffer_map; map every "
                                      "buffer the template uses",
-                                     label, id));
+                                     label(), id));
       }
       const int from = byId.find(id);
       const int to = byId.find(mapped->second);
       if (to == BufferIndex::kMissing) {
         return makeError(fmt::format("{}: buffer_map sends buffer {} to {}, which is not a buffer",
-                                     label, id, mapped->second));
+                                     label(), id, mapped->second));
       }
       if (facts[size_t(to)].chip != instance.chip()) {
         return makeError(fmt::format("{}: buffer_map sends buffer {} to {}, which lives on chip {}",
-                                     label, id, mapped->second, facts[size_t(to)].chip));
+                                     label(), id, mapped->second, facts[size_t(to)].chip));
       }
       if (from != BufferIndex::kMissing &&
           !BufferFacts::sameTensorType(facts, dims, size_t(from), size_t(to))) {
         return makeError(fmt::format("{}: buffer_map sends buffer {} to {}, which differs in "
                                      "dtype, shape or kind",
-                                     label, id, mapped->second));
+                                     label(), id, mapped->second));
       }
     }
     for (const auto &[from, to] : instance.peer_map()) {
       if (to >= chips || to == instance.chip()) {
         return makeError(fmt::format("{}: peer_map sends chip {} to {}, which is not another chip",
-                                     label, from, to));
+                                     label(), from, to));
       }
     }
   }

@@ -500,23 +500,38 @@ Status FabricRunner::runOne(uint32_t runIndex) {
   std::vector<uint32_t> stateOfSlot(image.slotIds.size());
   std::vector<RootState> states;
   states.reserve(image.slotIds.size());
+  std::vector<uint32_t> rootOfState; // to reset `scratch` after
+  rootOfState.reserve(image.slotIds.size());
+  // Per slot, compact (the loop reads them for every operand of every executed instruction):
+  // where its storage starts, its bytes, and how far it moves each iteration (MEM ports see
+  // the moved address).
+  struct SlotPlace {
+    uint64_t address = 0, bytes = 0;
+    int64_t stride = 0;
+  };
+  std::vector<SlotPlace> slotPlace(image.slotIds.size());
   scratch.resize(buffers.all().size(), kNone); // root -> state index
   for (size_t slot = 0; slot < image.slotIds.size(); ++slot) {
     const uint32_t id = context.instance == nullptr
                             ? image.slotIds[slot]
                             : mapped(context.instance->buffer_map(), image.slotIds[slot]);
     bufferOfSlot[slot] = buffers.indexOf(id);
-    const size_t root = buffers.at(bufferOfSlot[slot]).root;
+    const BufferInfo &buffer = buffers.at(bufferOfSlot[slot]);
+    slotPlace[slot].address = buffer.address;
+    slotPlace[slot].bytes = buffer.bytes;
+    const uint32_t root = buffer.root;
     if (scratch[root] == kNone) {
       scratch[root] = uint32_t(states.size());
+      rootOfState.push_back(root);
       RootState &state = states.emplace_back();
-      state.weight = buffers.at(root).kind() == schedule::WEIGHT;
-      state.resident = buffers.at(root).kind() == schedule::KV_CACHE;
+      const schedule::BufferKind kind = buffers.at(root).kind();
+      state.weight = kind == schedule::WEIGHT;
+      state.resident = kind == schedule::KV_CACHE;
     }
     stateOfSlot[slot] = scratch[root];
   }
-  for (size_t slot = 0; slot < image.slotIds.size(); ++slot) {
-    scratch[buffers.at(bufferOfSlot[slot]).root] = kNone;
+  for (const uint32_t root : rootOfState) {
+    scratch[root] = kNone;
   }
   for (const ImageBlock &block : image.blocks) {
     for (const ImageStride &stride : block.strides) {
@@ -527,19 +542,6 @@ Status FabricRunner::runOne(uint32_t runIndex) {
   }
   if (Status status = checkStrideSpans(context, bufferOfSlot); !status) {
     return status;
-  }
-  // Per slot: how far its storage moves each iteration (MEM ports see the moved address).
-  // Per slot, compact (the loop reads them for every operand of every executed instruction):
-  // where its storage starts, its bytes, and how far it moves each iteration.
-  struct SlotPlace {
-    uint64_t address = 0, bytes = 0;
-    int64_t stride = 0;
-  };
-  std::vector<SlotPlace> slotPlace(image.slotIds.size());
-  for (size_t slot = 0; slot < slotPlace.size(); ++slot) {
-    const BufferInfo &buffer = buffers.at(bufferOfSlot[slot]);
-    slotPlace[slot].address = buffer.address;
-    slotPlace[slot].bytes = buffer.bytes;
   }
   for (const ImageBlock &block : image.blocks) {
     for (const ImageStride &stride : block.strides) {
