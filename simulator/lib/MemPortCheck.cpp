@@ -110,6 +110,10 @@ bool MemPortBook::groupFits(MemPort port, const PortBooking &wanted, PortConflic
   // it has cycles (unit jobs with release times and deadlines). The groups before `wanted`
   // passed, so only intervals around `wanted`'s window need testing: a from the starts at or
   // before it, b from the ends at or after it.
+  // The group changes only where some held span begins or ends, so along a wide buffer most
+  // slices repeat the group of the slice before: a group that has fitted once fits again
+  // (the test reads the bookings only, not the slice), and is not tested again.
+  passedGroup.clear();
   for (uint32_t k = 0; k < mine.count; ++k) {
     const uint32_t slice = (mine.first + k) % map.slices();
     group.clear();
@@ -118,7 +122,7 @@ bool MemPortBook::groupFits(MemPort port, const PortBooking &wanted, PortConflic
         group.push_back(held.booking);
       }
     }
-    if (group.size() < 2) {
+    if (group.size() < 2 || group == passedGroup) {
       continue;
     }
     // Candidate ends of the interval: `wanted`'s own (index group.size()) and the held ones
@@ -168,6 +172,7 @@ bool MemPortBook::groupFits(MemPort port, const PortBooking &wanted, PortConflic
         }
       }
     }
+    passedGroup.assign(group.begin(), group.end());
   }
   return true;
 }

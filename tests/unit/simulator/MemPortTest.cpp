@@ -253,6 +253,37 @@ TEST_CASE("MEM port: three bookings of one slice that fit two by two but not tog
   CHECK(mine.groupVectors == 4);
 }
 
+TEST_CASE("MEM port: a wide booking is tested slice by slice, each distinct group once",
+          "[memport]") {
+  auto model = sim::buildHardwareModel(testSystem()); // 4 slices of 320-byte vectors
+  REQUIRE(model);
+  // Two-vector reads: a and b on slices 0-1 over [10, 14), c and d on slices 2-3 over
+  // [10, cdEnd); then a four-vector read of slices 0-3 in [11, 12). Slices 0 and 1 see the
+  // same group {a, b} (3 vectors in 4 cycles: fits); slices 2 and 3 see {c, d}.
+  auto book = [&](uint64_t cdOccupancy, sim::PortConflict &conflict) {
+    sim::MemPortBook ports(*model);
+    REQUIRE(ports.bookBuffer(sim::MemPort::Read, 10, 4, 9, 0, 640, 1, 0, conflict));
+    REQUIRE(ports.bookBuffer(sim::MemPort::Read, 10, 4, 9, 320 * 4, 640, 2, 0, conflict));
+    REQUIRE(ports.bookBuffer(sim::MemPort::Read, 10, cdOccupancy, 9, 320 * 2, 640, 3, 0,
+                             conflict));
+    REQUIRE(ports.bookBuffer(sim::MemPort::Read, 10, cdOccupancy, 9, 320 * 6, 640, 4, 0,
+                             conflict));
+    return ports.bookBuffer(sim::MemPort::Read, 11, 1, 9, 320 * 8, 320 * 4, 5, 0, conflict);
+  };
+  sim::PortConflict conflict;
+  // c and d over [10, 12): with the wide read, 3 vectors of slice 2 in 2 cycles.
+  REQUIRE_FALSE(book(2, conflict));
+  CHECK(conflict.kind == sim::PortConflict::Kind::SlicePortGroup);
+  CHECK(conflict.slice == 2);
+  CHECK(conflict.groupIndices == std::vector<uint32_t>{3, 4});
+  CHECK(conflict.groupVectors == 3);
+  CHECK(conflict.groupFrom == 10);
+  CHECK(conflict.groupTo == 12);
+  // Over [10, 14) they fit, as a and b do.
+  sim::PortConflict none;
+  CHECK(book(4, none));
+}
+
 TEST_CASE("Streams: the accesses rule 5 cannot place still take their streams",
           "[memport][streams]") {
   // What they move: a gather's rows (its result), an expert product's T x k installed K x N

@@ -226,6 +226,7 @@ private:
   };
   std::vector<InFlight> inFlight; // streamsFree's scratch
   std::vector<const PortBooking *> group; // groupFits's bookings
+  std::vector<const PortBooking *> passedGroup; // groupFits: the last group that fit
 };
 
 /// The reason for a conflict, e.g. "MEM slice 12 read port double-booked by instructions 3
