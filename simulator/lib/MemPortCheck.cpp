@@ -79,6 +79,50 @@ bool MemPortBook::bookAgainstInFlight(MemPort port, uint64_t issue, const PortBo
   return true;
 }
 
+bool MemPortBook::groupOverloaded(const PortBooking &wanted) {
+  windows.clear();
+  for (const PortBooking *held : group) {
+    windows.push_back({held->end, held->start, held->perSlice});
+  }
+  std::sort(windows.begin(), windows.end(),
+            [](const Window &a, const Window &b) { return a.end < b.end; });
+  // Intervals [from, to): `from` a start at or before wanted.start (its own included), `to`
+  // an end at or after wanted.end (its own included). For one `from`, walking the ends in
+  // order adds each window inside as `to` passes its end.
+  auto overloadedFrom = [&](uint64_t from) {
+    uint64_t vectors = wanted.perSlice;
+    uint32_t inside = 0;
+    size_t next = 0;
+    auto takeUpTo = [&](uint64_t to) {
+      for (; next < windows.size() && windows[next].end <= to; ++next) {
+        if (windows[next].start >= from) {
+          vectors += windows[next].vectors;
+          inside += 1;
+        }
+      }
+      return vectors > to - from && inside >= 2;
+    };
+    if (takeUpTo(wanted.end)) {
+      return true;
+    }
+    while (next < windows.size()) {
+      if (takeUpTo(windows[next].end)) {
+        return true;
+      }
+    }
+    return false;
+  };
+  if (overloadedFrom(wanted.start)) {
+    return true;
+  }
+  for (const Window &window : windows) {
+    if (window.start < wanted.start && overloadedFrom(window.start)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 bool MemPortBook::groupFits(MemPort port, const PortBooking &wanted, PortConflict &conflict) {
   const Port &list = ports[size_t(port)];
   const system::SliceSpan mine = map.span(wanted.address, wanted.bytes);
@@ -125,6 +169,12 @@ bool MemPortBook::groupFits(MemPort port, const PortBooking &wanted, PortConflic
     if (group.size() < 2 || group == passedGroup) {
       continue;
     }
+    if (!groupOverloaded(wanted)) {
+      passedGroup.assign(group.begin(), group.end());
+      continue;
+    }
+    // Some interval is overloaded: the search below finds the first in its order, the one
+    // the message has always named.
     // Candidate ends of the interval: `wanted`'s own (index group.size()) and the held ones
     // around it.
     for (size_t ia = 0; ia <= group.size(); ++ia) {

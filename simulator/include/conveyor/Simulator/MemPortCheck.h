@@ -227,6 +227,14 @@ private:
   std::vector<InFlight> inFlight; // streamsFree's scratch
   std::vector<const PortBooking *> group; // groupFits's bookings
   std::vector<const PortBooking *> passedGroup; // groupFits: the last group that fit
+  /// groupFits's screen: the group's windows, sorted by end.
+  struct Window {
+    uint64_t end, start, vectors;
+  };
+  std::vector<Window> windows;
+  /// True when some interval around `wanted`'s window holds more of `group`'s vectors (with
+  /// `wanted`'s, of two or more held bookings) than it has cycles: O(g^2) after a sort.
+  bool groupOverloaded(const PortBooking &wanted);
 };
 
 /// The reason for a conflict, e.g. "MEM slice 12 read port double-booked by instructions 3
