@@ -8,17 +8,21 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <new>
 #include <map>
 #include <optional>
 #include <set>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace conveyor::schedule {
@@ -757,9 +761,74 @@ Status validateStructure(const Schedule &schedule, const std::string &where) {
   return Status::success();
 }
 
-/// The file's bytes, read with plain read(2) calls into a string sized from fstat (a stream
+/// Memory for large buffers (a schedule file's bytes, its arena's blocks) from anonymous
+/// mappings aligned to 2 MiB and marked for transparent huge pages, where the kernel offers
+/// them (Debian's default is THP "madvise"). Reading and parsing a 72 MB schedule otherwise
+/// takes tens of thousands of 4 KiB page faults, about a quarter of `conveyor simulate`'s time
+/// on the development VM (docs/simulator.md, "Speed"). Smaller requests go to malloc.
+constexpr size_t kHugePage = size_t(2) << 20;
+
+void *hugeAlloc(size_t bytes) {
+  if (bytes < kHugePage) {
+    void *small = std::malloc(bytes);
+    if (small == nullptr) {
+      throw std::bad_alloc();
+    }
+    return small;
+  }
+  const size_t mapped = bytes + kHugePage;
+  void *raw = ::mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) {
+    throw std::bad_alloc();
+  }
+  // Keep the 2 MiB-aligned part: huge pages need aligned addresses.
+  const auto begin = reinterpret_cast<uintptr_t>(raw);
+  const uintptr_t aligned = (begin + kHugePage - 1) & ~uintptr_t(kHugePage - 1);
+  if (aligned > begin) {
+    ::munmap(raw, aligned - begin);
+  }
+  const uintptr_t end = begin + mapped;
+  const uintptr_t alignedEnd = aligned + ((bytes + 4095) & ~size_t(4095));
+  if (end > alignedEnd) {
+    ::munmap(reinterpret_cast<void *>(alignedEnd), end - alignedEnd);
+  }
+  ::madvise(reinterpret_cast<void *>(aligned), bytes, MADV_HUGEPAGE); // a hint: may fail
+  return reinterpret_cast<void *>(aligned);
+}
+
+void hugeFree(void *memory, size_t bytes) {
+  if (memory == nullptr) {
+    return;
+  }
+  if (bytes < kHugePage) {
+    std::free(memory);
+    return;
+  }
+  ::munmap(memory, (bytes + 4095) & ~size_t(4095));
+}
+
+/// A file's bytes: in a huge-page buffer when the file is regular and large, else in a string.
+class FileBytes {
+public:
+  FileBytes() = default;
+  FileBytes(FileBytes &&other) noexcept
+      : owned(std::move(other.owned)), mapped(std::exchange(other.mapped, nullptr)),
+        capacity(std::exchange(other.capacity, 0)), length(std::exchange(other.length, 0)) {}
+  FileBytes &operator=(FileBytes &&) = delete;
+  FileBytes(const FileBytes &) = delete;
+  ~FileBytes() { hugeFree(mapped, capacity); }
+
+  const char *data() const { return mapped != nullptr ? mapped : owned.data(); }
+  size_t size() const { return mapped != nullptr ? length : owned.size(); }
+
+  std::string owned;
+  char *mapped = nullptr; // hugeAlloc(capacity), of which `length` bytes are the file's
+  size_t capacity = 0, length = 0;
+};
+
+/// The file's bytes, read with plain read(2) calls into a buffer sized from fstat (a stream
 /// copy through a growing stringbuf took a tenth of a large schedule's load time).
-std::string readWholeFile(const std::string &path, bool &ok, std::string &problem) {
+FileBytes readWholeFile(const std::string &path, bool &ok, std::string &problem) {
   struct stat info {};
   if (::stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode)) {
     ok = false;
@@ -773,19 +842,30 @@ std::string readWholeFile(const std::string &path, bool &ok, std::string &proble
     problem = errno != 0 ? std::strerror(errno) : "cannot open the file";
     return {};
   }
-  std::string bytes;
+  FileBytes file;
+  char *buffer = nullptr; // file.mapped, or file.owned's characters
+  size_t size = 0;
   if (::fstat(fd, &info) == 0 && S_ISREG(info.st_mode) && info.st_size > 0) {
-    bytes.resize(size_t(info.st_size));
+    size = size_t(info.st_size);
+    if (size >= kHugePage) {
+      file.capacity = size;
+      file.mapped = static_cast<char *>(hugeAlloc(size));
+      buffer = file.mapped;
+    } else {
+      file.owned.resize(size);
+      buffer = file.owned.data();
+    }
   }
   // Pipes and special files report no size, and a file may change while it is read: read
-  // until end of file. A full string is first probed with a small read, so that a file of
-  // exactly the expected size is not copied into a doubled string.
+  // until end of file. A full buffer is first probed with a small read, so that a file of
+  // exactly the expected size is not copied into a doubled one; a file that grew goes on in
+  // the string.
   size_t filled = 0;
   char probe[4096];
   while (true) {
-    const bool full = filled == bytes.size();
-    char *into = full ? probe : bytes.data() + filled;
-    const size_t room = full ? sizeof(probe) : bytes.size() - filled;
+    const bool full = filled == size;
+    char *into = full ? probe : buffer + filled;
+    const size_t room = full ? sizeof(probe) : size - filled;
     const ssize_t got = ::read(fd, into, room);
     if (got < 0 && errno == EINTR) {
       continue;
@@ -800,15 +880,25 @@ std::string readWholeFile(const std::string &path, bool &ok, std::string &proble
       break;
     }
     if (full) {
-      bytes.resize(std::max(2 * bytes.size(), filled + size_t(got)));
-      std::memcpy(bytes.data() + filled, probe, size_t(got));
+      if (file.mapped != nullptr) { // it grew: carry on in the string
+        file.owned.assign(file.mapped, filled);
+        hugeFree(std::exchange(file.mapped, nullptr), std::exchange(file.capacity, 0));
+      }
+      file.owned.resize(std::max(2 * file.owned.size(), filled + size_t(got)));
+      std::memcpy(file.owned.data() + filled, probe, size_t(got));
+      buffer = file.owned.data();
+      size = file.owned.size();
     }
     filled += size_t(got);
   }
   ::close(fd);
-  bytes.resize(filled);
+  if (file.mapped != nullptr) {
+    file.length = filled;
+  } else {
+    file.owned.resize(filled);
+  }
   ok = true;
-  return bytes;
+  return file;
 }
 
 /// The permission bits a new file gets from open(2) with mode 0666 under the current umask.
@@ -839,9 +929,11 @@ Status validateSchedule(const Schedule &schedule, const std::string &sourceName)
 
 namespace {
 
-/// Parses `bytes` into `schedule` (empty) and makes the reader's checks.
-Status parseInto(Schedule &schedule, const std::string &bytes, const std::string &sourceName) {
-  if (bytes.empty() || !schedule.ParseFromString(bytes) || schedule.magic() != kMagic) {
+/// Parses `size` bytes at `bytes` into `schedule` (empty) and makes the reader's checks.
+Status parseInto(Schedule &schedule, const char *bytes, size_t size,
+                 const std::string &sourceName) {
+  if (size == 0 || size > size_t(std::numeric_limits<int>::max()) ||
+      !schedule.ParseFromArray(bytes, int(size)) || schedule.magic() != kMagic) {
     return makeError(fmt::format(
         "'{}' is not a Conveyor schedule (bad magic); compile one with `conveyor compile`",
         sourceName));
@@ -854,10 +946,10 @@ Status parseInto(Schedule &schedule, const std::string &bytes, const std::string
   return validateStructure(schedule, sourceName);
 }
 
-Result<std::string> readScheduleBytes(const std::string &path) {
+Result<FileBytes> readScheduleBytes(const std::string &path) {
   bool ok = true;
   std::string problem;
-  std::string bytes = readWholeFile(path, ok, problem);
+  FileBytes bytes = readWholeFile(path, ok, problem);
   if (!ok) {
     return makeError(fmt::format("cannot read schedule '{}': {}", path, problem));
   }
@@ -868,33 +960,41 @@ Result<std::string> readScheduleBytes(const std::string &path) {
 
 Result<Schedule> parseSchedule(const std::string &bytes, const std::string &sourceName) {
   Schedule schedule;
-  if (Status status = parseInto(schedule, bytes, sourceName); !status) {
+  if (Status status = parseInto(schedule, bytes.data(), bytes.size(), sourceName); !status) {
     return makeError(status.error());
   }
   return schedule;
 }
 
 Result<Schedule> readScheduleFile(const std::string &path) {
-  Result<std::string> bytes = readScheduleBytes(path);
+  Result<FileBytes> bytes = readScheduleBytes(path);
   if (!bytes) {
     return bytes.takeError();
   }
-  return parseSchedule(*bytes, path);
+  Schedule schedule;
+  if (Status status = parseInto(schedule, bytes->data(), bytes->size(), path); !status) {
+    return makeError(status.error());
+  }
+  return schedule;
 }
 
 Result<ArenaSchedule> readScheduleFileToArena(const std::string &path) {
-  Result<std::string> bytes = readScheduleBytes(path);
+  Result<FileBytes> bytes = readScheduleBytes(path);
   if (!bytes) {
     return bytes.takeError();
   }
-  // Blocks grow to a few MiB: a large schedule takes tens of them instead of thousands.
+  // Blocks grow to a few MiB: a large schedule takes tens of them instead of thousands; those
+  // of 2 MiB and more are on huge pages (hugeAlloc).
   google::protobuf::ArenaOptions options;
   options.start_block_size = size_t(64) << 10;
   options.max_block_size = size_t(4) << 20;
+  options.block_alloc = hugeAlloc;
+  options.block_dealloc = hugeFree;
   ArenaSchedule loaded;
   loaded.arena = std::make_unique<google::protobuf::Arena>(options);
   loaded.schedule = google::protobuf::Arena::CreateMessage<Schedule>(loaded.arena.get());
-  if (Status status = parseInto(*loaded.schedule, *bytes, path); !status) {
+  if (Status status = parseInto(*loaded.schedule, bytes->data(), bytes->size(), path);
+      !status) {
     return makeError(status.error());
   }
   return loaded;
