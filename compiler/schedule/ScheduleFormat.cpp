@@ -1,6 +1,7 @@
 // Reads, validates, writes (atomically) and dumps *.sched schedule files. Free of MLIR.
 #include "conveyor/Schedule/ScheduleFormat.h"
 #include "conveyor/Schedule/OpcodeRules.h"
+#include "conveyor/Support/HugePages.h"
 
 #include <fmt/format.h>
 #include <google/protobuf/util/json_util.h>
@@ -18,7 +19,6 @@
 #include <map>
 #include <optional>
 #include <set>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <unordered_map>
@@ -761,52 +761,6 @@ Status validateStructure(const Schedule &schedule, const std::string &where) {
   return Status::success();
 }
 
-/// Memory for large buffers (a schedule file's bytes, its arena's blocks) from anonymous
-/// mappings aligned to 2 MiB and marked for transparent huge pages, where the kernel offers
-/// them (Debian's default is THP "madvise"). Reading and parsing a 72 MB schedule otherwise
-/// takes tens of thousands of 4 KiB page faults, about a quarter of `conveyor simulate`'s time
-/// on the development VM (docs/simulator.md, "Speed"). Smaller requests go to malloc.
-constexpr size_t kHugePage = size_t(2) << 20;
-
-void *hugeAlloc(size_t bytes) {
-  if (bytes < kHugePage) {
-    void *small = std::malloc(bytes);
-    if (small == nullptr) {
-      throw std::bad_alloc();
-    }
-    return small;
-  }
-  const size_t mapped = bytes + kHugePage;
-  void *raw = ::mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (raw == MAP_FAILED) {
-    throw std::bad_alloc();
-  }
-  // Keep the 2 MiB-aligned part: huge pages need aligned addresses.
-  const auto begin = reinterpret_cast<uintptr_t>(raw);
-  const uintptr_t aligned = (begin + kHugePage - 1) & ~uintptr_t(kHugePage - 1);
-  if (aligned > begin) {
-    ::munmap(raw, aligned - begin);
-  }
-  const uintptr_t end = begin + mapped;
-  const uintptr_t alignedEnd = aligned + ((bytes + 4095) & ~size_t(4095));
-  if (end > alignedEnd) {
-    ::munmap(reinterpret_cast<void *>(alignedEnd), end - alignedEnd);
-  }
-  ::madvise(reinterpret_cast<void *>(aligned), bytes, MADV_HUGEPAGE); // a hint: may fail
-  return reinterpret_cast<void *>(aligned);
-}
-
-void hugeFree(void *memory, size_t bytes) {
-  if (memory == nullptr) {
-    return;
-  }
-  if (bytes < kHugePage) {
-    std::free(memory);
-    return;
-  }
-  ::munmap(memory, (bytes + 4095) & ~size_t(4095));
-}
-
 /// A file's bytes: in a huge-page buffer when the file is regular and large, else in a string.
 class FileBytes {
 public:
@@ -847,7 +801,7 @@ FileBytes readWholeFile(const std::string &path, bool &ok, std::string &problem)
   size_t size = 0;
   if (::fstat(fd, &info) == 0 && S_ISREG(info.st_mode) && info.st_size > 0) {
     size = size_t(info.st_size);
-    if (size >= kHugePage) {
+    if (size >= kHugePageBytes) {
       file.capacity = size;
       file.mapped = static_cast<char *>(hugeAlloc(size));
       buffer = file.mapped;

@@ -12,6 +12,7 @@
 #include "conveyor/Simulator/InstructionCost.h"
 #include "conveyor/Simulator/MemPortCheck.h"
 #include "conveyor/Simulator/ScheduleChecker.h"
+#include "conveyor/Support/HugePages.h"
 
 #include <fmt/format.h>
 
@@ -134,8 +135,9 @@ private:
   const BufferTable &buffers;
   std::vector<ProgramImage> images;
   std::vector<RunContext> runs;
-  std::vector<SendRecord> sends;
-  std::vector<RecvRecord> recvs;
+  // A large fabric step records hundreds of thousands of transfers: on huge pages.
+  std::vector<SendRecord, HugePageAllocator<SendRecord>> sends;
+  std::vector<RecvRecord, HugePageAllocator<RecvRecord>> recvs;
   FabricReport report;
   std::vector<uint32_t> scratch; // by buffer table index; kNone between uses
 
@@ -889,7 +891,7 @@ Status FabricRunner::pairTransfers() {
     uint64_t start, end;
     size_t recv;
   };
-  std::vector<Inbound> inbound;
+  std::vector<Inbound, HugePageAllocator<Inbound>> inbound;
   inbound.reserve(recvs.size());
   // Links crossed after the sender's port (FabricModel::forwardingChip), and the direct
   // transfers that share them, in reference cycles.
@@ -899,7 +901,7 @@ Status FabricRunner::pairTransfers() {
     size_t recv;
     bool forwarded;
   };
-  std::vector<LinkUse> linkUses;
+  std::vector<LinkUse, HugePageAllocator<LinkUse>> linkUses;
   bool anyForwarded = false;
   size_t s = 0;
   for (size_t r = 0; r < recvs.size(); ++r) {

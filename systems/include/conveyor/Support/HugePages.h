@@ -1,0 +1,31 @@
+// Memory for large, short-lived buffers on transparent huge pages: a schedule file's bytes,
+// its protobuf arena's blocks, the fabric engine's transfer records. On the development VM a
+// 4 KiB page fault costs microseconds (paravirtualised), and a large multi-chip schedule
+// touches hundreds of megabytes of fresh memory; 2 MiB pages take 512 times fewer faults.
+#pragma once
+
+#include <cstddef>
+
+namespace conveyor {
+
+/// Requests of at least this many bytes get an anonymous mapping aligned to 2 MiB and
+/// marked MADV_HUGEPAGE (a hint: the kernel may ignore it; Debian's default THP mode,
+/// "madvise", honours it); smaller ones go to malloc. Throws std::bad_alloc on failure.
+inline constexpr size_t kHugePageBytes = size_t(2) << 20;
+void *hugeAlloc(size_t bytes);
+/// Frees what hugeAlloc(bytes) returned (the same `bytes`). Null is ignored.
+void hugeFree(void *memory, size_t bytes);
+
+/// A std::allocator for large vectors, through hugeAlloc.
+template <typename T> struct HugePageAllocator {
+  using value_type = T;
+  HugePageAllocator() = default;
+  template <typename U> HugePageAllocator(const HugePageAllocator<U> &) noexcept {}
+  T *allocate(size_t count) { return static_cast<T *>(hugeAlloc(count * sizeof(T))); }
+  void deallocate(T *memory, size_t count) noexcept { hugeFree(memory, count * sizeof(T)); }
+  template <typename U> bool operator==(const HugePageAllocator<U> &) const noexcept {
+    return true;
+  }
+};
+
+} // namespace conveyor
