@@ -1,0 +1,44 @@
+// hugeAlloc / hugeFree / HugePageAllocator (conveyor/Support/HugePages.h).
+#include "conveyor/Support/HugePages.h"
+
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+using namespace conveyor;
+
+TEST_CASE("hugeAlloc gives 2 MiB-aligned writable memory for large requests", "[hugepages]") {
+  const size_t bytes = kHugePageBytes + 12345; // not a multiple of any page size
+  auto *memory = static_cast<unsigned char *>(hugeAlloc(bytes));
+  REQUIRE(memory != nullptr);
+  CHECK(reinterpret_cast<uintptr_t>(memory) % kHugePageBytes == 0);
+  std::memset(memory, 0xab, bytes); // every byte is there
+  CHECK(memory[0] == 0xab);
+  CHECK(memory[bytes - 1] == 0xab);
+  hugeFree(memory, bytes);
+  // Small requests come from malloc, and free the same way.
+  auto *small = static_cast<unsigned char *>(hugeAlloc(100));
+  REQUIRE(small != nullptr);
+  std::memset(small, 1, 100);
+  hugeFree(small, 100);
+  hugeFree(nullptr, bytes);
+}
+
+TEST_CASE("a vector on HugePageAllocator grows through both sizes and keeps its values",
+          "[hugepages]") {
+  std::vector<uint64_t, HugePageAllocator<uint64_t>> values;
+  for (uint64_t i = 0; i < 1000000; ++i) { // 8 MB: from malloc'd to mapped on the way
+    values.push_back(i * 3);
+  }
+  uint64_t sum = 0;
+  for (uint64_t value : values) {
+    sum += value;
+  }
+  CHECK(sum == 3 * (uint64_t(999999) * 1000000 / 2));
+  values.shrink_to_fit();
+  values.resize(10);
+  values.shrink_to_fit();
+  CHECK(values[9] == 27);
+}
