@@ -264,6 +264,9 @@ Result<InstructionCost> costOf(const HardwareModel &model, const schedule::Instr
     cost.occupancy = operand(0).vectors;
     cost.duration = model.memLatency + cost.occupancy;
     return cost;
+  case schedule::C2C_SEND: // timed by the fabric engine from the link (FabricSimulator.cpp)
+  case schedule::C2C_RECV:
+  case schedule::SYNC:
   case schedule::OPCODE_UNSPECIFIED:
   case schedule::Opcode_INT_MIN_SENTINEL_DO_NOT_USE_:
   case schedule::Opcode_INT_MAX_SENTINEL_DO_NOT_USE_:
