@@ -211,20 +211,7 @@ Status FabricRunner::decode(const schedule::Program &program, ProgramImage &imag
   std::vector<const BufferInfo *> operands, results;
   int repeatCursor = 0;
   for (int index = 0; index < count; ++index) {
-    // Messages and their id arrays are separate heap blocks: ask for them ahead, as the
-    // single-chip decoder does (ScheduleDecoder.cpp).
-    if (index + kPrefetchDistance < count) {
-      const char *ahead =
-          reinterpret_cast<const char *>(&program.instructions(index + kPrefetchDistance));
-      for (size_t offset = 0; offset < sizeof(schedule::Instruction); offset += 64) {
-        __builtin_prefetch(ahead + offset);
-      }
-    }
-    if (index + kPrefetchDistance / 2 < count) {
-      const schedule::Instruction &ahead = program.instructions(index + kPrefetchDistance / 2);
-      __builtin_prefetch(ahead.operands().data());
-      __builtin_prefetch(ahead.results().data());
-    }
+    prefetchInstructionAhead(program, index, count, kPrefetchDistance);
     const schedule::Instruction &inst = program.instructions(index);
     ImageInstruction &out = image.instructions.emplace_back();
     EnergyParts energy{};

@@ -165,20 +165,7 @@ bool decodeProgram(const HardwareModel &model, const BufferTable &buffers,
     return true;
   };
   for (int index = 0; index < count; ++index) {
-    // Messages and their id arrays are separate heap blocks: ask for them ahead.
-    if (index + kPrefetchDistance < count) {
-      // Every cache line of the message: the fields read span about four.
-      const char *ahead =
-          reinterpret_cast<const char *>(&program.instructions(index + kPrefetchDistance));
-      for (size_t offset = 0; offset < sizeof(schedule::Instruction); offset += 64) {
-        __builtin_prefetch(ahead + offset);
-      }
-    }
-    if (index + kPrefetchDistance / 2 < count) {
-      const schedule::Instruction &ahead = program.instructions(index + kPrefetchDistance / 2);
-      __builtin_prefetch(ahead.operands().data());
-      __builtin_prefetch(ahead.results().data());
-    }
+    prefetchInstructionAhead(program, index, count, kPrefetchDistance);
     const schedule::Instruction &inst = program.instructions(index);
     // The reader's rules (ScheduleFormat.cpp validateStructure).
     const OpcodeRuleTable::Rule *rule = opcodeRules.find(inst.opcode());

@@ -27,6 +27,25 @@ inline size_t unitSlot(schedule::Unit unit) {
   return value - 1 < kReportedUnits.size() ? value - 1 : kReportedUnits.size();
 }
 
+/// For a walk over `program`'s instructions in order, at `index` of `count`: asks for every
+/// cache line of the message `distance` ahead (the fields read span about four) and, half as
+/// far ahead, for its operand and result arrays. Messages and their id arrays are separate
+/// heap blocks; used by the single-chip decoder and the fabric engine's decode.
+inline void prefetchInstructionAhead(const schedule::Program &program, int index, int count,
+                                     int distance) {
+  if (index + distance < count) {
+    const char *ahead = reinterpret_cast<const char *>(&program.instructions(index + distance));
+    for (size_t offset = 0; offset < sizeof(schedule::Instruction); offset += 64) {
+      __builtin_prefetch(ahead + offset);
+    }
+  }
+  if (index + distance / 2 < count) {
+    const schedule::Instruction &ahead = program.instructions(index + distance / 2);
+    __builtin_prefetch(ahead.operands().data());
+    __builtin_prefetch(ahead.results().data());
+  }
+}
+
 struct ProgramTiming {
   uint64_t endCycle = 0;              // max(issue + duration)
   std::vector<InstructionCost> costs; // one per instruction, in program order
