@@ -19,9 +19,13 @@
 #include <algorithm>
 #include <array>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <memory>
+#include <string>
+#include <unistd.h>
+#include <vector>
 
 using namespace conveyor;
 
@@ -460,6 +464,69 @@ void llama70bDecodeStep576(benchmark::State &state) {
   state.counters["tokens_per_s"] = last.clockHz / double(last.endCycle);
 }
 BENCHMARK(llama70bDecodeStep576)->Unit(benchmark::kMillisecond);
+
+/// llamaSchedule() written to a temporary file once per process (removed at exit).
+const std::string &llamaScheduleFile() {
+  static const struct File {
+    std::string path = (std::filesystem::temp_directory_path() /
+                        fmt::format("conveyor-bench-llama576-{}.sched", getpid()))
+                           .string();
+    File() {
+      if (Status written = schedule::writeScheduleFile(llamaSchedule(), path); !written) {
+        std::cerr << "simulator-benchmarks: " << written.error() << "\n";
+        std::exit(1);
+      }
+    }
+    ~File() { std::filesystem::remove(path); }
+  } file;
+  return file.path;
+}
+
+/// What `conveyor simulate` pays before simulating: reading the 576-chip step's file into a
+/// protobuf arena, with the reader's structural checks. bytes_per_second is of the file.
+void readLlamaSchedule576(benchmark::State &state) {
+  const std::string &path = llamaScheduleFile();
+  for (auto _ : state) {
+    Result<schedule::ArenaSchedule> read = schedule::readScheduleFileToArena(path);
+    if (!read) {
+      state.SkipWithError(read.error().c_str());
+      return;
+    }
+    benchmark::DoNotOptimize(read->get().buffers_size());
+  }
+  state.SetBytesProcessed(int64_t(state.iterations()) *
+                          int64_t(std::filesystem::file_size(path)));
+}
+BENCHMARK(readLlamaSchedule576)->Unit(benchmark::kMillisecond);
+
+/// The decode step as `conveyor simulate` runs it: the schedule read back from its file (once;
+/// the reading is timed above), then prepare (the reader has validated it) and run.
+void llama70bDecodeStep576FromFile(benchmark::State &state) {
+  static const schedule::ArenaSchedule loaded =
+      orDie(schedule::readScheduleFileToArena(llamaScheduleFile()), "reading back");
+  const schedule::Schedule &s = loaded.get();
+  std::vector<int> all(size_t(s.programs_size()));
+  for (size_t p = 0; p < all.size(); ++p) {
+    all[p] = int(p);
+  }
+  uint64_t instructions = 0;
+  for (auto _ : state) {
+    Result<sim::PreparedFabric> prepared = sim::PreparedFabric::prepare(s, groq576(), true);
+    if (!prepared) {
+      state.SkipWithError(prepared.error().c_str());
+      return;
+    }
+    Result<sim::FabricReport> report = prepared->run(all);
+    if (!report) {
+      state.SkipWithError(report.error().c_str());
+      return;
+    }
+    instructions = report->instructions;
+  }
+  state.SetItemsProcessed(int64_t(state.iterations() * instructions));
+  state.counters["instructions"] = double(instructions);
+}
+BENCHMARK(llama70bDecodeStep576FromFile)->Unit(benchmark::kMillisecond);
 
 /// A single-chip program on groq-1 whose 8-instruction layer (matmul, gelu, add, transpose,
 /// copy, transpose, mul, softmax on [1x64] fp16, as simulator-benchmarks' flat programs)
