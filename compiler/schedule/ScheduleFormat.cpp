@@ -912,12 +912,22 @@ Result<FileBytes> readScheduleBytes(const std::string &path) {
 
 } // namespace
 
-Result<Schedule> parseSchedule(const std::string &bytes, const std::string &sourceName) {
+namespace {
+
+/// A heap-allocated schedule from `size` bytes at `bytes`, checked (parseInto).
+Result<Schedule> parseScheduleBytes(const char *bytes, size_t size,
+                                    const std::string &sourceName) {
   Schedule schedule;
-  if (Status status = parseInto(schedule, bytes.data(), bytes.size(), sourceName); !status) {
+  if (Status status = parseInto(schedule, bytes, size, sourceName); !status) {
     return makeError(status.error());
   }
   return schedule;
+}
+
+} // namespace
+
+Result<Schedule> parseSchedule(const std::string &bytes, const std::string &sourceName) {
+  return parseScheduleBytes(bytes.data(), bytes.size(), sourceName);
 }
 
 Result<Schedule> readScheduleFile(const std::string &path) {
@@ -925,11 +935,7 @@ Result<Schedule> readScheduleFile(const std::string &path) {
   if (!bytes) {
     return bytes.takeError();
   }
-  Schedule schedule;
-  if (Status status = parseInto(schedule, bytes->data(), bytes->size(), path); !status) {
-    return makeError(status.error());
-  }
-  return schedule;
+  return parseScheduleBytes(bytes->data(), bytes->size(), path);
 }
 
 Result<ArenaSchedule> readScheduleFileToArena(const std::string &path) {

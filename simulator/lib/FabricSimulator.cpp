@@ -352,8 +352,11 @@ Status FabricRunner::decode(const schedule::Program &program, ProgramImage &imag
                           uint32_t(index) >= program.repeats(repeatCursor).first();
     const uint64_t iterations = repeated ? program.repeats(repeatCursor).iterations() : 1;
     const double executions = double(iterations);
-    (out.kind == Kind::Send ? image.sendsPerRun : image.recvsPerRun) +=
-        out.kind == Kind::Send || out.kind == Kind::Recv ? iterations : 0;
+    if (out.kind == Kind::Send) {
+      image.sendsPerRun += iterations;
+    } else if (out.kind == Kind::Recv) {
+      image.recvsPerRun += iterations;
+    }
     double instructionJoules = 0;
     for (size_t category = 0; category < kEnergyCategories; ++category) {
       const double joules = energy[category] * executions;
