@@ -840,71 +840,145 @@ Status FabricRunner::runOne(uint32_t runIndex) {
   return Status::success();
 }
 
+/// Records of one transfer side found by (sender, receiver, id) in an open-addressing table of
+/// record positions (linear probing, at most half full): pairing without sorting the records.
+class TransferIndex {
+public:
+  explicit TransferIndex(size_t records) {
+    size_t capacity = 16;
+    while (capacity < 2 * records) {
+      capacity <<= 1;
+    }
+    table.assign(capacity, kNone);
+    mask = capacity - 1;
+  }
+
+  static uint64_t hash(uint32_t sender, uint32_t receiver, uint64_t id) {
+    // splitmix64's finaliser over the three fields.
+    uint64_t x = (uint64_t(sender) << 32 | receiver) ^ (id * 0x9e3779b97f4a7c15ull);
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+  }
+
+  /// The position stored under a key `same` recognises, else kNone. With `insert`, stores
+  /// `position` when the key is absent.
+  template <typename Same>
+  uint32_t find(uint64_t hashed, Same same, uint32_t insert = kNone) {
+    for (size_t at = hashed & mask;; at = (at + 1) & mask) {
+      if (table[at] == kNone) {
+        table[at] = insert;
+        return kNone;
+      }
+      if (same(table[at])) {
+        return table[at];
+      }
+    }
+  }
+
+private:
+  std::vector<uint32_t, HugePageAllocator<uint32_t>> table;
+  size_t mask = 0;
+};
+
+/// Sorts `items` by bucket (counting sort: bucketOf(item) < buckets), and each bucket by
+/// (start, recv), keeping the bucket's own order where it is already sorted.
+template <typename Item, typename Alloc, typename BucketOf>
+void sortByBucketThenStart(std::vector<Item, Alloc> &items, size_t buckets, BucketOf bucketOf) {
+  std::vector<uint32_t> first(buckets + 1, 0);
+  for (const Item &item : items) {
+    first[bucketOf(item) + 1] += 1;
+  }
+  for (size_t b = 0; b < buckets; ++b) {
+    first[b + 1] += first[b];
+  }
+  std::vector<Item, Alloc> sorted(items.size());
+  std::vector<uint32_t> next(first.begin(), first.end() - 1);
+  for (const Item &item : items) {
+    sorted[next[bucketOf(item)]++] = item;
+  }
+  auto byStart = [](const Item &a, const Item &b) {
+    return a.start != b.start ? a.start < b.start : a.recv < b.recv;
+  };
+  for (size_t b = 0; b < buckets; ++b) {
+    const auto begin = sorted.begin() + first[b], end = sorted.begin() + first[b + 1];
+    if (!std::is_sorted(begin, end, byStart)) {
+      std::sort(begin, end, byStart);
+    }
+  }
+  items.swap(sorted);
+}
+
 Status FabricRunner::pairTransfers() {
-  // A transfer is (sender, receiver, id): sends and receives sorted the same way pair up.
-  auto sendKey = [](const SendRecord &a) { return std::tuple(a.chip, a.peer, a.key); };
-  auto recvKey = [](const RecvRecord &a) { return std::tuple(a.peer, a.chip, a.key); };
-  std::sort(sends.begin(), sends.end(), [&](const SendRecord &a, const SendRecord &b) {
-    return sendKey(a) != sendKey(b) ? sendKey(a) < sendKey(b)
-           : a.run != b.run         ? a.run < b.run
-                                    : a.index < b.index;
-  });
-  std::sort(recvs.begin(), recvs.end(), [&](const RecvRecord &a, const RecvRecord &b) {
-    return recvKey(a) != recvKey(b) ? recvKey(a) < recvKey(b)
-           : a.run != b.run         ? a.run < b.run
-                                    : a.index < b.index;
-  });
+  // A transfer is (sender, receiver, id): sends are indexed by it, each receive finds its
+  // send. Records are kept in the order the runs made them, so every message is
+  // deterministic.
+  if (sends.size() >= kNone || recvs.size() >= kNone) {
+    return makeError(fmt::format("{} sends and {} receives in one step: more than the engine "
+                                 "pairs (2^32 - 1 each)",
+                                 sends.size(), recvs.size()));
+  }
   auto sendAt = [&](const SendRecord &s) {
     return describe(s.run, s.index, s.iteration, s.localIssue);
   };
   auto recvAt = [&](const RecvRecord &r) {
     return describe(r.run, r.index, r.iteration, r.localIssue);
   };
-  for (size_t i = 1; i < sends.size(); ++i) {
-    if (sendKey(sends[i]) == sendKey(sends[i - 1])) {
+  TransferIndex bySend(sends.size());
+  for (uint32_t i = 0; i < sends.size(); ++i) {
+    const SendRecord &send = sends[i];
+    const uint32_t earlier = bySend.find(
+        TransferIndex::hash(send.chip, send.peer, send.key),
+        [&](uint32_t j) {
+          return sends[j].key == send.key && sends[j].chip == send.chip &&
+                 sends[j].peer == send.peer;
+        },
+        i);
+    if (earlier != kNone) {
       return makeError(fmt::format("{}: transfer id {} to chip {} is also sent by {}; transfer "
                                    "ids must be unique per sender and receiver (check "
                                    "transfer_id_stride and transfer_id_offset)",
-                                   sendAt(sends[i]), sends[i].key, sends[i].peer,
-                                   sendAt(sends[i - 1])));
-    }
-  }
-  for (size_t i = 1; i < recvs.size(); ++i) {
-    if (recvKey(recvs[i]) == recvKey(recvs[i - 1])) {
-      return makeError(fmt::format("{}: transfer id {} from chip {} is also received by {}",
-                                   recvAt(recvs[i]), recvs[i].key, recvs[i].peer,
-                                   recvAt(recvs[i - 1])));
+                                   sendAt(send), send.key, send.peer, sendAt(sends[earlier])));
     }
   }
   struct Inbound {
     uint32_t chip, link;
     uint64_t start, end;
-    size_t recv;
+    uint32_t recv;
   };
   std::vector<Inbound, HugePageAllocator<Inbound>> inbound;
   inbound.reserve(recvs.size());
   // Links crossed after the sender's port (FabricModel::forwardingChip), and the direct
-  // transfers that share them, in reference cycles.
+  // transfers that share them, in reference cycles. Both kinds join two chips of one node
+  // (or of a fully connected fabric), so (from, the port from reaches to on) names the link.
   struct LinkUse {
-    uint32_t from, to;
+    uint32_t from, to, port;
     uint64_t start, end;
-    size_t recv;
+    uint32_t recv;
     bool forwarded;
   };
   std::vector<LinkUse, HugePageAllocator<LinkUse>> linkUses;
   bool anyForwarded = false;
-  size_t s = 0;
-  for (size_t r = 0; r < recvs.size(); ++r) {
+  std::vector<uint32_t> recvOfSend(sends.size(), kNone);
+  for (uint32_t r = 0; r < recvs.size(); ++r) {
     const RecvRecord &recv = recvs[r];
-    if (s < sends.size() && sendKey(sends[s]) < recvKey(recv)) {
-      return makeError(fmt::format("{}: transfer {} to chip {} is never received", sendAt(sends[s]),
-                                   sends[s].key, sends[s].peer));
-    }
-    if (s == sends.size() || sendKey(sends[s]) != recvKey(recv)) {
+    const uint32_t s = bySend.find(TransferIndex::hash(recv.peer, recv.chip, recv.key),
+                                   [&](uint32_t j) {
+                                     return sends[j].key == recv.key &&
+                                            sends[j].chip == recv.peer &&
+                                            sends[j].peer == recv.chip;
+                                   });
+    if (s == kNone) {
       return makeError(fmt::format("{}: transfer {} from chip {} is never sent", recvAt(recv),
                                    recv.key, recv.peer));
     }
-    const SendRecord &send = sends[s++];
+    if (recvOfSend[s] != kNone) {
+      return makeError(fmt::format("{}: transfer id {} from chip {} is also received by {}",
+                                   recvAt(recv), recv.key, recv.peer,
+                                   recvAt(recvs[recvOfSend[s]])));
+    }
+    recvOfSend[s] = r;
+    const SendRecord &send = sends[s];
     if (send.bytes != recv.bytes) {
       return makeError(fmt::format("{}: receives {} bytes but {} sends {}", recvAt(recv),
                                    recv.bytes, sendAt(send), send.bytes));
@@ -927,28 +1001,27 @@ Status FabricRunner::pairTransfers() {
     if (const uint32_t forwarder = fabric.forwardingChip(send.chip, recv.chip, send.link);
         forwarder != FabricModel::kNoChip) {
       // Cut-through: the forwarded stream crosses the last link as it arrives.
-      linkUses.push_back(
-          {forwarder, recv.chip, send.arrival - send.serialisation, send.arrival, r, true});
+      linkUses.push_back({forwarder, recv.chip, fabric.route(forwarder, recv.chip).sendPort,
+                          send.arrival - send.serialisation, send.arrival, r, true});
       anyForwarded = true;
     } else if (route.direct) {
-      linkUses.push_back({send.chip, recv.chip, send.slotStart,
+      linkUses.push_back({send.chip, recv.chip, route.sendPort, send.slotStart,
                           send.slotStart + send.serialisation, r, false});
     }
     report.transfers += 1;
     report.transferBytes += send.bytes;
     report.endCycle = std::max(report.endCycle, send.arrival);
   }
-  if (s < sends.size()) {
-    return makeError(fmt::format("{}: transfer {} to chip {} is never received", sendAt(sends[s]),
-                                 sends[s].key, sends[s].peer));
+  for (uint32_t s = 0; s < sends.size(); ++s) {
+    if (recvOfSend[s] == kNone) {
+      return makeError(fmt::format("{}: transfer {} to chip {} is never received",
+                                   sendAt(sends[s]), sends[s].key, sends[s].peer));
+    }
   }
-  auto byPort = [](const Inbound &a, const Inbound &b) {
-    return a.chip != b.chip     ? a.chip < b.chip
-           : a.link != b.link   ? a.link < b.link
-           : a.start != b.start ? a.start < b.start
-                                : a.recv < b.recv;
-  };
-  std::sort(inbound.begin(), inbound.end(), byPort);
+  // Inbound arrivals per (receiving chip, port), in start order: none may overlap the one
+  // before (runOne has checked port numbers against fabric.links).
+  sortByBucketThenStart(inbound, size_t(fabric.chips) * fabric.links,
+                        [&](const Inbound &a) { return size_t(a.chip) * fabric.links + a.link; });
   for (size_t i = 1; i < inbound.size(); ++i) {
     const Inbound &before = inbound[i - 1];
     const Inbound &after = inbound[i];
@@ -966,9 +1039,12 @@ Status FabricRunner::pairTransfers() {
   // Per directed link, in start order: a use must start after every earlier forwarded use
   // has ended; a forwarded use also after every earlier direct one. Two direct uses of one
   // link come from one sender's port, which runOne has already checked in local cycles.
-  std::sort(linkUses.begin(), linkUses.end(), [](const LinkUse &a, const LinkUse &b) {
-    return std::tie(a.from, a.to, a.start, a.recv) < std::tie(b.from, b.to, b.start, b.recv);
-  });
+  size_t portsPerChip = std::max<size_t>(1, fabric.links);
+  for (const LinkUse &use : linkUses) {
+    portsPerChip = std::max<size_t>(portsPerChip, size_t(use.port) + 1);
+  }
+  sortByBucketThenStart(linkUses, size_t(fabric.chips) * portsPerChip,
+                        [&](const LinkUse &a) { return size_t(a.from) * portsPerChip + a.port; });
   constexpr size_t kNoUse = ~size_t(0);
   size_t forwardedHolder = kNoUse, directHolder = kNoUse;
   for (size_t i = 0; i < linkUses.size(); ++i) {
