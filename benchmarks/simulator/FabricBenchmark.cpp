@@ -460,6 +460,7 @@ void llama70bDecodeStep576(benchmark::State &state) {
   state.counters["instructions"] = double(last.instructions);
   state.counters["decoded"] = double(last.decodedInstructions);
   state.counters["transfers"] = double(last.transfers);
+  state.counters["replayed_runs"] = double(last.replayedRuns);
   state.counters["step_cycles"] = double(last.endCycle);
   state.counters["tokens_per_s"] = last.clockHz / double(last.endCycle);
 }
@@ -500,7 +501,9 @@ void readLlamaSchedule576(benchmark::State &state) {
 BENCHMARK(readLlamaSchedule576)->Unit(benchmark::kMillisecond);
 
 /// The decode step as `conveyor simulate` runs it: the schedule read back from its file (once;
-/// the reading is timed above), then prepare (the reader has validated it) and run.
+/// the reading is timed above), then prepare (the reader has validated it) and run. Argument:
+/// 1 replays the instances laid out like their template (the default, FabricRunOptions), 0
+/// executes every run in full.
 void llama70bDecodeStep576FromFile(benchmark::State &state) {
   static const schedule::ArenaSchedule loaded =
       orDie(schedule::readScheduleFileToArena(llamaScheduleFile()), "reading back");
@@ -509,24 +512,27 @@ void llama70bDecodeStep576FromFile(benchmark::State &state) {
   for (size_t p = 0; p < all.size(); ++p) {
     all[p] = int(p);
   }
-  uint64_t instructions = 0;
+  const sim::FabricRunOptions options{.replayEquivalentRuns = state.range(0) != 0};
+  uint64_t instructions = 0, replayed = 0;
   for (auto _ : state) {
     Result<sim::PreparedFabric> prepared = sim::PreparedFabric::prepare(s, groq576(), true);
     if (!prepared) {
       state.SkipWithError(prepared.error().c_str());
       return;
     }
-    Result<sim::FabricReport> report = prepared->run(all);
+    Result<sim::FabricReport> report = prepared->run(all, options);
     if (!report) {
       state.SkipWithError(report.error().c_str());
       return;
     }
     instructions = report->instructions;
+    replayed = report->replayedRuns;
   }
   state.SetItemsProcessed(int64_t(state.iterations() * instructions));
   state.counters["instructions"] = double(instructions);
+  state.counters["replayed_runs"] = double(replayed);
 }
-BENCHMARK(llama70bDecodeStep576FromFile)->Unit(benchmark::kMillisecond);
+BENCHMARK(llama70bDecodeStep576FromFile)->Arg(1)->Arg(0)->Unit(benchmark::kMillisecond);
 
 /// A single-chip program on groq-1 whose 8-instruction layer (matmul, gelu, add, transpose,
 /// copy, transpose, mul, softmax on [1x64] fp16, as simulator-benchmarks' flat programs)

@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <span>
 #include <tuple>
 
 namespace conveyor::sim {
@@ -92,6 +93,7 @@ struct ProgramImage {
 struct TransferRecord {
   uint64_t key = 0;
   uint32_t chip = 0, peer = 0, link = 0;
+  uint32_t paired = kNone; // a send: position of its receive in `recvs`, once paired
   uint64_t bytes = 0;
   uint32_t run = 0, index = 0;
   uint64_t iteration = 0, localIssue = 0;
@@ -105,24 +107,59 @@ struct RecvRecord : TransferRecord {
   uint64_t issue = 0; // in reference cycles
 };
 
+/// Where one buffer slot of a run lives, compact (the run loop reads it for every operand of
+/// every executed instruction): its address, bytes, and how far it moves each iteration (MEM
+/// ports see the moved address).
+struct SlotPlace {
+  uint64_t address = 0, bytes = 0;
+  int64_t stride = 0;
+  bool operator==(const SlotPlace &) const = default;
+};
+
+/// A C2C instruction as a run executed it: what a replayed run executes again.
+struct TransferEvent {
+  uint32_t index = 0;
+  uint64_t iteration = 0, issue = 0, idShift = 0, lastSync = 0;
+};
+
+/// The first run of a program: what its local checks read (FabricRunOptions), what they
+/// counted, and its C2C instructions in execution order.
+struct RunReference {
+  bool valid = false;
+  std::vector<SlotPlace> places;
+  std::vector<uint32_t> stateOfSlot;
+  std::vector<uint8_t> stateKinds; // per state: weight | resident << 1
+  std::vector<TransferEvent> events;
+  ChipRun run;
+};
+
 struct RunContext {
   const ProgramImage *image = nullptr;
   uint32_t chip = 0;
   const schedule::ProgramInstance *instance = nullptr; // null for the template's own chip
 };
 
+/// Where a storage root lies: [address, end), and its index in the buffer table.
+struct RootSpan {
+  uint64_t address = 0, end = 0;
+  uint32_t index = 0;
+};
+
 /// Non-view, non-empty buffers of each chip, sorted by address: built on first use and kept
-/// for every run over the same buffer table (each step of a schedule).
+/// for every run over the same buffer table (each step of a schedule). One array, grouped by
+/// chip: chip c's are [first[c], first[c + 1]).
 struct ChipRoots {
-  std::vector<std::vector<size_t>> byChip;
+  std::vector<RootSpan> spans;
+  std::vector<uint32_t> first;
   bool built = false;
 };
 
 class FabricRunner {
 public:
   FabricRunner(const schedule::Schedule &schedule, const HardwareModel &model,
-               const FabricModel &fabric, const BufferTable &buffers, ChipRoots &chipRoots)
-      : schedule(schedule), model(model), fabric(fabric), buffers(buffers),
+               const FabricModel &fabric, const BufferTable &buffers, ChipRoots &chipRoots,
+               const FabricRunOptions &options)
+      : schedule(schedule), model(model), fabric(fabric), buffers(buffers), options(options),
         chipRoots(chipRoots) {}
 
   /// Runs the programs at `programs` (positions in schedule.programs()), in that order.
@@ -133,7 +170,9 @@ private:
   const HardwareModel &model;
   const FabricModel &fabric;
   const BufferTable &buffers;
+  const FabricRunOptions options;
   std::vector<ProgramImage> images;
+  std::vector<RunReference> references; // by image
   std::vector<RunContext> runs;
   // A large fabric step records hundreds of thousands of transfers: on huge pages.
   std::vector<SendRecord, HugePageAllocator<SendRecord>> sends;
@@ -147,7 +186,7 @@ private:
   Status pairTransfers();
   /// Non-view, non-empty buffers of `chip`, sorted by address (built on first use; checkSram
   /// has already ruled out overlaps, so ends are sorted too).
-  const std::vector<size_t> &rootsOfChip(uint32_t chip);
+  std::span<const RootSpan> rootsOfChip(uint32_t chip);
   ChipRoots &chipRoots;
 
   std::string describe(uint32_t runIndex, uint32_t index, uint64_t iteration, uint64_t issue) const;
@@ -402,24 +441,43 @@ Status FabricRunner::decode(const schedule::Program &program, ProgramImage &imag
   return Status::success();
 }
 
-const std::vector<size_t> &FabricRunner::rootsOfChip(uint32_t chip) {
-  std::vector<std::vector<size_t>> &rootsByChip = chipRoots.byChip;
+std::span<const RootSpan> FabricRunner::rootsOfChip(uint32_t chip) {
   if (!chipRoots.built) {
     chipRoots.built = true;
-    rootsByChip.assign(model.chips, {});
+    // Counted by chip, placed in table order, then each chip's sorted by (address, index)
+    // (most already are: compilers place buffers in order).
+    std::vector<uint32_t> &first = chipRoots.first;
+    first.assign(size_t(model.chips) + 1, 0);
+    for (const BufferInfo &buffer : buffers.all()) {
+      if (!buffer.isView() && buffer.sizeBytes > 0) {
+        first[buffer.chip + 1] += 1;
+      }
+    }
+    for (size_t c = 0; c < model.chips; ++c) {
+      first[c + 1] += first[c];
+    }
+    std::vector<RootSpan> &spans = chipRoots.spans;
+    spans.resize(first[model.chips]);
+    std::vector<uint32_t> next(first.begin(), first.end() - 1);
     for (size_t index = 0; index < buffers.all().size(); ++index) {
       const BufferInfo &buffer = buffers.at(index);
       if (!buffer.isView() && buffer.sizeBytes > 0) {
-        rootsByChip[buffer.chip].push_back(index);
+        spans[next[buffer.chip]++] = {buffer.address, buffer.address + buffer.sizeBytes,
+                                      uint32_t(index)};
       }
     }
-    for (std::vector<size_t> &roots : rootsByChip) {
-      std::stable_sort(roots.begin(), roots.end(), [&](size_t a, size_t b) {
-        return buffers.at(a).address < buffers.at(b).address;
-      });
+    auto byAddress = [](const RootSpan &a, const RootSpan &b) {
+      return a.address != b.address ? a.address < b.address : a.index < b.index;
+    };
+    for (size_t c = 0; c < model.chips; ++c) {
+      const auto begin = spans.begin() + first[c], end = spans.begin() + first[c + 1];
+      if (!std::is_sorted(begin, end, byAddress)) {
+        std::sort(begin, end, byAddress);
+      }
     }
   }
-  return rootsByChip[chip];
+  return std::span<const RootSpan>(chipRoots.spans).subspan(
+      chipRoots.first[chip], chipRoots.first[chip + 1] - chipRoots.first[chip]);
 }
 
 Status FabricRunner::checkStrideSpans(const RunContext &context,
@@ -450,14 +508,13 @@ Status FabricRunner::checkStrideSpans(const RunContext &context,
       }
       // Storage roots of the chip sorted by address: the first that ends after `low` and
       // every later one that starts before `high` overlap the span.
-      const std::vector<size_t> &roots = rootsOfChip(buffer.chip);
-      auto it = std::partition_point(roots.begin(), roots.end(), [&](size_t index) {
-        const BufferInfo &other = buffers.at(index);
-        return (__int128)(other.address + other.sizeBytes) <= low;
+      const std::span<const RootSpan> roots = rootsOfChip(buffer.chip);
+      auto it = std::partition_point(roots.begin(), roots.end(), [&](const RootSpan &span) {
+        return (__int128)span.end <= low;
       });
-      for (; it != roots.end() && (__int128)buffers.at(*it).address < high; ++it) {
-        const BufferInfo &other = buffers.at(*it);
-        if (*it == buffer.root) {
+      for (; it != roots.end() && (__int128)it->address < high; ++it) {
+        const BufferInfo &other = buffers.at(it->index);
+        if (it->index == buffer.root) {
           continue;
         }
         return makeError(fmt::format("{} spans bytes [{}, {}), which overlaps buffer {} at "
@@ -494,13 +551,6 @@ Status FabricRunner::runOne(uint32_t runIndex) {
   states.reserve(image.slotIds.size());
   std::vector<uint32_t> rootOfState; // to reset `scratch` after
   rootOfState.reserve(image.slotIds.size());
-  // Per slot, compact (the loop reads them for every operand of every executed instruction):
-  // where its storage starts, its bytes, and how far it moves each iteration (MEM ports see
-  // the moved address).
-  struct SlotPlace {
-    uint64_t address = 0, bytes = 0;
-    int64_t stride = 0;
-  };
   std::vector<SlotPlace> slotPlace(image.slotIds.size());
   scratch.resize(buffers.all().size(), kNone); // root -> state index
   for (size_t slot = 0; slot < image.slotIds.size(); ++slot) {
@@ -576,8 +626,99 @@ Status FabricRunner::runOne(uint32_t runIndex) {
     remap[slot] = uint32_t(slot);
   }
 
+  // Replay (FabricRunOptions::replayEquivalentRuns): the first run of a program records what
+  // its local checks read and its C2C instructions; a later run of it whose slots read the
+  // same executes only those.
+  RunReference &reference = references[result.programIndex];
+  std::vector<uint8_t> stateKinds(states.size());
+  for (size_t i = 0; i < states.size(); ++i) {
+    stateKinds[i] = uint8_t(uint8_t(states[i].weight) | uint8_t(states[i].resident) << 1);
+  }
+  const bool replay = options.replayEquivalentRuns && reference.valid &&
+                      reference.places == slotPlace && reference.stateOfSlot == stateOfSlot &&
+                      reference.stateKinds == stateKinds;
+  const bool recording = options.replayEquivalentRuns && !reference.valid;
+
   unsigned __int128 c2cBitHops = 0;
   std::string failure;
+  // A C2C instruction's fabric side, on this run's chip (also what a replayed run executes).
+  auto transferAt = [&](const ImageInstruction &inst, uint32_t index, uint64_t iteration,
+                        uint64_t issue, uint64_t idShift) -> bool {
+    auto fail = [&](const std::string &reason) {
+      failure = fmt::format("{}: {}", describe(runIndex, index, iteration, issue), reason);
+      return false;
+    };
+    const ImageTransfer &transfer = transfers[inst.transfer];
+    if (issue - lastSync > maxRun) {
+      return fail(fmt::format(
+          "sync missing under drift: {} cycles since the last SYNC (cycle {}); at {} ppm two "
+          "chips drift {:.2f} cycles apart, more than the program's drift_slack_cycles {}: "
+          "issue a SYNC at least every {} cycles",
+          issue - lastSync, lastSync, double(fabric.driftPartsPerBillion) / 1000.0,
+          double(issue - lastSync) * double(fabric.driftPartsPerBillion) / 1e9,
+          program.drift_slack_cycles(), maxRun));
+    }
+    if (transfer.link >= fabric.links) {
+      return fail(fmt::format("link {} (after link_map) does not exist: chips of system '{}' "
+                              "have {} C2C link(s)",
+                              transfer.link, model.systemName, fabric.links));
+    }
+    if (transfer.peer >= fabric.chips || transfer.peer == chip) {
+      return fail(fmt::format("peer chip {} is not another chip of the {}-chip system",
+                              transfer.peer, fabric.chips));
+    }
+    const uint64_t key = uint64_t(int64_t(transfer.transferId) + idOffset) + idShift;
+    const int64_t correction = fabric.driftCorrection(chip, issue - lastSync);
+    TransferRecord common;
+    common.key = key;
+    common.chip = chip;
+    common.peer = transfer.peer;
+    common.link = transfer.link;
+    common.bytes = transfer.bytes;
+    common.run = runIndex;
+    common.index = index;
+    common.iteration = iteration;
+    common.localIssue = issue;
+    if (inst.kind == Kind::Send) {
+      const Route route = fabric.route(chip, transfer.peer);
+      if (route.direct && transfer.link != route.sendPort) {
+        return fail(fmt::format("link {} does not reach chip {}: inside a node chip {} "
+                                "reaches it on port {}",
+                                transfer.link, transfer.peer, chip, route.sendPort));
+      }
+      const uint64_t slotStart = issue + transfer.slotOffset;
+      const uint64_t slotEnd = slotStart + transfer.slotCycles;
+      if (portLastIndex[transfer.link] != kNone && slotStart < portFreeAt[transfer.link]) {
+        return fail(fmt::format(
+            "link {} double-booked: its slot [{}, {}) overlaps the slot of {}, which holds "
+            "the link until cycle {}",
+            transfer.link, slotStart, slotEnd,
+            describe(runIndex, portLastIndex[transfer.link], portLastIteration[transfer.link],
+                     portLastIssue[transfer.link]),
+            portFreeAt[transfer.link]));
+      }
+      portFreeAt[transfer.link] = std::max(portFreeAt[transfer.link], slotEnd);
+      portLastIndex[transfer.link] = index;
+      portLastIteration[transfer.link] = iteration;
+      portLastIssue[transfer.link] = issue;
+      SendRecord record{common};
+      record.slotStart = uint64_t(int64_t(slotStart) + correction);
+      record.serialisation = transfer.serialisation;
+      record.arrival = record.slotStart + transfer.serialisation + route.hops * fabric.hopLatency;
+      sends.push_back(record);
+      // Bit-hops are summed exactly (order-free); joules are taken once, after the run.
+      c2cBitHops += (unsigned __int128)transfer.bytes * 8 * route.hops;
+      result.sends += 1;
+      result.sentBytes += transfer.bytes;
+      result.endCycle = std::max(result.endCycle, slotEnd);
+    } else {
+      RecvRecord record{common};
+      record.issue = uint64_t(int64_t(issue) + correction);
+      recvs.push_back(record);
+      result.recvs += 1;
+    }
+    return true;
+  };
   auto execute = [&](uint32_t index, uint64_t iteration, uint64_t shift,
                      uint64_t idShift) -> bool {
     const ImageInstruction &inst = image.instructions[index];
@@ -713,85 +854,36 @@ Status FabricRunner::runOne(uint32_t runIndex) {
       result.syncs += 1;
       break;
     case Kind::Send:
-    case Kind::Recv: {
-      const ImageTransfer &transfer = transfers[inst.transfer];
-      if (issue - lastSync > maxRun) {
-        return fail(fmt::format(
-            "sync missing under drift: {} cycles since the last SYNC (cycle {}); at {} ppm two "
-            "chips drift {:.2f} cycles apart, more than the program's drift_slack_cycles {}: "
-            "issue a SYNC at least every {} cycles",
-            issue - lastSync, lastSync, double(fabric.driftPartsPerBillion) / 1000.0,
-            double(issue - lastSync) * double(fabric.driftPartsPerBillion) / 1e9,
-            program.drift_slack_cycles(), maxRun));
+    case Kind::Recv:
+      if (recording) {
+        reference.events.push_back({index, iteration, issue, idShift, lastSync});
       }
-      if (transfer.link >= fabric.links) {
-        return fail(fmt::format("link {} (after link_map) does not exist: chips of system '{}' "
-                                "have {} C2C link(s)",
-                                transfer.link, model.systemName, fabric.links));
-      }
-      if (transfer.peer >= fabric.chips || transfer.peer == chip) {
-        return fail(fmt::format("peer chip {} is not another chip of the {}-chip system",
-                                transfer.peer, fabric.chips));
-      }
-      const uint64_t key = uint64_t(int64_t(transfer.transferId) + idOffset) + idShift;
-      const int64_t correction = fabric.driftCorrection(chip, issue - lastSync);
-      TransferRecord common;
-      common.key = key;
-      common.chip = chip;
-      common.peer = transfer.peer;
-      common.link = transfer.link;
-      common.bytes = transfer.bytes;
-      common.run = runIndex;
-      common.index = index;
-      common.iteration = iteration;
-      common.localIssue = issue;
-      if (inst.kind == Kind::Send) {
-        const Route route = fabric.route(chip, transfer.peer);
-        if (route.direct && transfer.link != route.sendPort) {
-          return fail(fmt::format("link {} does not reach chip {}: inside a node chip {} "
-                                  "reaches it on port {}",
-                                  transfer.link, transfer.peer, chip, route.sendPort));
-        }
-        const uint64_t slotStart = issue + transfer.slotOffset;
-        const uint64_t slotEnd = slotStart + transfer.slotCycles;
-        if (portLastIndex[transfer.link] != kNone && slotStart < portFreeAt[transfer.link]) {
-          return fail(fmt::format(
-              "link {} double-booked: its slot [{}, {}) overlaps the slot of {}, which holds "
-              "the link until cycle {}",
-              transfer.link, slotStart, slotEnd,
-              describe(runIndex, portLastIndex[transfer.link], portLastIteration[transfer.link],
-                       portLastIssue[transfer.link]),
-              portFreeAt[transfer.link]));
-        }
-        portFreeAt[transfer.link] = std::max(portFreeAt[transfer.link], slotEnd);
-        portLastIndex[transfer.link] = index;
-        portLastIteration[transfer.link] = iteration;
-        portLastIssue[transfer.link] = issue;
-        SendRecord record{common};
-        record.slotStart = uint64_t(int64_t(slotStart) + correction);
-        record.serialisation = transfer.serialisation;
-        record.arrival = record.slotStart + transfer.serialisation + route.hops * fabric.hopLatency;
-        sends.push_back(record);
-        // Bit-hops are summed exactly (order-free); joules are taken once, after the run.
-        c2cBitHops += (unsigned __int128)transfer.bytes * 8 * route.hops;
-        result.sends += 1;
-        result.sentBytes += transfer.bytes;
-        result.endCycle = std::max(result.endCycle, slotEnd);
-      } else {
-        RecvRecord record{common};
-        record.issue = uint64_t(int64_t(issue) + correction);
-        recvs.push_back(record);
-        result.recvs += 1;
+      if (!transferAt(inst, index, iteration, issue, idShift)) {
+        return false;
       }
       break;
-    }
     }
     return true;
   };
 
   const size_t count = image.instructions.size();
+  if (replay) {
+    // The first run's local outcome; the transfers are this chip's own.
+    result.endCycle = reference.run.endCycle;
+    result.syncs = reference.run.syncs;
+    result.unitInstructions = reference.run.unitInstructions;
+    result.unitBusyCycles = reference.run.unitBusyCycles;
+    for (const TransferEvent &event : reference.events) {
+      lastSync = event.lastSync;
+      if (!transferAt(image.instructions[event.index], event.index, event.iteration, event.issue,
+                      event.idShift)) {
+        return makeError(std::move(failure));
+      }
+    }
+    report.replayedRuns += 1;
+  }
   size_t nextBlock = 0;
-  for (uint32_t index = 0; index < count;) {
+  for (uint32_t index = 0; !replay && index < count;) {
     if (nextBlock < image.blocks.size() && image.blocks[nextBlock].first == index) {
       const ImageBlock &block = image.blocks[nextBlock++];
       for (uint64_t k = 0; k < block.iterations; ++k) {
@@ -836,6 +928,13 @@ Status FabricRunner::runOne(uint32_t runIndex) {
   report.instructions += result.instructions;
   report.decodedInstructions += count;
   report.endCycle = std::max(report.endCycle, result.endCycle);
+  if (recording) {
+    reference.valid = true;
+    reference.places = std::move(slotPlace);
+    reference.stateOfSlot = std::move(stateOfSlot);
+    reference.stateKinds = std::move(stateKinds);
+    reference.run = result;
+  }
   report.runs.push_back(std::move(result));
   return Status::success();
 }
@@ -860,6 +959,13 @@ public:
     x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
     return x ^ (x >> 31);
   }
+
+  /// Asks for the cache line where a key's probe starts (the tables of a large step do not fit
+  /// in cache, and a probe's misses are what pairing costs).
+  void prefetch(uint64_t hashed) const { __builtin_prefetch(&table[hashed & mask]); }
+  /// The position the probe for a key meets first (kNone: the key is absent), to prefetch its
+  /// record.
+  uint32_t first(uint64_t hashed) const { return table[hashed & mask]; }
 
   /// The position stored under a key `same` recognises, else kNone. With `insert`, stores
   /// `position` when the key is absent.
@@ -924,11 +1030,23 @@ Status FabricRunner::pairTransfers() {
   auto recvAt = [&](const RecvRecord &r) {
     return describe(r.run, r.index, r.iteration, r.localIssue);
   };
+  // Probes are prefetched this many records ahead (the table's slot), and half as many ahead
+  // the send a receive's probe meets first.
+  constexpr size_t kAhead = 16;
   TransferIndex bySend(sends.size());
+  auto sendHash = [&](size_t i) {
+    return TransferIndex::hash(sends[i].chip, sends[i].peer, sends[i].key);
+  };
+  auto recvHash = [&](size_t r) {
+    return TransferIndex::hash(recvs[r].peer, recvs[r].chip, recvs[r].key);
+  };
   for (uint32_t i = 0; i < sends.size(); ++i) {
+    if (i + kAhead < sends.size()) {
+      bySend.prefetch(sendHash(i + kAhead));
+    }
     const SendRecord &send = sends[i];
     const uint32_t earlier = bySend.find(
-        TransferIndex::hash(send.chip, send.peer, send.key),
+        sendHash(i),
         [&](uint32_t j) {
           return sends[j].key == send.key && sends[j].chip == send.chip &&
                  sends[j].peer == send.peer;
@@ -959,10 +1077,17 @@ Status FabricRunner::pairTransfers() {
   };
   std::vector<LinkUse, HugePageAllocator<LinkUse>> linkUses;
   bool anyForwarded = false;
-  std::vector<uint32_t> recvOfSend(sends.size(), kNone);
   for (uint32_t r = 0; r < recvs.size(); ++r) {
+    if (r + kAhead < recvs.size()) {
+      bySend.prefetch(recvHash(r + kAhead));
+    }
+    if (r + kAhead / 2 < recvs.size()) {
+      if (const uint32_t j = bySend.first(recvHash(r + kAhead / 2)); j != kNone) {
+        __builtin_prefetch(&sends[j]);
+      }
+    }
     const RecvRecord &recv = recvs[r];
-    const uint32_t s = bySend.find(TransferIndex::hash(recv.peer, recv.chip, recv.key),
+    const uint32_t s = bySend.find(recvHash(r),
                                    [&](uint32_t j) {
                                      return sends[j].key == recv.key &&
                                             sends[j].chip == recv.peer &&
@@ -972,12 +1097,12 @@ Status FabricRunner::pairTransfers() {
       return makeError(fmt::format("{}: transfer {} from chip {} is never sent", recvAt(recv),
                                    recv.key, recv.peer));
     }
-    if (recvOfSend[s] != kNone) {
+    if (sends[s].paired != kNone) {
       return makeError(fmt::format("{}: transfer id {} from chip {} is also received by {}",
                                    recvAt(recv), recv.key, recv.peer,
-                                   recvAt(recvs[recvOfSend[s]])));
+                                   recvAt(recvs[sends[s].paired])));
     }
-    recvOfSend[s] = r;
+    sends[s].paired = r;
     const SendRecord &send = sends[s];
     if (send.bytes != recv.bytes) {
       return makeError(fmt::format("{}: receives {} bytes but {} sends {}", recvAt(recv),
@@ -1013,7 +1138,7 @@ Status FabricRunner::pairTransfers() {
     report.endCycle = std::max(report.endCycle, send.arrival);
   }
   for (uint32_t s = 0; s < sends.size(); ++s) {
-    if (recvOfSend[s] == kNone) {
+    if (sends[s].paired == kNone) {
       return makeError(fmt::format("{}: transfer {} to chip {} is never received",
                                    sendAt(sends[s]), sends[s].key, sends[s].peer));
     }
@@ -1089,6 +1214,7 @@ Result<FabricReport> FabricRunner::run(const std::vector<int> &programs) {
       runs.push_back({&images[p], instance.chip(), &instance});
     }
   }
+  references.resize(images.size());
   report.chips = model.chips;
   report.clockHz = model.clockHz;
   report.runs.reserve(runs.size());
@@ -1188,9 +1314,10 @@ Result<PreparedFabric> PreparedFabric::prepare(const schedule::Schedule &schedul
       new State{&schedule, std::move(*model), std::move(*fabric), std::move(buffers), {}}));
 }
 
-Result<FabricReport> PreparedFabric::run(const std::vector<int> &programs) const {
+Result<FabricReport> PreparedFabric::run(const std::vector<int> &programs,
+                                         const FabricRunOptions &options) const {
   FabricRunner runner(*state->schedule, state->model, state->fabric, state->buffers,
-                      state->chipRoots);
+                      state->chipRoots, options);
   return runner.run(programs);
 }
 

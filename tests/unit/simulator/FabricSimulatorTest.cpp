@@ -453,6 +453,113 @@ TEST_CASE("a template program runs on its instance chips with remapped buffers a
   CHECK_THAT(errorOf(b.s, config), Catch::Contains("transfer id 1 to chip 1 is also sent by"));
 }
 
+namespace {
+
+/// Everything a run reports, field by field (energies bit for bit).
+void checkSameRuns(const sim::FabricReport &a, const sim::FabricReport &b) {
+  CHECK(a.endCycle == b.endCycle);
+  CHECK(a.instructions == b.instructions);
+  CHECK(a.decodedInstructions == b.decodedInstructions);
+  CHECK(a.transfers == b.transfers);
+  CHECK(a.transferBytes == b.transferBytes);
+  REQUIRE(a.runs.size() == b.runs.size());
+  for (size_t r = 0; r < a.runs.size(); ++r) {
+    const sim::ChipRun &x = a.runs[r], &y = b.runs[r];
+    INFO("run " << r << " on chip " << x.chip);
+    CHECK(x.program == y.program);
+    CHECK(x.programIndex == y.programIndex);
+    CHECK(x.chip == y.chip);
+    CHECK(x.endCycle == y.endCycle);
+    CHECK(x.instructions == y.instructions);
+    CHECK(x.sends == y.sends);
+    CHECK(x.recvs == y.recvs);
+    CHECK(x.syncs == y.syncs);
+    CHECK(x.sentBytes == y.sentBytes);
+    CHECK(x.unitInstructions == y.unitInstructions);
+    CHECK(x.unitBusyCycles == y.unitBusyCycles);
+    CHECK(x.energy == y.energy);
+    CHECK(x.c2cJoules == y.c2cJoules);
+    CHECK(x.unitEnergy == y.unitEnergy);
+  }
+}
+
+} // namespace
+
+TEST_CASE("instances laid out like their template replay its local checks and report the same",
+          "[fabric][template]") {
+  // The ring of 8 chips, where each chip also adds what it received to its shard, multiplies
+  // the sum by a weight and applies relu to its shard; chip 6 keeps its buffers 640 bytes
+  // further up, so its run is not equivalent to chip 0's and runs in full.
+  const system::SystemConfig config = test::fabricSystem(8, 50);
+  FabricBuilder b(config);
+  std::vector<uint32_t> mine, got, sum, w, prod, tmp;
+  b.buffer(6, "pad", schedule::ACTIVATION, {640});
+  for (uint32_t chip = 0; chip < 8; ++chip) {
+    mine.push_back(b.buffer(chip, "shard", schedule::WEIGHT, {1, 320}));
+    got.push_back(b.buffer(chip, "from_left", schedule::ACTIVATION, {1, 320}));
+    sum.push_back(b.buffer(chip, "sum", schedule::ACTIVATION, {1, 320}));
+    w.push_back(b.buffer(chip, "w", schedule::WEIGHT, {320, 320}));
+    prod.push_back(b.buffer(chip, "prod", schedule::ACTIVATION, {1, 320}));
+    tmp.push_back(b.buffer(chip, "tmp", schedule::ACTIVATION, {1, 320}));
+  }
+  const uint64_t arrival = kVectorSerialisation + kHop + 2; // + drift
+  const uint64_t added = arrival + kRecvDuration;
+  schedule::Program &ring = b.program("allgather", 0);
+  ring.set_drift_slack_cycles(4);
+  FabricBuilder::sync(ring, 0);
+  FabricBuilder::send(ring, 1, mine[0], 1, portTo(0, 1), 1, kVectorSerialisation, 1);
+  FabricBuilder::recv(ring, arrival, got[0], 7, portTo(0, 7), 1);
+  FabricBuilder::op(ring, added, schedule::VXM_BINARY, schedule::VXM, {got[0], mine[0]},
+                    {sum[0]}, "add")
+      .set_kind(schedule::ADD);
+  FabricBuilder::op(ring, added + 9, schedule::MXM_MATMUL, schedule::MXM, {sum[0], w[0]},
+                    {prod[0]}, "mm"); // reads sum until added + 138
+  FabricBuilder::relu(ring, added + 10, mine[0], tmp[0]);
+  for (uint32_t chip = 1; chip < 8; ++chip) {
+    schedule::ProgramInstance *instance = ring.add_instances();
+    instance->set_chip(chip);
+    for (const std::vector<uint32_t> *ids : {&mine, &got, &sum, &w, &prod, &tmp}) {
+      (*instance->mutable_buffer_map())[(*ids)[0]] = (*ids)[chip];
+    }
+    (*instance->mutable_peer_map())[1] = (chip + 1) % 8;
+    (*instance->mutable_peer_map())[7] = (chip + 7) % 8;
+    (*instance->mutable_link_map())[portTo(0, 1)] = portTo(chip, (chip + 1) % 8);
+    (*instance->mutable_link_map())[portTo(0, 7)] = portTo(chip, (chip + 7) % 8);
+  }
+  const std::vector<int> all = {0};
+  Result<sim::PreparedFabric> prepared = sim::PreparedFabric::prepare(b.s, config);
+  REQUIRE(prepared);
+  Result<sim::FabricReport> replayed = prepared->run(all);
+  INFO((replayed ? std::string() : replayed.error()));
+  REQUIRE(replayed);
+  Result<sim::FabricReport> full = prepared->run(all, {.replayEquivalentRuns = false});
+  REQUIRE(full);
+  CHECK(replayed->replayedRuns == 6); // chips 1-5 and 7
+  CHECK(full->replayedRuns == 0);
+  CHECK(replayed->transfers == 8);
+  CHECK(replayed->runs[3].unitInstructions[2] == 2); // VXM: add and relu, taken from chip 0
+  checkSameRuns(*replayed, *full);
+
+  // Chip 5 writes relu's result over its sum (storage the template keeps apart): not
+  // equivalent, so run in full, and the matmul still streaming sum is caught there.
+  (*ring.mutable_instances(4)->mutable_buffer_map())[tmp[0]] = sum[5];
+  const std::string message = errorOf(b.s, config);
+  CHECK_THAT(message, Catch::Contains("chip 5, program 'allgather'") &&
+                          Catch::Contains("write after read") && Catch::Contains("'sum'"));
+  prepared = sim::PreparedFabric::prepare(b.s, config);
+  REQUIRE(prepared);
+  full = prepared->run(all, {.replayEquivalentRuns = false});
+  REQUIRE_FALSE(full);
+  CHECK(full.error() == message);
+  (*ring.mutable_instances(4)->mutable_buffer_map())[tmp[0]] = tmp[5];
+
+  // A link map that sends chip 3's transfer on a port that does not reach its peer: caught in
+  // the replay, which executes every transfer on the instance's own ports.
+  (*ring.mutable_instances(2)->mutable_link_map())[portTo(0, 1)] = portTo(3, 5);
+  CHECK_THAT(errorOf(b.s, config), Catch::Contains("chip 3, program 'allgather'") &&
+                                       Catch::Contains("does not reach chip 4"));
+}
+
 TEST_CASE("transfer ids advance by the block's stride in each iteration", "[fabric][repeat]") {
   const system::SystemConfig config = test::fabricSystem();
   FabricBuilder b(config);

@@ -52,6 +52,9 @@ struct FabricReport {
                                     // counts once per chip it runs on)
   uint64_t transfers = 0;
   uint64_t transferBytes = 0;
+  /// Runs whose local checks were those of an equivalent earlier run of the same program
+  /// (FabricRunOptions::replayEquivalentRuns): only their transfers were executed.
+  uint64_t replayedRuns = 0;
   std::vector<ChipRun> runs; // in program order, template chip first, then instances
 };
 
@@ -64,6 +67,19 @@ Result<FabricReport> simulateFabric(const schedule::Schedule &schedule,
 
 class BufferTable;
 struct HardwareModel;
+
+/// How PreparedFabric::run goes about its work; the report (but replayedRuns) and every
+/// message are the same either way.
+struct FabricRunOptions {
+  /// A run's local checks (units, data readiness, single writer, write after read, MEM
+  /// ports) read only the program and, per buffer slot, its address, bytes, stride, kind
+  /// and which slots share storage. A later run of the same program (a template instance)
+  /// whose chip maps the slots to buffers equal in all of these passes them exactly as the
+  /// first run did, and ends with the same counters: it executes only its transfers (peers,
+  /// links, drift, link slots and records), replaying the first run's C2C instructions at
+  /// their cycles. Off: every run executes every instruction (tests compare the two).
+  bool replayEquivalentRuns = true;
+};
 
 /// The checks of simulateFabric that do not depend on which programs run (header, the whole
 /// schedule's structure, system, buffer table, SRAM), made once, so that disjoint groups of
@@ -82,7 +98,8 @@ public:
   /// message. (The copy passes every check prepare made, since they hold for the whole
   /// schedule.) ChipRun::programIndex is a position in `programs`. Runs share a cache of
   /// the buffer layout: one thread at a time.
-  Result<FabricReport> run(const std::vector<int> &programs) const;
+  Result<FabricReport> run(const std::vector<int> &programs,
+                           const FabricRunOptions &options = {}) const;
 
   const BufferTable &buffers() const;
   const HardwareModel &hardware() const;
