@@ -44,7 +44,12 @@ Route FabricModel::route(uint32_t from, uint32_t to) const {
 }
 
 uint32_t FabricModel::forwardingChip(uint32_t from, uint32_t to, uint32_t port) const {
-  if (from == to || fabric.hopsBetween(from, to) < 2 || route(from, to).direct) {
+  return from == to ? kNoChip : forwardingChip(from, to, port, route(from, to));
+}
+
+uint32_t FabricModel::forwardingChip(uint32_t from, uint32_t to, uint32_t port,
+                                     const Route &path) const {
+  if (from == to || path.hops < 2 || path.direct) {
     return kNoChip;
   }
   const uint32_t fromRank = from % chipsPerNode;

@@ -1031,8 +1031,10 @@ Status FabricRunner::pairTransfers() {
     return describe(r.run, r.index, r.iteration, r.localIssue);
   };
   // Probes are prefetched this many records ahead (the table's slot), and half as many ahead
-  // the send a receive's probe meets first.
+  // the send a receive's probe meets first. Each record's hash is taken once, when first
+  // needed, and kept in a ring of the last kAhead.
   constexpr size_t kAhead = 16;
+  std::array<uint64_t, kAhead> hashes{};
   TransferIndex bySend(sends.size());
   auto sendHash = [&](size_t i) {
     return TransferIndex::hash(sends[i].chip, sends[i].peer, sends[i].key);
@@ -1040,13 +1042,18 @@ Status FabricRunner::pairTransfers() {
   auto recvHash = [&](size_t r) {
     return TransferIndex::hash(recvs[r].peer, recvs[r].chip, recvs[r].key);
   };
+  for (size_t i = 0; i < std::min(kAhead, sends.size()); ++i) {
+    hashes[i] = sendHash(i);
+  }
   for (uint32_t i = 0; i < sends.size(); ++i) {
+    const uint64_t hashed = hashes[i % kAhead];
     if (i + kAhead < sends.size()) {
-      bySend.prefetch(sendHash(i + kAhead));
+      hashes[i % kAhead] = sendHash(i + kAhead);
+      bySend.prefetch(hashes[i % kAhead]);
     }
     const SendRecord &send = sends[i];
     const uint32_t earlier = bySend.find(
-        sendHash(i),
+        hashed,
         [&](uint32_t j) {
           return sends[j].key == send.key && sends[j].chip == send.chip &&
                  sends[j].peer == send.peer;
@@ -1077,17 +1084,22 @@ Status FabricRunner::pairTransfers() {
   };
   std::vector<LinkUse, HugePageAllocator<LinkUse>> linkUses;
   bool anyForwarded = false;
+  for (size_t r = 0; r < std::min(kAhead, recvs.size()); ++r) {
+    hashes[r] = recvHash(r);
+  }
   for (uint32_t r = 0; r < recvs.size(); ++r) {
+    const uint64_t hashed = hashes[r % kAhead];
     if (r + kAhead < recvs.size()) {
-      bySend.prefetch(recvHash(r + kAhead));
+      hashes[r % kAhead] = recvHash(r + kAhead);
+      bySend.prefetch(hashes[r % kAhead]);
     }
     if (r + kAhead / 2 < recvs.size()) {
-      if (const uint32_t j = bySend.first(recvHash(r + kAhead / 2)); j != kNone) {
+      if (const uint32_t j = bySend.first(hashes[(r + kAhead / 2) % kAhead]); j != kNone) {
         __builtin_prefetch(&sends[j]);
       }
     }
     const RecvRecord &recv = recvs[r];
-    const uint32_t s = bySend.find(recvHash(r),
+    const uint32_t s = bySend.find(hashed,
                                    [&](uint32_t j) {
                                      return sends[j].key == recv.key &&
                                             sends[j].chip == recv.peer &&
@@ -1123,7 +1135,7 @@ Status FabricRunner::pairTransfers() {
           fabric.hopLatency, send.arrival, recv.issue));
     }
     inbound.push_back({recv.chip, recv.link, send.arrival - send.serialisation, send.arrival, r});
-    if (const uint32_t forwarder = fabric.forwardingChip(send.chip, recv.chip, send.link);
+    if (const uint32_t forwarder = fabric.forwardingChip(send.chip, recv.chip, send.link, route);
         forwarder != FabricModel::kNoChip) {
       // Cut-through: the forwarded stream crosses the last link as it arrives.
       linkUses.push_back({forwarder, recv.chip, fabric.route(forwarder, recv.chip).sendPort,

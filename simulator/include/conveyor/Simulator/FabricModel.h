@@ -52,6 +52,8 @@ struct FabricModel {
   /// counts hopsBetween's hops.
   static constexpr uint32_t kNoChip = ~uint32_t(0);
   uint32_t forwardingChip(uint32_t from, uint32_t to, uint32_t port) const;
+  /// The same, given route(from, to) (the fabric engine has it at hand for every transfer).
+  uint32_t forwardingChip(uint32_t from, uint32_t to, uint32_t port, const Route &path) const;
 
   /// Worst-case drift assignment: even chips run fast by half the fabric drift, odd chips
   /// slow by half, so neighbours drift apart at the full rate. Returns the reference-time
