@@ -154,6 +154,28 @@ struct ChipRoots {
   bool built = false;
 };
 
+/// Per storage root of one run: what the last write left and who reads it.
+struct RootState {
+  uint64_t readyAt = 0;
+  uint64_t readEnd = 0;    // latest end of a read of the current value
+  uint32_t writer = kNone; // static instruction index
+  uint64_t writerIteration = 0;
+  bool weight = false;
+  bool resident = false; // KV_CACHE: holds data at the start, written in place (MEM_KV_APPEND)
+  bool strided = false; // moves with each iteration: fresh storage every iteration
+};
+
+/// A run's working tables, kept from run to run so that each run reuses their memory.
+struct RunScratch {
+  std::vector<size_t> bufferOfSlot;
+  std::vector<uint32_t> stateOfSlot, rootOfState, remap, portLastIndex;
+  std::vector<RootState> states;
+  std::vector<SlotPlace> slotPlace;
+  std::vector<uint8_t> stateKinds;
+  std::vector<ImageTransfer> transfers;
+  std::vector<uint64_t> portFreeAt, portLastIteration, portLastIssue;
+};
+
 class FabricRunner {
 public:
   FabricRunner(const schedule::Schedule &schedule, const HardwareModel &model,
@@ -179,6 +201,7 @@ private:
   std::vector<RecvRecord, HugePageAllocator<RecvRecord>> recvs;
   FabricReport report;
   std::vector<uint32_t> scratch; // by buffer table index; kNone between uses
+  RunScratch runScratch;
 
   Status decode(const schedule::Program &program, ProgramImage &image);
   Status runOne(uint32_t runIndex);
@@ -527,16 +550,6 @@ Status FabricRunner::checkStrideSpans(const RunContext &context,
   return Status::success();
 }
 
-/// Per storage root of one run: what the last write left and who reads it.
-struct RootState {
-  uint64_t readyAt = 0;
-  uint64_t readEnd = 0;    // latest end of a read of the current value
-  uint32_t writer = kNone; // static instruction index
-  uint64_t writerIteration = 0;
-  bool weight = false;
-  bool resident = false; // KV_CACHE: holds data at the start, written in place (MEM_KV_APPEND)
-  bool strided = false; // moves with each iteration: fresh storage every iteration
-};
 
 Status FabricRunner::runOne(uint32_t runIndex) {
   const RunContext &context = runs[runIndex];
@@ -545,13 +558,17 @@ Status FabricRunner::runOne(uint32_t runIndex) {
   const uint32_t chip = context.chip;
 
   // Slot -> buffer of this chip -> storage root -> dense state index.
-  std::vector<size_t> bufferOfSlot(image.slotIds.size());
-  std::vector<uint32_t> stateOfSlot(image.slotIds.size());
-  std::vector<RootState> states;
-  states.reserve(image.slotIds.size());
-  std::vector<uint32_t> rootOfState; // to reset `scratch` after
-  rootOfState.reserve(image.slotIds.size());
-  std::vector<SlotPlace> slotPlace(image.slotIds.size());
+  const size_t slots = image.slotIds.size();
+  std::vector<size_t> &bufferOfSlot = runScratch.bufferOfSlot;
+  bufferOfSlot.resize(slots);
+  std::vector<uint32_t> &stateOfSlot = runScratch.stateOfSlot;
+  stateOfSlot.resize(slots);
+  std::vector<RootState> &states = runScratch.states;
+  states.clear();
+  std::vector<uint32_t> &rootOfState = runScratch.rootOfState; // to reset `scratch` after
+  rootOfState.clear();
+  std::vector<SlotPlace> &slotPlace = runScratch.slotPlace;
+  slotPlace.assign(slots, SlotPlace{});
   scratch.resize(buffers.all().size(), kNone); // root -> state index
   for (size_t slot = 0; slot < image.slotIds.size(); ++slot) {
     const uint32_t id = context.instance == nullptr
@@ -594,7 +611,8 @@ Status FabricRunner::runOne(uint32_t runIndex) {
   PortConflict conflict;
 
   // Transfers of this run: peers, ports and ids rewritten for an instance.
-  std::vector<ImageTransfer> transfers = image.transfers;
+  std::vector<ImageTransfer> &transfers = runScratch.transfers;
+  transfers.assign(image.transfers.begin(), image.transfers.end());
   int64_t idOffset = 0;
   if (context.instance != nullptr) {
     idOffset = context.instance->transfer_id_offset();
@@ -614,14 +632,19 @@ Status FabricRunner::runOne(uint32_t runIndex) {
   std::array<uint64_t, kFabricUnits> lastIssue{};
   lastIndex.fill(kNone);
   // Per sending port: the last link slot, to catch double booking in issue order.
-  std::vector<uint64_t> portFreeAt(fabric.links, 0);
-  std::vector<uint32_t> portLastIndex(fabric.links, kNone);
-  std::vector<uint64_t> portLastIteration(fabric.links, 0);
-  std::vector<uint64_t> portLastIssue(fabric.links, 0);
+  std::vector<uint64_t> &portFreeAt = runScratch.portFreeAt;
+  portFreeAt.assign(fabric.links, 0);
+  std::vector<uint32_t> &portLastIndex = runScratch.portLastIndex;
+  portLastIndex.assign(fabric.links, kNone);
+  std::vector<uint64_t> &portLastIteration = runScratch.portLastIteration;
+  portLastIteration.assign(fabric.links, 0);
+  std::vector<uint64_t> &portLastIssue = runScratch.portLastIssue;
+  portLastIssue.assign(fabric.links, 0);
   uint64_t lastSync = 0;
   const uint64_t maxRun =
       image.hasTransfers ? fabric.cyclesWithinSlack(program.drift_slack_cycles()) : UINT64_MAX;
-  std::vector<uint32_t> remap(image.slotIds.size());
+  std::vector<uint32_t> &remap = runScratch.remap;
+  remap.resize(slots);
   for (size_t slot = 0; slot < remap.size(); ++slot) {
     remap[slot] = uint32_t(slot);
   }
@@ -630,7 +653,8 @@ Status FabricRunner::runOne(uint32_t runIndex) {
   // its local checks read and its C2C instructions; a later run of it whose slots read the
   // same executes only those.
   RunReference &reference = references[result.programIndex];
-  std::vector<uint8_t> stateKinds(states.size());
+  std::vector<uint8_t> &stateKinds = runScratch.stateKinds;
+  stateKinds.resize(states.size());
   for (size_t i = 0; i < states.size(); ++i) {
     stateKinds[i] = uint8_t(uint8_t(states[i].weight) | uint8_t(states[i].resident) << 1);
   }
@@ -930,9 +954,9 @@ Status FabricRunner::runOne(uint32_t runIndex) {
   report.endCycle = std::max(report.endCycle, result.endCycle);
   if (recording) {
     reference.valid = true;
-    reference.places = std::move(slotPlace);
-    reference.stateOfSlot = std::move(stateOfSlot);
-    reference.stateKinds = std::move(stateKinds);
+    reference.places = slotPlace;
+    reference.stateOfSlot = stateOfSlot;
+    reference.stateKinds = stateKinds;
     reference.run = result;
   }
   report.runs.push_back(std::move(result));
