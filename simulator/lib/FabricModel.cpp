@@ -68,12 +68,6 @@ uint32_t FabricModel::forwardingChip(uint32_t from, uint32_t to, uint32_t port,
   return landing == to || landing >= chips ? kNoChip : landing;
 }
 
-int64_t FabricModel::driftCorrection(uint32_t chip, uint64_t elapsed) const {
-  const int64_t magnitude =
-      int64_t((unsigned __int128)elapsed * (driftPartsPerBillion / 2) / 1000000000u);
-  return chip % 2 == 0 ? -magnitude : magnitude;
-}
-
 uint64_t FabricModel::cyclesWithinSlack(uint64_t slackCycles) const {
   if (driftPartsPerBillion == 0) {
     return std::numeric_limits<uint64_t>::max();

@@ -101,6 +101,9 @@ struct TransferRecord {
 
 struct SendRecord : TransferRecord {
   uint64_t slotStart = 0, serialisation = 0, arrival = 0;
+  // The route to the peer, as runOne found it (pairing needs it again): its hops, and the
+  // receiver's port when direct (kNone otherwise; the sender's port is then `link`).
+  uint32_t hops = 0, directRecvPort = kNone;
 };
 
 struct RecvRecord : TransferRecord {
@@ -664,6 +667,11 @@ Status FabricRunner::runOne(uint32_t runIndex) {
   const bool recording = options.replayEquivalentRuns && !reference.valid;
 
   unsigned __int128 c2cBitHops = 0;
+  struct RouteEntry {
+    uint32_t peer = kNone;
+    Route route;
+  };
+  std::array<RouteEntry, 8> routeCache{};
   std::string failure;
   // A C2C instruction's fabric side, on this run's chip (also what a replayed run executes).
   auto transferAt = [&](const ImageInstruction &inst, uint32_t index, uint64_t iteration,
@@ -704,7 +712,13 @@ Status FabricRunner::runOne(uint32_t runIndex) {
     common.iteration = iteration;
     common.localIssue = issue;
     if (inst.kind == Kind::Send) {
-      const Route route = fabric.route(chip, transfer.peer);
+      // Routes from this chip, by peer, in a small direct-mapped cache (a run sends to a few
+      // peers, many times).
+      RouteEntry &cached = routeCache[transfer.peer % routeCache.size()];
+      if (cached.peer != transfer.peer) {
+        cached = {transfer.peer, fabric.route(chip, transfer.peer)};
+      }
+      const Route &route = cached.route;
       if (route.direct && transfer.link != route.sendPort) {
         return fail(fmt::format("link {} does not reach chip {}: inside a node chip {} "
                                 "reaches it on port {}",
@@ -729,6 +743,8 @@ Status FabricRunner::runOne(uint32_t runIndex) {
       record.slotStart = uint64_t(int64_t(slotStart) + correction);
       record.serialisation = transfer.serialisation;
       record.arrival = record.slotStart + transfer.serialisation + route.hops * fabric.hopLatency;
+      record.hops = route.hops;
+      record.directRecvPort = route.direct ? route.recvPort : kNone;
       sends.push_back(record);
       // Bit-hops are summed exactly (order-free); joules are taken once, after the run.
       c2cBitHops += (unsigned __int128)transfer.bytes * 8 * route.hops;
@@ -1144,7 +1160,12 @@ Status FabricRunner::pairTransfers() {
       return makeError(fmt::format("{}: receives {} bytes but {} sends {}", recvAt(recv),
                                    recv.bytes, sendAt(send), send.bytes));
     }
-    const Route route = fabric.route(send.chip, recv.chip);
+    // recv.chip is send.peer: the route runOne found for the send.
+    Route route;
+    route.hops = send.hops;
+    route.direct = send.directRecvPort != kNone;
+    route.sendPort = send.link;
+    route.recvPort = send.directRecvPort;
     if (route.direct && recv.link != route.recvPort) {
       return makeError(fmt::format("{}: link {} does not come from chip {}: inside a node it "
                                    "arrives on port {}",

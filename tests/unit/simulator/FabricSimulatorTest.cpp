@@ -181,6 +181,22 @@ TEST_CASE("a send on a port that does not reach its peer inside the node is reje
   CHECK_THAT(message, Catch::Contains("port 2"));
 }
 
+TEST_CASE("drift corrections are elapsed x drift / 2 / 10^9, exact for any elapsed time",
+          "[fabric][drift]") {
+  sim::FabricModel fabric;
+  for (uint64_t ppb : {uint64_t(0), uint64_t(1), uint64_t(50000), uint64_t(1) << 33}) {
+    fabric.driftPartsPerBillion = ppb;
+    for (uint64_t elapsed : {uint64_t(0), uint64_t(999), (uint64_t(1) << 32) - 1,
+                             uint64_t(1) << 32, uint64_t(123456789012345), uint64_t(1) << 62}) {
+      const auto exact =
+          int64_t((unsigned __int128)elapsed * (ppb / 2) / 1000000000u); // the definition
+      INFO("ppb " << ppb << ", elapsed " << elapsed);
+      CHECK(fabric.driftCorrection(0, elapsed) == -exact); // even chips run fast
+      CHECK(fabric.driftCorrection(1, elapsed) == exact);
+    }
+  }
+}
+
 TEST_CASE("route hop counts follow the node and group structure", "[fabric]") {
   system::SystemConfig config = test::fabricSystem(144); // 18 nodes = 2 groups of 9
   Result<sim::FabricModel> fabric = sim::buildFabricModel(config);

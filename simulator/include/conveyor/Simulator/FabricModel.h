@@ -59,7 +59,16 @@ struct FabricModel {
   /// slow by half, so neighbours drift apart at the full rate. Returns the reference-time
   /// correction (in cycles, signed) of a chip `elapsed` cycles after its last SYNC:
   /// fast chips reach local cycle t early (negative), slow chips late (positive).
-  int64_t driftCorrection(uint32_t chip, uint64_t elapsed) const;
+  int64_t driftCorrection(uint32_t chip, uint64_t elapsed) const {
+    // elapsed x half / 10^9, in 64 bits when both factors are below 2^32 (a division by a
+    // constant is then a multiplication), else in 128: the same value either way.
+    const uint64_t half = driftPartsPerBillion / 2;
+    const uint64_t magnitude =
+        ((elapsed | half) >> 32) == 0
+            ? elapsed * half / 1000000000u
+            : uint64_t((unsigned __int128)elapsed * half / 1000000000u);
+    return chip % 2 == 0 ? -int64_t(magnitude) : int64_t(magnitude);
+  }
   /// The largest number of cycles a chip may run after a SYNC before its drift against
   /// another chip exceeds `slackCycles`; UINT64_MAX when the fabric has no drift.
   uint64_t cyclesWithinSlack(uint64_t slackCycles) const;
