@@ -671,7 +671,7 @@ Status FabricRunner::runOne(uint32_t runIndex) {
     uint32_t peer = kNone;
     Route route;
   };
-  std::array<RouteEntry, 8> routeCache{};
+  std::array<RouteEntry, 16> routeCache{};
   std::string failure;
   // A C2C instruction's fabric side, on this run's chip (also what a replayed run executes).
   auto transferAt = [&](const ImageInstruction &inst, uint32_t index, uint64_t iteration,
@@ -713,8 +713,8 @@ Status FabricRunner::runOne(uint32_t runIndex) {
     common.localIssue = issue;
     if (inst.kind == Kind::Send) {
       // Routes from this chip, by peer, in a small direct-mapped cache (a run sends to a few
-      // peers, many times).
-      RouteEntry &cached = routeCache[transfer.peer % routeCache.size()];
+      // peers, many times; hashed, since a group's peers may be a stride apart).
+      RouteEntry &cached = routeCache[(transfer.peer * 0x9e3779b1u) >> 28]; // 16 entries
       if (cached.peer != transfer.peer) {
         cached = {transfer.peer, fabric.route(chip, transfer.peer)};
       }
