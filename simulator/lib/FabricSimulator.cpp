@@ -655,16 +655,19 @@ Status FabricRunner::runOne(uint32_t runIndex) {
   // Replay (FabricRunOptions::replayEquivalentRuns): the first run of a program records what
   // its local checks read and its C2C instructions; a later run of it whose slots read the
   // same executes only those.
+  // Only programs with instances run more than once in a step.
   RunReference &reference = references[result.programIndex];
+  const bool replayable = options.replayEquivalentRuns && !program.instances().empty();
   std::vector<uint8_t> &stateKinds = runScratch.stateKinds;
-  stateKinds.resize(states.size());
-  for (size_t i = 0; i < states.size(); ++i) {
-    stateKinds[i] = uint8_t(uint8_t(states[i].weight) | uint8_t(states[i].resident) << 1);
+  if (replayable) {
+    stateKinds.resize(states.size());
+    for (size_t i = 0; i < states.size(); ++i) {
+      stateKinds[i] = uint8_t(uint8_t(states[i].weight) | uint8_t(states[i].resident) << 1);
+    }
   }
-  const bool replay = options.replayEquivalentRuns && reference.valid &&
-                      reference.places == slotPlace && reference.stateOfSlot == stateOfSlot &&
-                      reference.stateKinds == stateKinds;
-  const bool recording = options.replayEquivalentRuns && !reference.valid;
+  const bool replay = replayable && reference.valid && reference.places == slotPlace &&
+                      reference.stateOfSlot == stateOfSlot && reference.stateKinds == stateKinds;
+  const bool recording = replayable && !reference.valid;
 
   unsigned __int128 c2cBitHops = 0;
   struct RouteEntry {
