@@ -286,6 +286,11 @@ std::set<uint32_t> buffersUsedBy(const Program &program) {
   return used;
 }
 
+struct BufferFacts;
+// A 576-chip schedule has hundreds of thousands of buffers: on huge pages, fewer faults.
+using FactList = std::vector<BufferFacts, HugePageAllocator<BufferFacts>>;
+using DimList = std::vector<int64_t, HugePageAllocator<int64_t>>;
+
 /// What the checks after the buffer pass read of each buffer, copied out of the messages
 /// (scattered on the heap) into one array indexed by position in schedule.buffers(); the
 /// shapes lie back to back in BufferFacts::dims.
@@ -297,8 +302,8 @@ struct BufferFacts {
   size_t shapeAt = 0; // offset of the shape in `dims`
 
   /// Same dtype, kind and shape (template and instance buffers must agree).
-  static bool sameTensorType(const std::vector<BufferFacts> &facts,
-                             const std::vector<int64_t> &dims, size_t a, size_t b) {
+  static bool sameTensorType(const FactList &facts,
+                             const DimList &dims, size_t a, size_t b) {
     const BufferFacts &x = facts[a], &y = facts[b];
     return x.dtype == y.dtype && x.kind == y.kind && x.rank == y.rank &&
            std::equal(dims.begin() + ptrdiff_t(x.shapeAt),
@@ -354,7 +359,7 @@ private:
 /// peers map to other chips.
 Status validateInstances(const Schedule &schedule, const Program &program,
                          const std::string &programLabel, const BufferIndex &byId,
-                         const std::vector<BufferFacts> &facts, const std::vector<int64_t> &dims,
+                         const FactList &facts, const DimList &dims,
                          std::set<std::pair<uint32_t, std::string>> &programNames) {
   if (program.instances().empty()) {
     return Status::success();
@@ -429,9 +434,9 @@ Status validateStructure(const Schedule &schedule, const std::string &where) {
   // position in schedule.buffers(). Errors keep their documented order: id problems first,
   // then the first other problem of a buffer, then views.
   const size_t bufferCount = size_t(schedule.buffers_size());
-  std::vector<BufferFacts> facts;
+  FactList facts;
   facts.reserve(bufferCount);
-  std::vector<int64_t> dims;
+  DimList dims;
   dims.reserve(2 * bufferCount);
   uint32_t maxId = 0;
   std::optional<std::string> firstProblem;

@@ -81,9 +81,9 @@ bool BufferTable::build(const schedule::Schedule &schedule, uint64_t vectorBytes
   const uint32_t chips = schedule.system().chips();
   // Left uninitialised: each entry is written whole, once, in the loop below (clearing the
   // array first would be one more pass over it, and fresh pages to fault in twice as long).
-  buffers = std::make_unique_for_overwrite<BufferInfo[]>(count);
+  buffers = hugeArrayForOverwrite<BufferInfo>(count);
   dims.reserve(2 * count + 16);
-  std::vector<uint32_t> ids(count); // compact, for the id index below
+  std::vector<uint32_t, HugePageAllocator<uint32_t>> ids(count); // compact, for the index
   std::vector<std::pair<uint32_t, uint32_t>> views; // (index, alias_of) of each view
   uint32_t maxId = 0;
   const CeilDivider perVector(vectorBytes);

@@ -42,3 +42,24 @@ TEST_CASE("a vector on HugePageAllocator grows through both sizes and keeps its 
   values.shrink_to_fit();
   CHECK(values[9] == 27);
 }
+
+TEST_CASE("a HugeArray holds what is written to it, large or small, and frees itself",
+          "[hugepages]") {
+  struct Entry {
+    uint64_t a;
+    uint32_t b;
+  };
+  for (size_t count : {size_t(0), size_t(7), size_t(300000)}) { // 0, tiny, 4.8 MB
+    HugeArray<Entry> entries = hugeArrayForOverwrite<Entry>(count);
+    REQUIRE(entries != nullptr);
+    CHECK(entries.get_deleter().bytes == count * sizeof(Entry));
+    for (size_t i = 0; i < count; ++i) {
+      entries[i] = {i * 5, uint32_t(i)};
+    }
+    uint64_t sum = 0;
+    for (size_t i = 0; i < count; ++i) {
+      sum += entries[i].a + entries[i].b;
+    }
+    CHECK(sum == (count == 0 ? 0 : 6 * (uint64_t(count - 1) * count / 2)));
+  }
+}

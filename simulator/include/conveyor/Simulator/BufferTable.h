@@ -2,6 +2,7 @@
 #pragma once
 
 #include "conveyor/Simulator/TensorShape.h"
+#include "conveyor/Support/HugePages.h"
 #include "schedule.pb.h"
 
 #include <cstdint>
@@ -108,16 +109,17 @@ private:
 
   static constexpr uint32_t kNoIndex = ~uint32_t(0);
   // Entries are written once each, in place: a std::vector would first clear them all, a
-  // separate pass over the whole array (10^6 buffers: 64 MB).
-  std::unique_ptr<BufferInfo[]> buffers;
+  // separate pass over the whole array (10^6 buffers: 64 MB). Large tables are on huge
+  // pages (conveyor/Support/HugePages.h): fewer page faults.
+  HugeArray<BufferInfo> buffers;
   size_t count = 0;
-  std::vector<int64_t> dims; // every buffer's shape, back to back
+  std::vector<int64_t, HugePageAllocator<int64_t>> dims; // every shape, back to back
   std::vector<uint64_t> reservedPerChip;
   bool sramFitsInOrder = false;
   // Id -> index: a flat table when ids are dense (the usual 1..n), else a hash map. Every
   // operand of every instruction is looked up here, so no ordered map.
   bool denseIds = true;
-  std::vector<uint32_t> denseIndex;
+  std::vector<uint32_t, HugePageAllocator<uint32_t>> denseIndex;
   std::unordered_map<uint32_t, uint32_t> sparseIndex;
 };
 

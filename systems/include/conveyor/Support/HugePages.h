@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
+#include <type_traits>
 
 namespace conveyor {
 
@@ -27,5 +29,19 @@ template <typename T> struct HugePageAllocator {
     return true;
   }
 };
+
+/// An array that hugeAlloc gave, for trivial element types written before they are read
+/// (no clearing pass over fresh memory), freed whole.
+template <typename T> struct HugeArrayFree {
+  size_t bytes = 0;
+  void operator()(T *memory) const noexcept { hugeFree(memory, bytes); }
+};
+template <typename T> using HugeArray = std::unique_ptr<T[], HugeArrayFree<T>>;
+template <typename T> HugeArray<T> hugeArrayForOverwrite(size_t count) {
+  static_assert(std::is_trivially_default_constructible_v<T> &&
+                std::is_trivially_destructible_v<T>);
+  const size_t bytes = count * sizeof(T);
+  return HugeArray<T>(static_cast<T *>(hugeAlloc(bytes)), HugeArrayFree<T>{bytes});
+}
 
 } // namespace conveyor
