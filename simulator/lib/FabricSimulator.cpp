@@ -13,11 +13,13 @@
 #include "conveyor/Simulator/MemPortCheck.h"
 #include "conveyor/Simulator/ScheduleChecker.h"
 #include "conveyor/Support/HugePages.h"
+#include "ReaderRules.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <limits>
+#include <set>
 #include <span>
 #include <tuple>
 
@@ -183,9 +185,9 @@ class FabricRunner {
 public:
   FabricRunner(const schedule::Schedule &schedule, const HardwareModel &model,
                const FabricModel &fabric, const BufferTable &buffers, ChipRoots &chipRoots,
-               const FabricRunOptions &options)
+               const FabricRunOptions &options, bool checkStructure)
       : schedule(schedule), model(model), fabric(fabric), buffers(buffers), options(options),
-        chipRoots(chipRoots) {}
+        checkStructure(checkStructure), chipRoots(chipRoots) {}
 
   /// Runs the programs at `programs` (positions in schedule.programs()), in that order.
   Result<FabricReport> run(const std::vector<int> &programs);
@@ -196,6 +198,10 @@ private:
   const FabricModel &fabric;
   const BufferTable &buffers;
   const FabricRunOptions options;
+  /// The schedule has not been through the reader: decode also applies the reader's rules,
+  /// yes or no (PreparedFabric::simulateInOnePass), and any failure is only a "no".
+  const bool checkStructure;
+  std::set<std::pair<uint32_t, std::string>> programNames; // (chip, name), when checking
   std::vector<ProgramImage> images;
   std::vector<RunReference> references; // by image
   std::vector<RunContext> runs;
@@ -207,6 +213,11 @@ private:
   RunScratch runScratch;
 
   Status decode(const schedule::Program &program, ProgramImage &image);
+  /// The reader's rules for a program that are not per instruction (chip, name, kind,
+  /// repeat blocks and their stride buffers), yes or no.
+  bool outlineValid(const schedule::Program &program);
+  /// The reader's rules for the instances of `program`, decoded into `image`, yes or no.
+  bool instancesValid(const schedule::Program &program, const ProgramImage &image);
   Status runOne(uint32_t runIndex);
   Status checkStrideSpans(const RunContext &context, const std::vector<size_t> &bufferOfSlot);
   Status pairTransfers();
@@ -243,18 +254,97 @@ std::string FabricRunner::describe(uint32_t runIndex, uint32_t index, uint64_t i
                      where, schedule::opcodeName(inst.opcode()), inst.location(), issue);
 }
 
+/// What a failed yes-or-no check of the one-pass form returns: the caller takes the plain
+/// path, which words the message.
+Status rejectedInOnePass() { return makeError("rejected by the one-pass checks"); }
+
+bool FabricRunner::outlineValid(const schedule::Program &program) {
+  // ScheduleFormat.cpp validateStructure's program rules and validateRepeats, in order.
+  if (program.chip() >= schedule.system().chips() ||
+      !programNames.emplace(program.chip(), program.name()).second ||
+      !schedule::ProgramKind_IsValid(program.kind()) ||
+      program.kind() == schedule::PROGRAM_KIND_UNSPECIFIED) {
+    return false;
+  }
+  const auto instructions = uint64_t(program.instructions_size());
+  uint64_t end = 0; // first instruction index not yet covered by a block
+  for (const schedule::Repeat &block : program.repeats()) {
+    if (block.count() == 0 || block.iterations() == 0 ||
+        uint64_t(block.first()) + block.count() > instructions || block.first() < end) {
+      return false;
+    }
+    end = uint64_t(block.first()) + block.count();
+    const uint64_t lastIssue = program.instructions(int(end - 1)).issue_cycle();
+    const uint64_t span =
+        lastIssue - std::min(lastIssue, program.instructions(int(block.first())).issue_cycle());
+    if ((block.iterations() > 1 && block.period_cycles() <= span) ||
+        block.iterations() > (uint64_t(1) << 40)) {
+      return false;
+    }
+  }
+  auto onChip = [&](uint32_t id) {
+    const size_t at = buffers.find(id);
+    return at != BufferTable::kMissing && buffers.at(at).chip == program.chip();
+  };
+  for (const schedule::Repeat &block : program.repeats()) {
+    for (const schedule::BufferStride &stride : block.strides()) {
+      if (!onChip(stride.buffer()) ||
+          !std::all_of(stride.per_iteration().begin(), stride.per_iteration().end(), onChip)) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+bool FabricRunner::instancesValid(const schedule::Program &program, const ProgramImage &image) {
+  // ScheduleFormat.cpp validateInstances: the slots are the buffers the template uses.
+  const uint32_t chips = schedule.system().chips();
+  for (const schedule::ProgramInstance &instance : program.instances()) {
+    if (instance.chip() >= chips ||
+        !programNames.emplace(instance.chip(), program.name()).second) {
+      return false;
+    }
+    for (const uint32_t id : image.slotIds) {
+      auto mappedTo = instance.buffer_map().find(id);
+      if (mappedTo == instance.buffer_map().end()) {
+        return false;
+      }
+      const size_t to = buffers.find(mappedTo->second);
+      if (to == BufferTable::kMissing) {
+        return false;
+      }
+      const BufferInfo &from = buffers.byIdRef(id), &target = buffers.at(to);
+      if (target.chip != instance.chip() || target.dtypeValue != from.dtypeValue ||
+          target.kindValue != from.kindValue || !sameShape(target.shape(), from.shape())) {
+        return false;
+      }
+    }
+    for (const auto &[from, to] : instance.peer_map()) {
+      if (to >= chips || to == instance.chip()) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
 Status FabricRunner::decode(const schedule::Program &program, ProgramImage &image) {
   image.proto = &program;
+  if (checkStructure && !outlineValid(program)) {
+    return rejectedInOnePass();
+  }
   // Buffer table index -> slot, in a scratch array shared by all programs (reset below).
   scratch.resize(buffers.all().size(), kNone);
-  auto slotFor = [&](uint32_t id) {
-    uint32_t &slot = scratch[buffers.indexOf(id)];
+  auto slotOf = [&](size_t index, uint32_t id) {
+    uint32_t &slot = scratch[index];
     if (slot == kNone) {
       slot = uint32_t(image.slotIds.size());
       image.slotIds.push_back(id);
     }
     return slot;
   };
+  auto slotFor = [&](uint32_t id) { return slotOf(buffers.indexOf(id), id); };
   struct ResetScratch {
     FabricRunner &runner;
     const ProgramImage &image;
@@ -275,9 +365,36 @@ Status FabricRunner::decode(const schedule::Program &program, ProgramImage &imag
   // rules and the cost (reused, so no allocation per instruction).
   std::vector<const BufferInfo *> operands, results;
   int repeatCursor = 0;
+  static const OpcodeRuleTable opcodeRules;
+  const uint32_t chips = schedule.system().chips();
+  // The reader's order rule (checkStructure): the cycle the next instruction may not
+  // precede, which after a repeat block is its last issue in its last iteration.
+  uint64_t previousCycle = 0;
+  int nextRepeat = 0;
   for (int index = 0; index < count; ++index) {
     prefetchInstructionAhead(program, index, count, kPrefetchDistance);
     const schedule::Instruction &inst = program.instructions(index);
+    const OpcodeRuleTable::Rule *rule = nullptr;
+    if (checkStructure) {
+      if (nextRepeat < program.repeats_size() &&
+          program.repeats(nextRepeat).first() + program.repeats(nextRepeat).count() ==
+              uint32_t(index)) {
+        const schedule::Repeat &done = program.repeats(nextRepeat++);
+        const unsigned __int128 lastIssue =
+            (unsigned __int128)(done.iterations() - 1) * done.period_cycles() +
+            program.instructions(int(done.first() + done.count() - 1)).issue_cycle();
+        if (lastIssue > kMaxCycle) {
+          return rejectedInOnePass();
+        }
+        previousCycle = std::max(previousCycle, uint64_t(lastIssue));
+      }
+      rule = opcodeRules.find(inst.opcode());
+      if (rule == nullptr || inst.issue_cycle() < previousCycle || inst.unit() != rule->unit ||
+          !OpcodeRuleTable::arityValid(*rule, inst.operands_size(), inst.results_size())) {
+        return rejectedInOnePass();
+      }
+      previousCycle = inst.issue_cycle();
+    }
     ImageInstruction &out = image.instructions.emplace_back();
     EnergyParts energy{};
     auto fail = [&](const std::string &reason) {
@@ -294,11 +411,36 @@ Status FabricRunner::decode(const schedule::Program &program, ProgramImage &imag
     out.sliceRead = readsResultBytesOnly(inst.opcode()) && inst.results_size() > 0;
     operands.clear();
     results.clear();
-    for (uint32_t id : inst.operands()) {
-      operands.push_back(&buffers.byIdRef(id));
+    // Each id looked up once: its table entry and its slot.
+    auto resolve = [&](const google::protobuf::RepeatedField<uint32_t> &ids,
+                       std::vector<const BufferInfo *> &infos) {
+      for (const uint32_t id : ids) {
+        const size_t at = checkStructure ? buffers.find(id) : buffers.indexOf(id);
+        if (checkStructure &&
+            (at == BufferTable::kMissing || buffers.at(at).chip != program.chip())) {
+          return false; // not a buffer of this program's chip
+        }
+        infos.push_back(&buffers.at(at));
+        image.slots.push_back(slotOf(at, id));
+      }
+      return true;
+    };
+    if (!resolve(inst.operands(), operands) || !resolve(inst.results(), results)) {
+      return rejectedInOnePass();
     }
-    for (uint32_t id : inst.results()) {
-      results.push_back(&buffers.byIdRef(id));
+    if (checkStructure) {
+      if (!rule->multiChip) {
+        if (!fieldsValid(buffers, inst)) {
+          return rejectedInOnePass();
+        }
+      } else if (inst.opcode() != schedule::SYNC) {
+        const bool send = inst.opcode() == schedule::C2C_SEND;
+        if (inst.peer_chip() >= chips || inst.peer_chip() == program.chip() ||
+            inst.bytes() > (send ? operands[0] : results[0])->bytes ||
+            (send && inst.slot_start_cycle() < inst.issue_cycle())) {
+          return rejectedInOnePass();
+        }
+      }
     }
     if (out.unbooked != 0) {
       out.traffic = uint32_t(image.traffic.size());
@@ -308,12 +450,6 @@ Status FabricRunner::decode(const schedule::Program &program, ProgramImage &imag
     }
     out.operands = uint16_t(inst.operands_size());
     out.results = uint16_t(inst.results_size());
-    for (uint32_t id : inst.operands()) {
-      image.slots.push_back(slotFor(id));
-    }
-    for (uint32_t id : inst.results()) {
-      image.slots.push_back(slotFor(id));
-    }
     switch (inst.opcode()) {
     case schedule::C2C_SEND:
     case schedule::C2C_RECV: {
@@ -325,7 +461,7 @@ Status FabricRunner::decode(const schedule::Program &program, ProgramImage &imag
                                 "link(s)",
                                 inst.link(), model.systemName, fabric.links));
       }
-      const BufferInfo &payload = buffers.byIdRef(send ? inst.operands(0) : inst.results(0));
+      const BufferInfo &payload = send ? *operands[0] : *results[0];
       ImageTransfer transfer;
       transfer.link = inst.link();
       transfer.peer = inst.peer_chip();
@@ -463,6 +599,9 @@ Status FabricRunner::decode(const schedule::Program &program, ProgramImage &imag
                                  "than the simulator's limit of 2^32; is an iteration count "
                                  "corrupt?",
                                  label, image.executedPerRun));
+  }
+  if (checkStructure && !instancesValid(program, image)) {
+    return rejectedInOnePass();
   }
   return Status::success();
 }
@@ -1326,6 +1465,8 @@ struct PreparedFabric::State {
   FabricModel fabric;
   BufferTable buffers;
   ChipRoots chipRoots; // shared by the runs of every step
+  /// Set by simulateInOnePass until its run has made the reader's rules.
+  bool checkStructure = false;
 };
 
 PreparedFabric::PreparedFabric(std::unique_ptr<State> state) : state(std::move(state)) {}
@@ -1377,8 +1518,46 @@ Result<PreparedFabric> PreparedFabric::prepare(const schedule::Schedule &schedul
 Result<FabricReport> PreparedFabric::run(const std::vector<int> &programs,
                                          const FabricRunOptions &options) const {
   FabricRunner runner(*state->schedule, state->model, state->fabric, state->buffers,
-                      state->chipRoots, options);
+                      state->chipRoots, options, state->checkStructure);
   return runner.run(programs);
+}
+
+std::optional<OnePassFabric> PreparedFabric::simulateInOnePass(const schedule::Schedule &schedule,
+                                                              const system::SystemConfig &system,
+                                                              const FabricRunOptions &options) {
+  // prepare's checks, each a yes or no; the reader's schedule rules first.
+  if (schedule.magic() != schedule::kMagic || schedule.version() != schedule::kVersion ||
+      schedule.system().chips() == 0 || schedule.programs().empty() ||
+      schedule.system().fingerprint() != system::fingerprint(system)) {
+    return std::nullopt;
+  }
+  Result<HardwareModel> model = buildHardwareModel(system);
+  if (!model || schedule.system().chips() != model->chips) {
+    return std::nullopt;
+  }
+  Result<FabricModel> fabric = buildFabricModel(system);
+  if (!fabric) {
+    return std::nullopt;
+  }
+  // The reader's buffer rules on the pass that builds the table, and rule 4 in its
+  // in-order form (checkSram only for an unusual layout).
+  std::optional<BufferTable> buffers =
+      BufferTable::decodeValidated(schedule, model->vectorBytes, model->sramBytes);
+  if (!buffers || (!buffers->placementsFitInOrder() && !checkSram(*model, *buffers))) {
+    return std::nullopt;
+  }
+  PreparedFabric prepared(std::unique_ptr<State>(new State{
+      &schedule, std::move(*model), std::move(*fabric), std::move(*buffers), {}, true}));
+  std::vector<int> all(size_t(schedule.programs_size()));
+  for (size_t p = 0; p < all.size(); ++p) {
+    all[p] = int(p);
+  }
+  Result<FabricReport> report = prepared.run(all, options);
+  if (!report) {
+    return std::nullopt;
+  }
+  prepared.state->checkStructure = false; // the whole schedule has passed the reader's rules
+  return OnePassFabric{std::move(prepared), std::move(*report)};
 }
 
 const BufferTable &PreparedFabric::buffers() const { return state->buffers; }
@@ -1386,6 +1565,9 @@ const HardwareModel &PreparedFabric::hardware() const { return state->model; }
 
 Result<FabricReport> simulateFabric(const schedule::Schedule &schedule,
                                     const system::SystemConfig &system) {
+  if (std::optional<OnePassFabric> fast = PreparedFabric::simulateInOnePass(schedule, system)) {
+    return std::move(fast->report);
+  }
   Result<PreparedFabric> prepared = PreparedFabric::prepare(schedule, system);
   if (!prepared) {
     return prepared.takeError();

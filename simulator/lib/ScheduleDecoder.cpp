@@ -7,6 +7,7 @@
 #include "conveyor/Schedule/OpcodeRules.h"
 #include "conveyor/Simulator/InstructionCost.h"
 #include "conveyor/Simulator/MemPortCheck.h"
+#include "ReaderRules.h"
 
 #include <array>
 #include <limits>
@@ -25,105 +26,6 @@ constexpr int kPrefetchDistance = 24;
 /// The most operands (and the most results) a fixed-arity opcode has that the walk keeps
 /// resolved; more sends the schedule to the plain sequence.
 constexpr size_t kMaxFixedIds = 8;
-
-/// The reader's per-opcode rules, looked up once per opcode value instead of once per
-/// instruction. Opcodes past the table, unknown ones and the multi-chip ones (C2C, SYNC:
-/// the fabric engine's) are not `plain`.
-class OpcodeRuleTable {
-public:
-  static constexpr size_t kSize = 128;
-
-  OpcodeRuleTable() {
-    for (size_t value = 0; value < kSize; ++value) {
-      const auto opcode = schedule::Opcode(value);
-      Rule &rule = rules[value];
-      if (!schedule::Opcode_IsValid(int(value)) || opcode == schedule::OPCODE_UNSPECIFIED ||
-          opcode == schedule::C2C_SEND || opcode == schedule::C2C_RECV ||
-          opcode == schedule::SYNC) {
-        continue;
-      }
-      const auto [operands, results] = schedule::opcodeArity(opcode);
-      rule.plain = operands >= 0 && results >= 0;
-      rule.unit = schedule::opcodeUnit(opcode);
-      rule.slot = unitSlot(rule.unit);
-      rule.operands = operands;
-      rule.results = results;
-    }
-  }
-
-  struct Rule {
-    bool plain = false;
-    schedule::Unit unit = schedule::UNIT_UNSPECIFIED;
-    size_t slot = kReportedUnits.size(); // unitSlot(unit)
-    int operands = -1, results = -1;
-  };
-  const Rule *find(schedule::Opcode opcode) const {
-    const auto value = size_t(uint32_t(opcode));
-    return value < kSize && rules[value].plain ? &rules[value] : nullptr;
-  }
-
-private:
-  std::array<Rule, kSize> rules{};
-};
-
-/// The per-instruction rules of validateStructure that depend on the opcode's fields.
-bool fieldsValid(const BufferTable &buffers, const schedule::Instruction &inst) {
-  switch (inst.opcode()) {
-  case schedule::VXM_BINARY:
-    return schedule::isBinaryElementwise(inst.kind());
-  case schedule::VXM_UNARY:
-    return schedule::isUnaryElementwise(inst.kind());
-  case schedule::VXM_SOFTMAX: {
-    const auto rank = int64_t(buffers.byIdRef(inst.operands(0)).shape().size());
-    return inst.axis() >= 0 && inst.axis() < rank;
-  }
-  case schedule::SXM_TRANSPOSE: {
-    const auto rank = int64_t(buffers.byIdRef(inst.operands(0)).shape().size());
-    if (inst.perm_size() != rank || rank > 64) {
-      return false; // ranks above 64 are left to the reader
-    }
-    uint64_t used = 0;
-    for (int64_t axis : inst.perm()) {
-      if (axis < 0 || axis >= rank || (used >> axis & 1) != 0) {
-        return false;
-      }
-      used |= uint64_t(1) << axis;
-    }
-    return true;
-  }
-  // No field rule in the reader for these (C2C and SYNC never get here). A new opcode needs
-  // a case: if the reader gives it a field rule, check the same here.
-  case schedule::MEM_WRITE:
-  case schedule::MEM_READ:
-  case schedule::MEM_COPY:
-  case schedule::MXM_MATMUL:
-  case schedule::MEM_GATHER:
-  case schedule::MEM_SLICE:
-  case schedule::MEM_CONCAT:
-  case schedule::SXM_BROADCAST:
-  case schedule::VXM_REDUCE:
-  case schedule::VXM_RMS_NORM:
-  case schedule::VXM_LAYER_NORM:
-  case schedule::VXM_SELECT:
-  case schedule::VXM_TOPK:
-  case schedule::VXM_CAST:
-  case schedule::VXM_ROTARY:
-  case schedule::MXM_MATMUL_DQ:
-  case schedule::MXM_EXPERT_MATMUL:
-  case schedule::MXM_EXPERT_MATMUL_DQ:
-  case schedule::MEM_KV_APPEND:
-  case schedule::VXM_SUM: // variadic: never `plain`, the plain sequence checks it
-    return true;
-  case schedule::C2C_SEND:
-  case schedule::C2C_RECV:
-  case schedule::SYNC:
-  case schedule::OPCODE_UNSPECIFIED:
-  case schedule::Opcode_INT_MIN_SENTINEL_DO_NOT_USE_:
-  case schedule::Opcode_INT_MAX_SENTINEL_DO_NOT_USE_:
-    break;
-  }
-  return false;
-}
 
 /// One program: the reader's instruction rules, rules 1-3 as checkProgram's one-pass form
 /// applies them, and the energy, per instruction while its message is in the cache.
@@ -168,7 +70,7 @@ bool decodeProgram(const HardwareModel &model, const BufferTable &buffers,
     prefetchInstructionAhead(program, index, count, kPrefetchDistance);
     const schedule::Instruction &inst = program.instructions(index);
     // The reader's rules (ScheduleFormat.cpp validateStructure).
-    const OpcodeRuleTable::Rule *rule = opcodeRules.find(inst.opcode());
+    const OpcodeRuleTable::Rule *rule = opcodeRules.plain(inst.opcode());
     const uint64_t issue = inst.issue_cycle();
     if (rule == nullptr || issue < previousIssue || inst.unit() != rule->unit ||
         inst.operands_size() != rule->operands || inst.results_size() != rule->results) {

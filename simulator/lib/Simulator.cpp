@@ -255,14 +255,21 @@ SimulationReport reportFabric(const schedule::Schedule &schedule,
 Result<SimulationReport> simulateWithFabric(const schedule::Schedule &schedule,
                                             const system::SystemConfig &system,
                                             const SimulationOptions &options) {
+  std::vector<int> all(size_t(schedule.programs_size()));
+  for (size_t p = 0; p < all.size(); ++p) {
+    all[p] = int(p);
+  }
+  // One pass when the reader has not checked the schedule; any failure takes the plain
+  // path below, which words the message.
+  if (options.onePass && !options.structureValidated) {
+    if (std::optional<OnePassFabric> fast = PreparedFabric::simulateInOnePass(schedule, system)) {
+      return reportFabric(schedule, system, fast->prepared, all, fast->report, options);
+    }
+  }
   Result<PreparedFabric> prepared =
       PreparedFabric::prepare(schedule, system, options.structureValidated);
   if (!prepared) {
     return prepared.takeError();
-  }
-  std::vector<int> all(size_t(schedule.programs_size()));
-  for (size_t p = 0; p < all.size(); ++p) {
-    all[p] = int(p);
   }
   Result<FabricReport> fabric = prepared->run(all);
   if (!fabric) {

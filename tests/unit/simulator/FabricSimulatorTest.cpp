@@ -635,7 +635,10 @@ TEST_CASE("the fabric engine is deterministic", "[fabric]") {
 TEST_CASE("randomly mutated v2 schedules are accepted or rejected, never crash", "[fabric]") {
   // A schedule with every v2 construct: the ring template plus a repeated, strided block and
   // a drifting fabric; then 3,000 single-field mutations, each simulated (the reader's checks
-  // included). A crash or an exception fails the test run.
+  // included). A crash or an exception fails the test run. The one-pass form
+  // (PreparedFabric::simulateInOnePass, which makes the reader's rules as it decodes) must
+  // accept exactly what the plain path (validateSchedule, prepare, run) accepts, with the
+  // same report, and simulateFabric must give the plain path's message.
   const system::SystemConfig config = test::fabricSystem(16, 50);
   FabricBuilder b(config);
   std::vector<uint32_t> mine, got;
@@ -675,9 +678,33 @@ TEST_CASE("randomly mutated v2 schedules are accepted or rejected, never crash",
     const uint64_t v = value();
     const int i = int(next(uint64_t(p.instructions_size())));
     schedule::Instruction &inst = *p.mutable_instructions(i);
-    switch (next(16)) {
+    switch (next(24)) {
     case 0:
       inst.set_issue_cycle(v);
+      break;
+    case 16:
+      inst.set_unit(schedule::Unit(next(8)));
+      break;
+    case 17:
+      inst.add_operands(uint32_t(next(24)));
+      break;
+    case 18:
+      p.set_kind(schedule::ProgramKind(next(5)));
+      break;
+    case 19:
+      s.mutable_programs(0)->mutable_instances(int(next(7)))->set_chip(uint32_t(next(20)));
+      break;
+    case 20:
+      s.mutable_buffers(int(next(uint64_t(s.buffers_size()))))->set_chip(uint32_t(next(10)));
+      break;
+    case 21:
+      s.mutable_buffers(int(next(uint64_t(s.buffers_size()))))->set_shape(0, int64_t(next(700)));
+      break;
+    case 22:
+      p.set_chip(uint32_t(next(20)));
+      break;
+    case 23:
+      s.mutable_programs(1)->mutable_repeats(0)->set_first(uint32_t(next(3)));
       break;
     case 1:
       inst.set_link(uint32_t(v));
@@ -733,11 +760,39 @@ TEST_CASE("randomly mutated v2 schedules are accepted or rejected, never crash",
       break;
     }
     }
+    INFO("round " << round);
     Result<sim::FabricReport> report = sim::simulateFabric(s, config);
     (report ? accepted : rejected) += 1;
-    if (!report) {
+    Result<sim::FabricReport> plain = [&]() -> Result<sim::FabricReport> {
+      Result<sim::PreparedFabric> prepared = sim::PreparedFabric::prepare(s, config);
+      if (!prepared) {
+        return prepared.takeError();
+      }
+      std::vector<int> all(size_t(s.programs_size()));
+      for (size_t q = 0; q < all.size(); ++q) {
+        all[q] = int(q);
+      }
+      return prepared->run(all);
+    }();
+    std::optional<sim::OnePassFabric> fast = sim::PreparedFabric::simulateInOnePass(s, config);
+    REQUIRE(report.ok() == plain.ok());
+    REQUIRE(fast.has_value() == plain.ok());
+    if (plain) {
+      checkSameRuns(fast->report, *plain);
+      checkSameRuns(*report, *plain);
+    } else {
       CHECK_FALSE(report.error().empty());
+      CHECK(report.error() == plain.error());
     }
+    // simulate() takes the one-pass form too: the same JSON report or the same message.
+    sim::SimulationOptions onePass, plainOnly;
+    onePass.functional = plainOnly.functional = false;
+    plainOnly.onePass = false;
+    Result<sim::SimulationReport> one = sim::simulate(s, config, {}, onePass);
+    Result<sim::SimulationReport> two = sim::simulate(s, config, {}, plainOnly);
+    REQUIRE(one.ok() == two.ok());
+    CHECK((one ? sim::renderJson(*one) : one.error()) ==
+          (two ? sim::renderJson(*two) : two.error()));
   }
   CHECK(accepted > 0);
   CHECK(rejected > 1000);

@@ -11,6 +11,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -84,6 +85,8 @@ struct FabricRunOptions {
 /// The checks of simulateFabric that do not depend on which programs run (header, the whole
 /// schedule's structure, system, buffer table, SRAM), made once, so that disjoint groups of
 /// programs (a schedule's steps, one per length bucket) each run without repeating them.
+struct OnePassFabric;
+
 class PreparedFabric {
 public:
   /// Fails exactly where simulateFabric(schedule, system) fails before running a program,
@@ -100,6 +103,16 @@ public:
   /// the buffer layout: one thread at a time.
   Result<FabricReport> run(const std::vector<int> &programs,
                            const FabricRunOptions &options = {}) const;
+  /// simulateFabric(schedule, system) of every program without the reader's separate walk
+  /// over the schedule: the buffer rules are made while the buffer table is built, the
+  /// program and instruction rules while each program is decoded (as the single-chip
+  /// decoder does, docs/simulator.md "Speed"). Every check answers yes or no only: nullopt
+  /// wherever simulateFabric would fail, for whatever reason, and the caller then takes
+  /// the plain path (prepare, run), which words the message. Otherwise the same report
+  /// as that path, and a PreparedFabric as prepare would have returned.
+  static std::optional<OnePassFabric> simulateInOnePass(const schedule::Schedule &schedule,
+                                                        const system::SystemConfig &system,
+                                                        const FabricRunOptions &options = {});
 
   const BufferTable &buffers() const;
   const HardwareModel &hardware() const;
@@ -112,6 +125,12 @@ private:
   struct State;
   explicit PreparedFabric(std::unique_ptr<State> state);
   std::unique_ptr<State> state;
+};
+
+/// A schedule checked and run by PreparedFabric::simulateInOnePass.
+struct OnePassFabric {
+  PreparedFabric prepared;
+  FabricReport report;
 };
 
 /// True when a schedule uses v2 multi-chip features (repeat blocks, template instances,
