@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <limits>
 #include <set>
 #include <span>
@@ -361,9 +362,10 @@ Status FabricRunner::decode(const schedule::Program &program, ProgramImage &imag
   const std::string label = fmt::format("chip {}, program '{}'", program.chip(), program.name());
   // Each entry is appended once, in order (no clearing pass over fresh memory first).
   image.instructions.reserve(size_t(count));
-  // Each instruction's operand and result entries, looked up once for the traffic, the shape
-  // rules and the cost (reused, so no allocation per instruction).
-  std::vector<const BufferInfo *> operands, results;
+  // Each instruction's operand then result entries, looked up once for the traffic, the
+  // shape rules and the cost. No opcode takes more ids than VXM_SUM's operands.
+  constexpr int kMaxIds = schedule::kSumMaxOperands;
+  std::array<const BufferInfo *, 2 * kMaxIds> infos{};
   int repeatCursor = 0;
   static const OpcodeRuleTable opcodeRules;
   const uint32_t chips = schedule.system().chips();
@@ -409,24 +411,23 @@ Status FabricRunner::decode(const schedule::Program &program, ProgramImage &imag
     out.slotBegin = uint32_t(image.slots.size());
     out.unbooked = unbookedAccesses(inst.opcode());
     out.sliceRead = readsResultBytesOnly(inst.opcode()) && inst.results_size() > 0;
-    operands.clear();
-    results.clear();
+    const int operandCount = inst.operands_size(), resultCount = inst.results_size();
+    if (operandCount > kMaxIds || resultCount > kMaxIds) {
+      return checkStructure ? rejectedInOnePass()
+                            : fail("names more buffers than any opcode takes");
+    }
+    const BufferInfo *const *operands = infos.data();
+    const BufferInfo *const *results = infos.data() + operandCount;
     // Each id looked up once: its table entry and its slot.
-    auto resolve = [&](const google::protobuf::RepeatedField<uint32_t> &ids,
-                       std::vector<const BufferInfo *> &infos) {
-      for (const uint32_t id : ids) {
-        const size_t at = checkStructure ? buffers.find(id) : buffers.indexOf(id);
-        if (checkStructure &&
-            (at == BufferTable::kMissing || buffers.at(at).chip != program.chip())) {
-          return false; // not a buffer of this program's chip
-        }
-        infos.push_back(&buffers.at(at));
-        image.slots.push_back(slotOf(at, id));
+    for (int k = 0; k < operandCount + resultCount; ++k) {
+      const uint32_t id = k < operandCount ? inst.operands(k) : inst.results(k - operandCount);
+      const size_t at = checkStructure ? buffers.find(id) : buffers.indexOf(id);
+      if (checkStructure &&
+          (at == BufferTable::kMissing || buffers.at(at).chip != program.chip())) {
+        return rejectedInOnePass(); // not a buffer of this program's chip
       }
-      return true;
-    };
-    if (!resolve(inst.operands(), operands) || !resolve(inst.results(), results)) {
-      return rejectedInOnePass();
+      infos[size_t(k)] = &buffers.at(at);
+      image.slots.push_back(slotOf(at, id));
     }
     if (checkStructure) {
       if (!rule->multiChip) {
@@ -444,9 +445,8 @@ Status FabricRunner::decode(const schedule::Program &program, ProgramImage &imag
     }
     if (out.unbooked != 0) {
       out.traffic = uint32_t(image.traffic.size());
-      image.traffic.push_back(unbookedTraffic(inst.opcode(), operands.data(),
-                                              int(operands.size()), results.data(),
-                                              int(results.size())));
+      image.traffic.push_back(
+          unbookedTraffic(inst.opcode(), operands, operandCount, results, resultCount));
     }
     out.operands = uint16_t(inst.operands_size());
     out.results = uint16_t(inst.results_size());
@@ -523,10 +523,10 @@ Status FabricRunner::decode(const schedule::Program &program, ProgramImage &imag
                                 inst.queue()));
       }
       if (std::optional<std::string> problem =
-              instructionShapeProblem(buffers, inst, operands.data(), results.data())) {
+              instructionShapeProblem(buffers, inst, operands, results)) {
         return fail(*problem);
       }
-      Result<InstructionCost> cost = instructionCost(model, inst, operands.data(), results.data());
+      Result<InstructionCost> cost = instructionCost(model, inst, operands, results);
       if (!cost) {
         return fail(cost.error());
       }
