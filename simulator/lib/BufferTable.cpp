@@ -59,21 +59,27 @@ std::string BufferInfo::label() const {
 }
 
 BufferTable::BufferTable(const schedule::Schedule &schedule, uint64_t vectorBytes) {
-  build(schedule, vectorBytes, /*validate=*/false, /*sramBytes=*/0);
+  build(schedule, vectorBytes, /*validate=*/false, /*sramBytes=*/0, /*tryInOrderFit=*/false);
+}
+
+BufferTable::BufferTable(const schedule::Schedule &schedule, uint64_t vectorBytes,
+                         uint64_t sramBytes) {
+  build(schedule, vectorBytes, /*validate=*/false, sramBytes, /*tryInOrderFit=*/true);
 }
 
 std::optional<BufferTable> BufferTable::decodeValidated(const schedule::Schedule &schedule,
                                                         uint64_t vectorBytes,
                                                         uint64_t sramBytes) {
   BufferTable table;
-  if (!table.build(schedule, vectorBytes, /*validate=*/true, sramBytes)) {
+  if (!table.build(schedule, vectorBytes, /*validate=*/true, sramBytes,
+                   /*tryInOrderFit=*/true)) {
     return std::nullopt;
   }
   return table;
 }
 
 bool BufferTable::build(const schedule::Schedule &schedule, uint64_t vectorBytes, bool validate,
-                        uint64_t sramBytes) {
+                        uint64_t sramBytes, bool tryInOrderFit) {
   // One pass over the buffer messages (scattered on the heap) that writes each entry once;
   // the rest works on compact arrays. Large schedules do not fit the caches, so every extra
   // pass over the table or the messages costs a trip to memory.
@@ -89,8 +95,8 @@ bool BufferTable::build(const schedule::Schedule &schedule, uint64_t vectorBytes
   const CeilDivider perVector(vectorBytes);
   // Rule 4 in address order (ScheduleChecker.cpp sramFitsInOrder, on the same records while
   // they are in the cache): the end of the last non-empty root placement on each chip.
-  sramFitsInOrder = validate;
-  std::vector<uint64_t> lastEnd(validate ? size_t(chips) : 0, 0);
+  sramFitsInOrder = tryInOrderFit;
+  std::vector<uint64_t> lastEnd(tryInOrderFit ? size_t(chips) : 0, 0);
   for (size_t index = 0; index < count; ++index) {
     // The messages and their shape arrays are separate heap blocks: ask for them a few
     // buffers ahead so that the misses overlap instead of stalling one after another.
@@ -158,8 +164,9 @@ bool BufferTable::build(const schedule::Schedule &schedule, uint64_t vectorBytes
     info.dtypeValue = uint8_t(dtype);
     info.rank = uint8_t(rank);
     info.view = aliasOf != 0;
-    if (sramFitsInOrder) { // validated: chip < chips
-      if (sizeBytes < bytes || address > sramBytes || sizeBytes > sramBytes - address) {
+    if (sramFitsInOrder) { // validated (here or by the reader): chip < chips
+      if (chip >= lastEnd.size() || sizeBytes < bytes || address > sramBytes ||
+          sizeBytes > sramBytes - address) {
         sramFitsInOrder = false;
       } else if (aliasOf == 0 && sizeBytes > 0) {
         if (address < lastEnd[chip]) {
@@ -217,16 +224,16 @@ bool BufferTable::build(const schedule::Schedule &schedule, uint64_t vectorBytes
         }
         root = next;
       }
-      // A view must lie inside its root's reservation (rule 4).
-      const BufferInfo &view = buffers[index], &storage = buffers[root];
-      if (view.address < storage.address ||
-          view.address + view.bytes > storage.address + storage.sizeBytes) {
-        sramFitsInOrder = false;
-      }
     } else {
       while (buffers[root].view) {
         root = indexOf(aliasOf(root));
       }
+    }
+    // A view must lie inside its root's reservation (rule 4).
+    const BufferInfo &view = buffers[index], &storage = buffers[root];
+    if (sramFitsInOrder && (view.address < storage.address ||
+                            view.address + view.bytes > storage.address + storage.sizeBytes)) {
+      sramFitsInOrder = false;
     }
     buffers[index].root = uint32_t(root);
   }

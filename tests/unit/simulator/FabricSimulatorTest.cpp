@@ -997,3 +997,63 @@ TEST_CASE("a multi-hop transfer charges the link energy of every hop", "[fabric]
   REQUIRE(report);
   CHECK(report->programs[0].energyBreakdown.at("c2c") == Approx(3 * 5120 * 1e-12));
 }
+
+TEST_CASE("SRAM placements get the same verdict on every path of the fabric engine",
+          "[fabric][sram]") {
+  // The buffer table tries rule 4 in its in-order form as it is built (prepare, and the
+  // one-pass form); a layout out of address order goes to checkSram's full form. A view
+  // must lie inside its source, and no two placements of a chip may overlap, whichever
+  // path runs: simulateFabric (one pass, else the plain path), prepare on a schedule the
+  // reader has checked, and simulateInOnePass.
+  const system::SystemConfig config = test::fabricSystem();
+  auto build = [&](int layout) {
+    FabricBuilder b(config);
+    const uint32_t w = b.buffer(0, "w", schedule::WEIGHT);
+    const uint32_t a = b.buffer(0, "a", schedule::ACTIVATION);
+    const uint32_t c = b.buffer(0, "c", schedule::ACTIVATION);
+    schedule::Program &p = b.program("step", 0);
+    FabricBuilder::relu(p, 0, w, a);
+    FabricBuilder::relu(p, 10, a, c);
+    schedule::Buffer &first = *b.s.mutable_buffers(int(w - 1));
+    schedule::Buffer &last = *b.s.mutable_buffers(int(c - 1));
+    if (layout == 1) { // out of address order, no overlap: w and c swap places
+      const uint64_t address = first.address();
+      first.set_address(last.address());
+      last.set_address(address);
+    } else if (layout == 2) { // c moved one byte into a
+      last.set_address(last.address() - 1);
+    } else if (layout == 3) { // a view of w that runs past w's reservation
+      schedule::Buffer &view = *b.s.add_buffers();
+      view.set_id(uint32_t(b.s.buffers_size()));
+      view.set_name("wv");
+      view.set_chip(0);
+      view.set_kind(schedule::WEIGHT);
+      view.set_dtype(schedule::INT8);
+      view.add_shape(320);
+      view.set_alias_of(w);
+      view.set_address(first.address() + 1);
+      view.set_size_bytes(320);
+    }
+    return b.s;
+  };
+  std::vector<int> all{0};
+  for (int layout = 0; layout < 4; ++layout) {
+    INFO("layout " << layout);
+    const schedule::Schedule s = build(layout);
+    REQUIRE(schedule::validateSchedule(s, "test"));
+    Result<sim::FabricReport> report = sim::simulateFabric(s, config);
+    Result<sim::PreparedFabric> validated = sim::PreparedFabric::prepare(s, config, true);
+    std::optional<sim::OnePassFabric> fast = sim::PreparedFabric::simulateInOnePass(s, config);
+    const bool fits = layout < 2;
+    CHECK(report.ok() == fits);
+    CHECK(validated.ok() == fits);
+    CHECK(fast.has_value() == fits);
+    if (!fits) {
+      REQUIRE_FALSE(report);
+      REQUIRE_FALSE(validated);
+      CHECK(report.error() == validated.error());
+      CHECK_THAT(report.error(),
+                 Catch::Contains(layout == 2 ? "overlap" : "'wv'"));
+    }
+  }
+}

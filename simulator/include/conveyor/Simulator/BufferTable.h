@@ -58,6 +58,9 @@ public:
   /// are copied into one array of the table: the checks read them per operand, and the
   /// schedule's own shape arrays are scattered on the heap.
   BufferTable(const schedule::Schedule &schedule, uint64_t vectorBytes);
+  /// The same, also trying rule 4 for an SRAM of `sramBytes` per chip on the same pass, as
+  /// decodeValidated does (see placementsFitInOrder).
+  BufferTable(const schedule::Schedule &schedule, uint64_t vectorBytes, uint64_t sramBytes);
   // BufferInfo::shape points into this table: moving keeps it valid, copying would not.
   BufferTable(BufferTable &&) = default;
   BufferTable &operator=(BufferTable &&) = default;
@@ -103,9 +106,9 @@ public:
 private:
   BufferTable() = default;
   /// Fills the table in one pass; false (the table half-built) when `validate` and a buffer
-  /// breaks a reader rule.
+  /// breaks a reader rule. `tryInOrderFit`: sets placementsFitInOrder for `sramBytes`.
   bool build(const schedule::Schedule &schedule, uint64_t vectorBytes, bool validate,
-             uint64_t sramBytes);
+             uint64_t sramBytes, bool tryInOrderFit);
 
   static constexpr uint32_t kNoIndex = ~uint32_t(0);
   // Entries are written once each, in place: a std::vector would first clear them all, a
