@@ -154,12 +154,34 @@ bool MemPortBook::groupFits(MemPort port, const PortBooking &wanted, PortConflic
   // it has cycles (unit jobs with release times and deadlines). The groups before `wanted`
   // passed, so only intervals around `wanted`'s window need testing: a from the starts at or
   // before it, b from the ends at or after it.
-  // The group changes only where some held span begins or ends, so along a wide buffer most
-  // slices repeat the group of the slice before: a group that has fitted once fits again
-  // (the test reads the bookings only, not the slice), and is not tested again.
+  // The group changes only where some held span begins or ends: along `wanted`'s slices
+  // (k = 0 .. mine.count - 1) at the k whose slice is a held span's first, or one past its
+  // last. Between two such points every slice has the same group, and the test reads the
+  // bookings only, not the slice: the group is tested at the first slice of each stretch,
+  // in order of k (so the first overloaded slice is the one found, as slice by slice). A
+  // group that has fitted once fits again and is not tested again.
+  const uint32_t slices = map.slices();
+  const auto offsetOf = [&](uint32_t slice) { // k at which `wanted` reaches `slice`
+    return slice >= mine.first ? slice - mine.first : slice + slices - mine.first;
+  };
+  stretchStarts.clear();
+  stretchStarts.push_back(0);
+  for (const Held &held : near) {
+    const uint32_t enter = offsetOf(held.span.first);
+    const uint32_t leave =
+        offsetOf(uint32_t((uint64_t(held.span.first) + held.span.count) % slices));
+    for (const uint32_t k : {enter, leave}) {
+      if (k > 0 && k < mine.count) {
+        stretchStarts.push_back(k);
+      }
+    }
+  }
+  std::sort(stretchStarts.begin(), stretchStarts.end());
+  stretchStarts.erase(std::unique(stretchStarts.begin(), stretchStarts.end()),
+                      stretchStarts.end());
   passedGroup.clear();
-  for (uint32_t k = 0; k < mine.count; ++k) {
-    const uint32_t slice = (mine.first + k) % map.slices();
+  for (const uint32_t k : stretchStarts) {
+    const uint32_t slice = (mine.first + k) % slices;
     group.clear();
     for (const Held &held : near) {
       if (touches(held.span, slice)) {

@@ -9,6 +9,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <optional>
 #include <random>
 
 using namespace conveyor;
@@ -455,4 +456,86 @@ TEST_CASE("Streams: a gather's table rows count on every simulator path", "[memp
   CHECK(streamErrorOf(build(1001).schedule, true) == "(accepted)");
   CHECK(streamErrorOf(build(1001).schedule, false) == "(accepted)");
   CHECK(streamFabricErrorOf(build(1001).schedule) == "(accepted)");
+}
+
+TEST_CASE("MEM port: spans that wrap around the slices get the verdict and the slice of the "
+          "definition",
+          "[memport]") {
+  // Reads of 1-6 vectors starting on any of the 4 slices: short ones cover a run of slices
+  // that may wrap past the last (3, 0, 1), long ones all four. groupFits tests each stretch
+  // of `wanted`'s slices with one group once; a refusal must name the first overloaded
+  // slice in `wanted`'s own order (first, first + 1, ... mod 4), as slice by slice.
+  auto model = sim::buildHardwareModel(testSystem()); // 4 slices of 320-byte vectors
+  REQUIRE(model);
+  struct Read {
+    uint64_t start, end;
+    uint32_t firstSlice, slices, perSlice;
+    bool touches(uint32_t s) const { return (s + 4 - firstSlice) % 4 < slices; }
+  };
+  std::mt19937_64 random(20261207);
+  size_t accepted = 0, groupRefusals = 0, wrappedGroupRefusals = 0;
+  for (int trial = 0; trial < 600; ++trial) {
+    sim::MemPortBook ports(*model);
+    std::vector<Read> held;
+    uint64_t issue = 10;
+    for (uint32_t index = 1; index <= 10; ++index) {
+      issue += random() % 2;
+      const uint64_t occupancy = 1 + random() % 6;
+      const uint32_t first = uint32_t(random() % 4);
+      const uint64_t vectors = 1 + random() % 6;
+      const uint64_t address = 320 * (4 * 4 * uint64_t(index) + first);
+      const uint32_t perSlice = vectors <= 4 ? 1 : uint32_t((vectors + 3) / 4);
+      const Read read{issue, issue + std::max<uint64_t>(occupancy, perSlice), first,
+                      uint32_t(std::min<uint64_t>(vectors, 4)), perSlice};
+      // The definition, slice by slice in the read's own order.
+      std::optional<uint32_t> firstOverloaded;
+      for (uint32_t k = 0; k < read.slices && !firstOverloaded; ++k) {
+        const uint32_t s = (read.firstSlice + k) % 4;
+        std::vector<Read> onSlice;
+        for (const Read &other : held) {
+          if (other.end > issue && other.touches(s)) {
+            onSlice.push_back(other);
+          }
+        }
+        for (const Read &from : onSlice) {
+          for (const Read &to : onSlice) {
+            for (int own = 0; own < 4; ++own) {
+              const uint64_t a = own & 1 ? read.start : std::min(from.start, read.start);
+              const uint64_t b = own & 2 ? read.end : std::max(to.end, read.end);
+              uint64_t sum = read.perSlice;
+              for (const Read &other : onSlice) {
+                if (other.start >= a && other.end <= b) {
+                  sum += other.perSlice;
+                }
+              }
+              if (sum > b - a) {
+                firstOverloaded = s;
+              }
+            }
+          }
+        }
+      }
+      sim::PortConflict conflict;
+      const bool booked = ports.bookBuffer(sim::MemPort::Read, issue, occupancy, 9, address,
+                                           320 * vectors, index, 0, conflict);
+      if (!booked && conflict.kind == sim::PortConflict::Kind::Streams) {
+        continue; // rule 6 refused it; rule 5 had passed it
+      }
+      INFO("trial " << trial << ", read " << index << " at cycle " << issue);
+      REQUIRE(booked == !firstOverloaded.has_value());
+      if (booked) {
+        held.push_back(read);
+        accepted += 1;
+      } else if (conflict.kind == sim::PortConflict::Kind::SlicePortGroup) {
+        // No pair overloads any slice (the pair screen would have refused it first), so
+        // the first overloaded slice is the first with an overloaded group.
+        CHECK(conflict.slice == *firstOverloaded);
+        groupRefusals += 1;
+        wrappedGroupRefusals += read.firstSlice + read.slices > 4 ? 1 : 0;
+      }
+    }
+  }
+  CHECK(accepted > 100);
+  CHECK(groupRefusals > 20);
+  CHECK(wrappedGroupRefusals > 5);
 }

@@ -227,6 +227,8 @@ private:
   std::vector<InFlight> inFlight; // streamsFree's scratch
   std::vector<const PortBooking *> group; // groupFits's bookings
   std::vector<const PortBooking *> passedGroup; // groupFits: the last group that fit
+  /// groupFits: where along `wanted`'s slices (counted from its first) the group may change.
+  std::vector<uint32_t> stretchStarts;
   /// groupFits's screen: the group's windows, sorted by end.
   struct Window {
     uint64_t end, start, vectors;
