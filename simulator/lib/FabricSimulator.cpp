@@ -306,9 +306,11 @@ bool FabricRunner::instancesValid(const schedule::Program &program, const Progra
         !programNames.emplace(instance.chip(), program.name()).second) {
       return false;
     }
+    // One call of the accessor: each call syncs the map with its wire form.
+    const auto &bufferMap = instance.buffer_map();
     for (const uint32_t id : image.slotIds) {
-      auto mappedTo = instance.buffer_map().find(id);
-      if (mappedTo == instance.buffer_map().end()) {
+      auto mappedTo = bufferMap.find(id);
+      if (mappedTo == bufferMap.end()) {
         return false;
       }
       const size_t to = buffers.find(mappedTo->second);
@@ -712,10 +714,12 @@ Status FabricRunner::runOne(uint32_t runIndex) {
   std::vector<SlotPlace> &slotPlace = runScratch.slotPlace;
   slotPlace.assign(slots, SlotPlace{});
   scratch.resize(buffers.all().size(), kNone); // root -> state index
+  // The instance's map, fetched once: each call of the accessor syncs it with its wire form.
+  const auto *bufferMap = context.instance == nullptr ? nullptr : &context.instance->buffer_map();
   for (size_t slot = 0; slot < image.slotIds.size(); ++slot) {
-    const uint32_t id = context.instance == nullptr
+    const uint32_t id = bufferMap == nullptr
                             ? image.slotIds[slot]
-                            : mapped(context.instance->buffer_map(), image.slotIds[slot]);
+                            : mapped(*bufferMap, image.slotIds[slot]);
     bufferOfSlot[slot] = buffers.indexOf(id);
     const BufferInfo &buffer = buffers.at(bufferOfSlot[slot]);
     slotPlace[slot].address = buffer.address;
@@ -758,9 +762,11 @@ Status FabricRunner::runOne(uint32_t runIndex) {
   int64_t idOffset = 0;
   if (context.instance != nullptr) {
     idOffset = context.instance->transfer_id_offset();
+    const auto &peerMap = context.instance->peer_map();
+    const auto &linkMap = context.instance->link_map();
     for (ImageTransfer &transfer : transfers) {
-      transfer.peer = mapped(context.instance->peer_map(), transfer.peer);
-      transfer.link = mapped(context.instance->link_map(), transfer.link);
+      transfer.peer = mapped(peerMap, transfer.peer);
+      transfer.link = mapped(linkMap, transfer.link);
     }
   }
 
