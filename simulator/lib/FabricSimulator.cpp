@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <array>
 #include <limits>
+#include <memory>
 #include <set>
 #include <span>
 #include <tuple>
@@ -38,6 +39,40 @@ constexpr uint64_t kMaxExecutedPerRun = uint64_t(1) << 32;
 constexpr int kPrefetchDistance = 24;
 
 enum class Kind : uint8_t { Plain, Send, Recv, Sync };
+
+/// A growable array of trivial values, appended to in runs: room for a run is made at once
+/// and the values stored through a pointer, without std::vector::push_back's check per value
+/// (which the compiler keeps out of line in decode's loop).
+template <typename T> class AppendArray {
+public:
+  /// Room for `n` more values at the end, uninitialised: where to write them.
+  T *extend(size_t n) {
+    if (n > capacity_ - size_) {
+      grow(size_ + n);
+    }
+    T *at = data_.get() + size_;
+    size_ += n;
+    return at;
+  }
+  void reserve(size_t n) {
+    if (n > capacity_) {
+      grow(n);
+    }
+  }
+  const T *data() const { return data_.get(); }
+  size_t size() const { return size_; }
+
+private:
+  void grow(size_t needed) {
+    const size_t capacity = std::max(needed, 2 * capacity_);
+    std::unique_ptr<T[]> fresh = std::make_unique_for_overwrite<T[]>(capacity);
+    std::copy_n(data_.get(), size_, fresh.get());
+    data_ = std::move(fresh);
+    capacity_ = capacity;
+  }
+  std::unique_ptr<T[]> data_;
+  size_t size_ = 0, capacity_ = 0;
+};
 
 /// One instruction of a program image: everything the run loop reads, in 64 bytes.
 struct ImageInstruction {
@@ -76,7 +111,7 @@ struct ImageBlock {
 struct ProgramImage {
   const schedule::Program *proto = nullptr;
   std::vector<ImageInstruction> instructions;
-  std::vector<uint32_t> slots;
+  AppendArray<uint32_t> slots;
   std::vector<ImageTransfer> transfers;
   std::vector<ImageBlock> blocks;
   std::vector<uint32_t> slotIds; // slot -> template buffer id
@@ -213,7 +248,12 @@ private:
   std::vector<uint32_t> scratch; // by buffer table index; kNone between uses
   RunScratch runScratch;
 
-  Status decode(const schedule::Program &program, ProgramImage &image);
+  Status decode(const schedule::Program &program, ProgramImage &image) {
+    return checkStructure ? decodeImpl<true>(program, image) : decodeImpl<false>(program, image);
+  }
+  /// decode, with the reader's rules made (kCheck) or not: two copies, so that a schedule
+  /// the reader has checked pays nothing for them.
+  template <bool kCheck> Status decodeImpl(const schedule::Program &program, ProgramImage &image);
   /// The reader's rules for a program that are not per instruction (chip, name, kind,
   /// repeat blocks and their stride buffers), yes or no.
   bool outlineValid(const schedule::Program &program);
@@ -332,9 +372,10 @@ bool FabricRunner::instancesValid(const schedule::Program &program, const Progra
   return true;
 }
 
-Status FabricRunner::decode(const schedule::Program &program, ProgramImage &image) {
+template <bool kCheck>
+Status FabricRunner::decodeImpl(const schedule::Program &program, ProgramImage &image) {
   image.proto = &program;
-  if (checkStructure && !outlineValid(program)) {
+  if (kCheck && !outlineValid(program)) {
     return rejectedInOnePass();
   }
   // Buffer table index -> slot, in a scratch array shared by all programs (reset below).
@@ -371,7 +412,7 @@ Status FabricRunner::decode(const schedule::Program &program, ProgramImage &imag
   int repeatCursor = 0;
   static const OpcodeRuleTable opcodeRules;
   const uint32_t chips = schedule.system().chips();
-  // The reader's order rule (checkStructure): the cycle the next instruction may not
+  // The reader's order rule (kCheck): the cycle the next instruction may not
   // precede, which after a repeat block is its last issue in its last iteration.
   uint64_t previousCycle = 0;
   int nextRepeat = 0;
@@ -379,7 +420,7 @@ Status FabricRunner::decode(const schedule::Program &program, ProgramImage &imag
     prefetchInstructionAhead(program, index, count, kPrefetchDistance);
     const schedule::Instruction &inst = program.instructions(index);
     const OpcodeRuleTable::Rule *rule = nullptr;
-    if (checkStructure) {
+    if constexpr (kCheck) {
       if (nextRepeat < program.repeats_size() &&
           program.repeats(nextRepeat).first() + program.repeats(nextRepeat).count() ==
               uint32_t(index)) {
@@ -415,23 +456,23 @@ Status FabricRunner::decode(const schedule::Program &program, ProgramImage &imag
     out.sliceRead = readsResultBytesOnly(inst.opcode()) && inst.results_size() > 0;
     const int operandCount = inst.operands_size(), resultCount = inst.results_size();
     if (operandCount > kMaxIds || resultCount > kMaxIds) {
-      return checkStructure ? rejectedInOnePass()
-                            : fail("names more buffers than any opcode takes");
+      return kCheck ? rejectedInOnePass() : fail("names more buffers than any opcode takes");
     }
     const BufferInfo *const *operands = infos.data();
     const BufferInfo *const *results = infos.data() + operandCount;
-    // Each id looked up once: its table entry and its slot.
+    // Each id looked up once: its table entry and its slot (kCheck: a buffer of this
+    // program's chip, the reader's rule).
+    uint32_t *slotsOut = image.slots.extend(size_t(operandCount + resultCount));
     for (int k = 0; k < operandCount + resultCount; ++k) {
       const uint32_t id = k < operandCount ? inst.operands(k) : inst.results(k - operandCount);
-      const size_t at = checkStructure ? buffers.find(id) : buffers.indexOf(id);
-      if (checkStructure &&
-          (at == BufferTable::kMissing || buffers.at(at).chip != program.chip())) {
-        return rejectedInOnePass(); // not a buffer of this program's chip
+      const size_t at = kCheck ? buffers.find(id) : buffers.indexOf(id);
+      if (kCheck && (at == BufferTable::kMissing || buffers.at(at).chip != program.chip())) {
+        return rejectedInOnePass();
       }
       infos[size_t(k)] = &buffers.at(at);
-      image.slots.push_back(slotOf(at, id));
+      slotsOut[k] = slotOf(at, id);
     }
-    if (checkStructure) {
+    if constexpr (kCheck) {
       if (!rule->multiChip) {
         if (!fieldsValid(buffers, inst)) {
           return rejectedInOnePass();
@@ -602,7 +643,7 @@ Status FabricRunner::decode(const schedule::Program &program, ProgramImage &imag
                                  "corrupt?",
                                  label, image.executedPerRun));
   }
-  if (checkStructure && !instancesValid(program, image)) {
+  if (kCheck && !instancesValid(program, image)) {
     return rejectedInOnePass();
   }
   return Status::success();
