@@ -51,6 +51,46 @@ ScheduleBuilder twoReadsOfSliceZero(uint64_t copyCycle) {
   return b;
 }
 
+
+/// A read as rule 5's definition sees it: its window and the run of the 4 slices it covers
+/// (from `firstSlice`, wrapping past the last), `perSlice` vectors on each.
+struct Read {
+  uint64_t start, end;
+  uint32_t firstSlice, slices, perSlice;
+  bool touches(uint32_t slice) const { return (slice + 4 - firstSlice) % 4 < slices; }
+};
+
+/// Rule 5 as documented, on one slice: `read` is refused there iff some interval [a, b)
+/// around its window holds more vectors (its own and those of the reads in `held` still in
+/// flight at `issue` whose windows lie inside) than b - a cycles.
+bool overloadedOn(uint32_t slice, const Read &read, const std::vector<Read> &held,
+                  uint64_t issue) {
+  std::vector<Read> onSlice;
+  for (const Read &other : held) {
+    if (other.end > issue && other.touches(slice)) {
+      onSlice.push_back(other);
+    }
+  }
+  for (const Read &from : onSlice) {
+    for (const Read &to : onSlice) {
+      for (int own = 0; own < 4; ++own) {
+        const uint64_t a = own & 1 ? read.start : std::min(from.start, read.start);
+        const uint64_t b = own & 2 ? read.end : std::max(to.end, read.end);
+        uint64_t vectors = read.perSlice;
+        for (const Read &other : onSlice) {
+          if (other.start >= a && other.end <= b) {
+            vectors += other.perSlice;
+          }
+        }
+        if (vectors > b - a) {
+          return true;
+        }
+      }
+    }
+  }
+  return false;
+}
+
 } // namespace
 
 TEST_CASE("MEM port: two reads of one slice in the same cycle are double-booked", "[memport]") {
@@ -296,10 +336,6 @@ TEST_CASE("MEM port: random reads get the verdict of every interval tested by br
   // this checks the verdicts against the definition on random reads.
   auto model = sim::buildHardwareModel(testSystem()); // 4 slices of 320-byte vectors
   REQUIRE(model);
-  struct Read {
-    uint64_t start, end;
-    uint32_t firstSlice, slices, perSlice;
-  };
   std::mt19937_64 random(20261206);
   size_t refusedByPorts = 0, accepted = 0, groupRefusals = 0;
   for (int trial = 0; trial < 400; ++trial) {
@@ -321,28 +357,7 @@ TEST_CASE("MEM port: random reads get the verdict of every interval tested by br
       // The definition, over the reads still in flight at `issue`.
       bool overloaded = false;
       for (uint32_t s = read.firstSlice; s < read.firstSlice + read.slices; ++s) {
-        std::vector<Read> onSlice;
-        for (const Read &other : held) {
-          if (other.end > issue && s >= other.firstSlice &&
-              s < other.firstSlice + other.slices) {
-            onSlice.push_back(other);
-          }
-        }
-        for (const Read &from : onSlice) {
-          for (const Read &to : onSlice) {
-            for (int own = 0; own < 4; ++own) {
-              const uint64_t a = own & 1 ? read.start : std::min(from.start, read.start);
-              const uint64_t b = own & 2 ? read.end : std::max(to.end, read.end);
-              uint64_t vectors = read.perSlice;
-              for (const Read &other : onSlice) {
-                if (other.start >= a && other.end <= b) {
-                  vectors += other.perSlice;
-                }
-              }
-              overloaded = overloaded || vectors > b - a;
-            }
-          }
-        }
+        overloaded = overloaded || overloadedOn(s, read, held, issue);
       }
       sim::PortConflict conflict;
       const bool booked = ports.bookBuffer(sim::MemPort::Read, issue, occupancy, 9, address,
@@ -467,11 +482,6 @@ TEST_CASE("MEM port: spans that wrap around the slices get the verdict and the s
   // slice in `wanted`'s own order (first, first + 1, ... mod 4), as slice by slice.
   auto model = sim::buildHardwareModel(testSystem()); // 4 slices of 320-byte vectors
   REQUIRE(model);
-  struct Read {
-    uint64_t start, end;
-    uint32_t firstSlice, slices, perSlice;
-    bool touches(uint32_t s) const { return (s + 4 - firstSlice) % 4 < slices; }
-  };
   std::mt19937_64 random(20261207);
   size_t accepted = 0, groupRefusals = 0, wrappedGroupRefusals = 0;
   for (int trial = 0; trial < 600; ++trial) {
@@ -491,28 +501,8 @@ TEST_CASE("MEM port: spans that wrap around the slices get the verdict and the s
       std::optional<uint32_t> firstOverloaded;
       for (uint32_t k = 0; k < read.slices && !firstOverloaded; ++k) {
         const uint32_t s = (read.firstSlice + k) % 4;
-        std::vector<Read> onSlice;
-        for (const Read &other : held) {
-          if (other.end > issue && other.touches(s)) {
-            onSlice.push_back(other);
-          }
-        }
-        for (const Read &from : onSlice) {
-          for (const Read &to : onSlice) {
-            for (int own = 0; own < 4; ++own) {
-              const uint64_t a = own & 1 ? read.start : std::min(from.start, read.start);
-              const uint64_t b = own & 2 ? read.end : std::max(to.end, read.end);
-              uint64_t sum = read.perSlice;
-              for (const Read &other : onSlice) {
-                if (other.start >= a && other.end <= b) {
-                  sum += other.perSlice;
-                }
-              }
-              if (sum > b - a) {
-                firstOverloaded = s;
-              }
-            }
-          }
+        if (overloadedOn(s, read, held, issue)) {
+          firstOverloaded = s;
         }
       }
       sim::PortConflict conflict;
