@@ -82,11 +82,11 @@ struct FabricRunOptions {
   bool replayEquivalentRuns = true;
 };
 
+struct OnePassFabric;
+
 /// The checks of simulateFabric that do not depend on which programs run (header, the whole
 /// schedule's structure, system, buffer table, SRAM), made once, so that disjoint groups of
 /// programs (a schedule's steps, one per length bucket) each run without repeating them.
-struct OnePassFabric;
-
 class PreparedFabric {
 public:
   /// Fails exactly where simulateFabric(schedule, system) fails before running a program,

@@ -27,9 +27,10 @@ struct SimulationOptions {
   /// Keep one InstructionTrace per instruction in ProgramReport::trace (for renderTrace).
   /// Off by default so that a plain run allocates nothing per instruction.
   bool collectTrace = false;
-  /// Try the one-pass decoder first (docs/simulator.md "Speed"); false runs only the plain
-  /// sequence of checks. Both give the same report or the same message; tests and
-  /// benchmarks compare them.
+  /// Try the one-pass form first (docs/simulator.md "Speed": the single-chip decoder, or
+  /// for a multi-chip schedule without `structureValidated` PreparedFabric::simulateInOnePass);
+  /// false runs only the plain sequence of checks. Both give the same report or the same
+  /// message; tests and benchmarks compare them.
   bool onePass = true;
   /// The caller has had schedule::validateSchedule accept this very schedule, unchanged
   /// since: schedule::readScheduleFile and readScheduleFileToArena do, and the CLI
