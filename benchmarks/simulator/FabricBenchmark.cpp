@@ -508,10 +508,7 @@ void llama70bDecodeStep576FromFile(benchmark::State &state) {
   static const schedule::ArenaSchedule loaded =
       orDie(schedule::readScheduleFileToArena(llamaScheduleFile()), "reading back");
   const schedule::Schedule &s = loaded.get();
-  std::vector<int> all(size_t(s.programs_size()));
-  for (size_t p = 0; p < all.size(); ++p) {
-    all[p] = int(p);
-  }
+  const std::vector<int> all = sim::allPrograms(s);
   const sim::FabricRunOptions options{.replayEquivalentRuns = state.range(0) != 0};
   uint64_t instructions = 0, replayed = 0;
   for (auto _ : state) {

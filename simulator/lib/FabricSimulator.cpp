@@ -599,6 +599,14 @@ Result<FabricReport> FabricRunner::run(const std::vector<int> &programs) {
 using fabric::ChipRoots;
 using fabric::FabricRunner;
 
+std::vector<int> allPrograms(const schedule::Schedule &schedule) {
+  std::vector<int> all(size_t(schedule.programs_size()));
+  for (size_t p = 0; p < all.size(); ++p) {
+    all[p] = int(p);
+  }
+  return all;
+}
+
 bool usesFabricFeatures(const schedule::Program &program) {
   if (!program.repeats().empty() || !program.instances().empty()) {
     return true;
@@ -711,11 +719,7 @@ std::optional<OnePassFabric> PreparedFabric::simulateInOnePass(const schedule::S
   }
   PreparedFabric prepared(std::unique_ptr<State>(new State{
       &schedule, std::move(*model), std::move(*fabric), std::move(*buffers), {}, true}));
-  std::vector<int> all(size_t(schedule.programs_size()));
-  for (size_t p = 0; p < all.size(); ++p) {
-    all[p] = int(p);
-  }
-  Result<FabricReport> report = prepared.run(all, options);
+  Result<FabricReport> report = prepared.run(allPrograms(schedule), options);
   if (!report) {
     return std::nullopt;
   }
@@ -735,11 +739,7 @@ Result<FabricReport> simulateFabric(const schedule::Schedule &schedule,
   if (!prepared) {
     return prepared.takeError();
   }
-  std::vector<int> all(size_t(schedule.programs_size()));
-  for (size_t p = 0; p < all.size(); ++p) {
-    all[p] = int(p);
-  }
-  return prepared->run(all);
+  return prepared->run(allPrograms(schedule));
 }
 
 } // namespace conveyor::sim

@@ -255,10 +255,7 @@ SimulationReport reportFabric(const schedule::Schedule &schedule,
 Result<SimulationReport> simulateWithFabric(const schedule::Schedule &schedule,
                                             const system::SystemConfig &system,
                                             const SimulationOptions &options) {
-  std::vector<int> all(size_t(schedule.programs_size()));
-  for (size_t p = 0; p < all.size(); ++p) {
-    all[p] = int(p);
-  }
+  const std::vector<int> all = allPrograms(schedule);
   // One pass when the reader has not checked the schedule; any failure takes the plain
   // path below, which words the message.
   if (options.onePass && !options.structureValidated) {

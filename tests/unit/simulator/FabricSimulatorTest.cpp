@@ -768,11 +768,7 @@ TEST_CASE("randomly mutated v2 schedules are accepted or rejected, never crash",
       if (!prepared) {
         return prepared.takeError();
       }
-      std::vector<int> all(size_t(s.programs_size()));
-      for (size_t q = 0; q < all.size(); ++q) {
-        all[q] = int(q);
-      }
-      return prepared->run(all);
+      return prepared->run(sim::allPrograms(s));
     }();
     std::optional<sim::OnePassFabric> fast = sim::PreparedFabric::simulateInOnePass(s, config);
     REQUIRE(report.ok() == plain.ok());
@@ -1036,7 +1032,6 @@ TEST_CASE("SRAM placements get the same verdict on every path of the fabric engi
     }
     return b.s;
   };
-  std::vector<int> all{0};
   for (int layout = 0; layout < 4; ++layout) {
     INFO("layout " << layout);
     const schedule::Schedule s = build(layout);

@@ -133,6 +133,9 @@ struct OnePassFabric {
   FabricReport report;
 };
 
+/// Positions 0 .. n-1 of a schedule's n programs: every program, for PreparedFabric::run.
+std::vector<int> allPrograms(const schedule::Schedule &schedule);
+
 /// True when a schedule uses v2 multi-chip features (repeat blocks, template instances,
 /// C2C or SYNC instructions): simulate() then times it with simulateFabric.
 bool usesFabricFeatures(const schedule::Schedule &schedule);
