@@ -133,7 +133,7 @@ Status FabricRunner::decodeImpl(const schedule::Program &program, ProgramImage &
   constexpr int kMaxIds = schedule::kSumMaxOperands;
   std::array<const BufferInfo *, 2 * kMaxIds> infos{};
   int repeatCursor = 0;
-  static const OpcodeRuleTable opcodeRules;
+  const OpcodeRuleTable &opcodeRules = OpcodeRuleTable::get();
   const uint32_t chips = schedule.system().chips();
   // The reader's order rule (kCheck): the cycle the next instruction may not
   // precede, which after a repeat block is its last issue in its last iteration.

@@ -66,6 +66,12 @@ public:
     return operands == rule.operands && results == rule.results;
   }
 
+  /// The one table, built on first use.
+  static const OpcodeRuleTable &get() {
+    static const OpcodeRuleTable table;
+    return table;
+  }
+
 private:
   std::array<Rule, kSize> rules{};
 };

@@ -4,7 +4,6 @@
 // words the message, so the two paths cannot disagree on a verdict or its text.
 #include "conveyor/Simulator/ScheduleDecoder.h"
 
-#include "conveyor/Schedule/OpcodeRules.h"
 #include "conveyor/Simulator/InstructionCost.h"
 #include "conveyor/Simulator/MemPortCheck.h"
 #include "ReaderRules.h"
@@ -193,7 +192,7 @@ std::optional<DecodedSchedule> decodeInOnePass(const schedule::Schedule &schedul
   if (!buffers) {
     return std::nullopt;
   }
-  static const OpcodeRuleTable opcodeRules;
+  const OpcodeRuleTable &opcodeRules = OpcodeRuleTable::get();
   DecodedSchedule decoded{std::move(*buffers), {}, {}};
   const size_t programs = size_t(schedule.programs_size());
   decoded.timings.resize(programs);
