@@ -61,9 +61,10 @@ bool FabricRunner::outlineValid(const schedule::Program &program) {
   return true;
 }
 
-bool FabricRunner::instancesValid(const schedule::Program &program, const ProgramImage &image) {
+bool FabricRunner::instancesValid(const schedule::Program &program, ProgramImage &image) {
   // ScheduleFormat.cpp validateInstances: the slots are the buffers the template uses.
   const uint32_t chips = schedule.system().chips();
+  image.instanceBuffers.reserve(size_t(program.instances_size()) * image.slotIds.size());
   for (const schedule::ProgramInstance &instance : program.instances()) {
     if (instance.chip() >= chips ||
         !programNames.emplace(instance.chip(), program.name()).second) {
@@ -85,6 +86,7 @@ bool FabricRunner::instancesValid(const schedule::Program &program, const Progra
           target.kindValue != from.kindValue || !sameShape(target.shape(), from.shape())) {
         return false;
       }
+      image.instanceBuffers.push_back(uint32_t(to));
     }
     for (const auto &[from, to] : instance.peer_map()) {
       if (to >= chips || to == instance.chip()) {

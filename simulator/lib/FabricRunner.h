@@ -116,6 +116,10 @@ struct ProgramImage {
   std::vector<ImageTransfer> transfers;
   std::vector<ImageBlock> blocks;
   std::vector<uint32_t> slotIds; // slot -> template buffer id
+  /// Filled when decode made the reader's rules (which look each instance's buffers up):
+  /// instance i maps slot s to the buffer at table index instanceBuffers[i * slots + s].
+  /// Empty otherwise; a run then looks the instance's buffer_map up itself.
+  std::vector<uint32_t> instanceBuffers;
   /// Dynamic energy of one run: each instruction's parts times its executions (its block's
   /// iterations), summed in instruction order; and the same by resource (MEM MXM VXM SXM
   /// ICU, then C2C, without the link energy, which depends on the run's chip).
@@ -179,6 +183,7 @@ struct RunContext {
   const ProgramImage *image = nullptr;
   uint32_t chip = 0;
   const schedule::ProgramInstance *instance = nullptr; // null for the template's own chip
+  uint32_t instanceIndex = 0; // position of `instance` in the program's instances
 };
 
 /// Where a storage root lies: [address, end), and its index in the buffer table.
@@ -259,7 +264,8 @@ private:
   /// repeat blocks and their stride buffers), yes or no.
   bool outlineValid(const schedule::Program &program);
   /// The reader's rules for the instances of `program`, decoded into `image`, yes or no.
-  bool instancesValid(const schedule::Program &program, const ProgramImage &image);
+  /// Records the buffer each instance maps each slot to (ProgramImage::instanceBuffers).
+  bool instancesValid(const schedule::Program &program, ProgramImage &image);
   Status runOne(uint32_t runIndex);
   Status checkStrideSpans(const RunContext &context, const std::vector<size_t> &bufferOfSlot);
   /// Pairs every send with its receive and checks arrivals, inbound ports and shared links

@@ -144,13 +144,23 @@ Status FabricRunner::runOne(uint32_t runIndex) {
   std::vector<SlotPlace> &slotPlace = runScratch.slotPlace;
   slotPlace.assign(slots, SlotPlace{});
   scratch.resize(buffers.all().size(), kNone); // root -> state index
-  // The instance's map, fetched once: each call of the accessor syncs it with its wire form.
-  const auto *bufferMap = context.instance == nullptr ? nullptr : &context.instance->buffer_map();
+  // An instance's buffers as decode found them, else from its map, fetched once (each call
+  // of the accessor syncs the map with its wire form).
+  const uint32_t *decodedBuffers =
+      context.instance != nullptr && !image.instanceBuffers.empty()
+          ? image.instanceBuffers.data() + size_t(context.instanceIndex) * slots
+          : nullptr;
+  const auto *bufferMap = context.instance == nullptr || decodedBuffers != nullptr
+                              ? nullptr
+                              : &context.instance->buffer_map();
   for (size_t slot = 0; slot < image.slotIds.size(); ++slot) {
-    const uint32_t id = bufferMap == nullptr
-                            ? image.slotIds[slot]
-                            : mapped(*bufferMap, image.slotIds[slot]);
-    bufferOfSlot[slot] = buffers.indexOf(id);
+    if (decodedBuffers != nullptr) {
+      bufferOfSlot[slot] = decodedBuffers[slot];
+    } else {
+      bufferOfSlot[slot] = buffers.indexOf(bufferMap == nullptr
+                                               ? image.slotIds[slot]
+                                               : mapped(*bufferMap, image.slotIds[slot]));
+    }
     const BufferInfo &buffer = buffers.at(bufferOfSlot[slot]);
     slotPlace[slot].address = buffer.address;
     slotPlace[slot].bytes = buffer.bytes;
@@ -565,8 +575,9 @@ Result<FabricReport> FabricRunner::run(const std::vector<int> &programs) {
       return makeError(status.error());
     }
     runs.push_back({&images[p], program.chip(), nullptr});
-    for (const schedule::ProgramInstance &instance : program.instances()) {
-      runs.push_back({&images[p], instance.chip(), &instance});
+    for (int i = 0; i < program.instances_size(); ++i) {
+      const schedule::ProgramInstance &instance = program.instances(i);
+      runs.push_back({&images[p], instance.chip(), &instance, uint32_t(i)});
     }
   }
   references.resize(images.size());
