@@ -1,9 +1,12 @@
 #include "conveyor/Support/HugePages.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <mutex>
 #include <new>
 #include <sys/mman.h>
+#include <vector>
 
 namespace conveyor {
 namespace {
@@ -12,17 +15,10 @@ constexpr size_t kPage = 4096;
 
 size_t roundToPages(size_t bytes) { return (bytes + kPage - 1) & ~(kPage - 1); }
 
-} // namespace
-
-void *hugeAlloc(size_t bytes) {
-  if (bytes < kHugePageBytes) {
-    void *small = std::malloc(bytes == 0 ? 1 : bytes);
-    if (small == nullptr) {
-      throw std::bad_alloc();
-    }
-    return small;
-  }
-  const size_t mapped = roundToPages(bytes) + kHugePageBytes;
+/// A fresh 2 MiB-aligned anonymous mapping of `bytes` (a multiple of the page), marked for
+/// huge pages.
+void *mapAligned(size_t bytes) {
+  const size_t mapped = bytes + kHugePageBytes;
   void *raw = ::mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (raw == MAP_FAILED) {
     throw std::bad_alloc();
@@ -34,12 +30,102 @@ void *hugeAlloc(size_t bytes) {
     ::munmap(raw, aligned - begin);
   }
   const uintptr_t end = begin + mapped;
-  const uintptr_t alignedEnd = aligned + roundToPages(bytes);
+  const uintptr_t alignedEnd = aligned + bytes;
   if (end > alignedEnd) {
     ::munmap(reinterpret_cast<void *>(alignedEnd), end - alignedEnd);
   }
-  ::madvise(reinterpret_cast<void *>(aligned), roundToPages(bytes), MADV_HUGEPAGE);
+  ::madvise(reinterpret_cast<void *>(aligned), bytes, MADV_HUGEPAGE);
   return reinterpret_cast<void *>(aligned);
+}
+
+/// Mappings freed by hugeFree, kept for the next hugeAlloc of about their size instead of
+/// unmapped (see HugePages.h: a sweep simulates one schedule after another, and each would
+/// otherwise fault in and clear the same hundreds of megabytes again). Bounded in count and
+/// bytes; the oldest is unmapped first. `lent` records the true size of every mapping given
+/// out from the pool, since the caller frees with the size it asked for.
+class MappingPool {
+public:
+  void *take(size_t bytes) {
+    std::lock_guard<std::mutex> lock(mutex);
+    // The smallest kept mapping that holds `bytes` without wasting more than half of it.
+    auto best = kept.end();
+    for (auto it = kept.begin(); it != kept.end(); ++it) {
+      if (it->bytes >= bytes && it->bytes / 2 <= bytes &&
+          (best == kept.end() || it->bytes < best->bytes)) {
+        best = it;
+      }
+    }
+    if (best == kept.end()) {
+      return nullptr;
+    }
+    const Mapping found = *best;
+    kept.erase(best);
+    keptBytes -= found.bytes;
+    lent.push_back(found);
+    return found.memory;
+  }
+
+  /// Keeps the mapping at `memory` (asked for as `bytes`, page-rounded) or unmaps it.
+  void give(void *memory, size_t bytes) {
+    std::lock_guard<std::mutex> lock(mutex);
+    Mapping mapping{memory, bytes};
+    auto wasLent = std::find_if(lent.begin(), lent.end(),
+                                [&](const Mapping &m) { return m.memory == memory; });
+    if (wasLent != lent.end()) {
+      mapping = *wasLent;
+      *wasLent = lent.back();
+      lent.pop_back();
+    }
+    if (mapping.bytes > kMaxKeptBytes) {
+      ::munmap(mapping.memory, mapping.bytes);
+      return;
+    }
+    while (!kept.empty() &&
+           (kept.size() >= kMaxKept || keptBytes + mapping.bytes > kMaxKeptBytes)) {
+      ::munmap(kept.front().memory, kept.front().bytes);
+      keptBytes -= kept.front().bytes;
+      kept.erase(kept.begin());
+    }
+    kept.push_back(mapping);
+    keptBytes += mapping.bytes;
+  }
+
+private:
+  struct Mapping {
+    void *memory;
+    size_t bytes;
+  };
+  // Enough for the largest tables of a 10^6-instruction simulation several times over; the
+  // process keeps at most this much mapped between simulations.
+  static constexpr size_t kMaxKept = 32;
+  static constexpr size_t kMaxKeptBytes = size_t(1) << 30;
+  std::mutex mutex;
+  std::vector<Mapping> kept; // oldest first
+  std::vector<Mapping> lent;
+  size_t keptBytes = 0;
+};
+
+MappingPool &pool() {
+  // Never destroyed: vectors on huge pages may be freed by static destructors after it.
+  static MappingPool *const instance = new MappingPool();
+  return *instance;
+}
+
+} // namespace
+
+void *hugeAlloc(size_t bytes) {
+  if (bytes < kHugePageBytes) {
+    void *small = std::malloc(bytes == 0 ? 1 : bytes);
+    if (small == nullptr) {
+      throw std::bad_alloc();
+    }
+    return small;
+  }
+  const size_t rounded = roundToPages(bytes);
+  if (void *reused = pool().take(rounded)) {
+    return reused;
+  }
+  return mapAligned(rounded);
 }
 
 void hugeFree(void *memory, size_t bytes) {
@@ -50,7 +136,7 @@ void hugeFree(void *memory, size_t bytes) {
     std::free(memory);
     return;
   }
-  ::munmap(memory, roundToPages(bytes));
+  pool().give(memory, roundToPages(bytes));
 }
 
 } // namespace conveyor

@@ -63,3 +63,30 @@ TEST_CASE("a HugeArray holds what is written to it, large or small, and frees it
     CHECK(sum == (count == 0 ? 0 : 6 * (uint64_t(count - 1) * count / 2)));
   }
 }
+
+TEST_CASE("freed mappings are reused by the next request of about their size, at their true "
+          "size",
+          "[hugepages]") {
+  // Sizes no other test asks for, so that the pool holds one candidate of each.
+  const size_t large = 10 * kHugePageBytes + 3 * 4096, smaller = 6 * kHugePageBytes + 4096;
+  auto *first = static_cast<unsigned char *>(hugeAlloc(large));
+  std::memset(first, 0x5a, large);
+  hugeFree(first, large);
+  // A request of more than half the kept mapping takes it, whole.
+  auto *second = static_cast<unsigned char *>(hugeAlloc(smaller));
+  CHECK(second == first);
+  std::memset(second, 0x11, smaller);
+  // Freed with the size it was asked for, it goes back at the size it has: a request for the
+  // larger size finds it again, and every byte of it is there.
+  hugeFree(second, smaller);
+  auto *third = static_cast<unsigned char *>(hugeAlloc(large));
+  CHECK(third == first);
+  std::memset(third, 0x22, large);
+  CHECK(third[large - 1] == 0x22);
+  // A request of less than half of it gets fresh memory instead.
+  auto *small = static_cast<unsigned char *>(hugeAlloc(2 * kHugePageBytes));
+  CHECK(small != third);
+  std::memset(small, 0x33, 2 * kHugePageBytes);
+  hugeFree(small, 2 * kHugePageBytes);
+  hugeFree(third, large);
+}
