@@ -678,7 +678,7 @@ TEST_CASE("randomly mutated v2 schedules are accepted or rejected, never crash",
     const uint64_t v = value();
     const int i = int(next(uint64_t(p.instructions_size())));
     schedule::Instruction &inst = *p.mutable_instructions(i);
-    switch (next(24)) {
+    switch (next(26)) {
     case 0:
       inst.set_issue_cycle(v);
       break;
@@ -706,6 +706,15 @@ TEST_CASE("randomly mutated v2 schedules are accepted or rejected, never crash",
     case 23:
       s.mutable_programs(1)->mutable_repeats(0)->set_first(uint32_t(next(3)));
       break;
+    case 24: // a buffer the template uses (or not) missing from an instance's map
+      s.mutable_programs(0)->mutable_instances(int(next(7)))->mutable_buffer_map()->erase(
+          uint32_t(next(20)));
+      break;
+    case 25: { // an entry for a buffer the template does not use, mapped anywhere
+      schedule::ProgramInstance &instance = *s.mutable_programs(0)->mutable_instances(int(next(7)));
+      (*instance.mutable_buffer_map())[uint32_t(1000 + next(20))] = uint32_t(next(40));
+      break;
+    }
     case 1:
       inst.set_link(uint32_t(v));
       break;
