@@ -65,6 +65,18 @@ public:
     return found.memory;
   }
 
+  void setKeeping(bool keep) {
+    std::lock_guard<std::mutex> lock(mutex);
+    keeping = keep;
+    if (!keep) {
+      for (const Mapping &mapping : kept) {
+        ::munmap(mapping.memory, mapping.bytes);
+      }
+      kept.clear();
+      keptBytes = 0;
+    }
+  }
+
   /// Keeps the mapping at `memory` (asked for as `bytes`, page-rounded) or unmaps it.
   void give(void *memory, size_t bytes) {
     std::lock_guard<std::mutex> lock(mutex);
@@ -76,7 +88,7 @@ public:
       *wasLent = lent.back();
       lent.pop_back();
     }
-    if (mapping.bytes > kMaxKeptBytes) {
+    if (!keeping || mapping.bytes > kMaxKeptBytes) {
       ::munmap(mapping.memory, mapping.bytes);
       return;
     }
@@ -103,6 +115,7 @@ private:
   std::vector<Mapping> kept; // oldest first
   std::vector<Mapping> lent;
   size_t keptBytes = 0;
+  bool keeping = true;
 };
 
 MappingPool &pool() {
@@ -127,6 +140,8 @@ void *hugeAlloc(size_t bytes) {
   }
   return mapAligned(rounded);
 }
+
+void keepFreedHugeMappings(bool keep) { pool().setKeeping(keep); }
 
 void hugeFree(void *memory, size_t bytes) {
   if (memory == nullptr) {

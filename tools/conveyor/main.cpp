@@ -10,6 +10,7 @@
 #include "conveyor/Runtime/StepSimulation.h"
 #include "conveyor/Schedule/ScheduleFormat.h"
 #include "conveyor/Simulator/Simulator.h"
+#include "conveyor/Support/HugePages.h"
 #include "conveyor/System/SystemConfig.h"
 
 #include <CLI/CLI.hpp>
@@ -532,6 +533,12 @@ int main(int argc, char **argv) {
   } catch (const CLI::ParseError &e) {
     // Help and version exit 0; every usage error exits 2 (not CLI11's internal codes).
     return app.exit(e) == 0 ? 0 : 2;
+  }
+  // Commands that read and simulate a schedule once: freed huge-page mappings would only
+  // raise the peak resident set (HugePages.h). compare, explore and validation simulate many
+  // design points and keep them for the next.
+  if (compile->parsed() || simulate->parsed() || inspect->parsed() || dump->parsed()) {
+    conveyor::keepFreedHugeMappings(false);
   }
   if (compile->parsed()) {
     compileFlags.kvBucketsGiven = kvBuckets->count() > 0;

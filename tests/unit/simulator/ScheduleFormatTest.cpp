@@ -83,8 +83,8 @@ TEST_CASE("the arena reader gives the same schedule or the same message", "[form
 }
 
 TEST_CASE("a schedule of several MiB reads back whole through both readers", "[format]") {
-  // Files of 2 MiB and more are read into a huge-page buffer and parsed into arena blocks of
-  // up to 4 MiB from the same allocator (ScheduleFormat.cpp hugeAlloc): every byte arrives.
+  // Files are parsed as they are read, 1 MiB at a time, into arena blocks of up to 4 MiB on
+  // huge pages (ScheduleFormat.cpp): every byte arrives, across the edges of the reads.
   TempDir dir;
   ScheduleBuilder b;
   std::vector<uint32_t> ids;

@@ -18,6 +18,15 @@ void *hugeAlloc(size_t bytes);
 /// Frees what hugeAlloc(bytes) returned (the same `bytes`). Null is ignored.
 void hugeFree(void *memory, size_t bytes);
 
+/// Whether hugeFree keeps freed mappings (at most 32, 1 GiB in all) for the next hugeAlloc
+/// of about their size, instead of unmapping them. On by default: a process that simulates
+/// one schedule after another (a sweep, the benchmarks) then stops faulting in and clearing
+/// the same tables every time, which on a paravirtualised VM costs more than the simulation.
+/// A process that simulates once gains nothing and would only hold the memory longer (its
+/// peak resident set grows by what it freed and did not ask for again): `conveyor simulate`
+/// turns it off. Turning it off unmaps what is kept.
+void keepFreedHugeMappings(bool keep);
+
 /// A std::allocator for large vectors, through hugeAlloc.
 template <typename T> struct HugePageAllocator {
   using value_type = T;
