@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <sys/mman.h>
 #include <vector>
 
 using namespace conveyor;
@@ -89,4 +90,25 @@ TEST_CASE("freed mappings are reused by the next request of about their size, at
   std::memset(small, 0x33, 2 * kHugePageBytes);
   hugeFree(small, 2 * kHugePageBytes);
   hugeFree(third, large);
+}
+
+TEST_CASE("with keeping off, freed mappings are unmapped at once; on, they stay mapped",
+          "[hugepages]") {
+  // mincore(2) fails with ENOMEM on an address range that is not mapped.
+  auto mapped = [](void *memory, size_t bytes) {
+    std::vector<unsigned char> pages((bytes + 4095) / 4096);
+    return ::mincore(memory, bytes, pages.data()) == 0;
+  };
+  const size_t bytes = 5 * kHugePageBytes + 7 * 4096;
+  void *kept = hugeAlloc(bytes);
+  std::memset(kept, 1, bytes);
+  hugeFree(kept, bytes);
+  CHECK(mapped(kept, bytes)); // kept for the next request (on by default)
+  keepFreedHugeMappings(false);
+  CHECK_FALSE(mapped(kept, bytes)); // turning it off unmaps what was kept
+  void *dropped = hugeAlloc(bytes);
+  std::memset(dropped, 2, bytes);
+  hugeFree(dropped, bytes);
+  CHECK_FALSE(mapped(dropped, bytes));
+  keepFreedHugeMappings(true);
 }
