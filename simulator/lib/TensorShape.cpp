@@ -15,8 +15,6 @@ uint64_t elementCount(ShapeRef shape) {
   return count;
 }
 
-bool sameShape(ShapeRef a, ShapeRef b) { return std::ranges::equal(a, b); }
-
 std::string shapeText(ShapeRef shape) {
   std::string text = "[";
   for (size_t i = 0; i < shape.size(); ++i) {

@@ -18,8 +18,20 @@ using ShapeRef = std::span<const int64_t>;
 uint64_t elementCount(ShapeRef shape);
 /// "[2x3x4]" for messages.
 std::string shapeText(ShapeRef shape);
-/// Same dimensions.
-bool sameShape(ShapeRef a, ShapeRef b);
+/// Same dimensions. Inline, a loop: the fabric engine compares a template's and each
+/// instance's shapes per buffer, and ranks are small (a library call per pair cost more than
+/// the comparison).
+inline bool sameShape(ShapeRef a, ShapeRef b) {
+  if (a.size() != b.size()) {
+    return false;
+  }
+  for (size_t axis = 0; axis < a.size(); ++axis) {
+    if (a[axis] != b[axis]) {
+      return false;
+    }
+  }
+  return true;
+}
 
 /// numpy broadcasting of two shapes; nullopt when a pair of dimensions is incompatible.
 std::optional<Shape> broadcastShapes(ShapeRef lhs, ShapeRef rhs);
