@@ -66,12 +66,12 @@ public:
 private:
   void grow(size_t needed) {
     const size_t capacity = std::max(needed, 2 * capacity_);
-    HugeArray<T> fresh = hugeArrayForOverwrite<T>(capacity);
+    std::unique_ptr<T[]> fresh = std::make_unique_for_overwrite<T[]>(capacity);
     std::copy_n(data_.get(), size_, fresh.get());
     data_ = std::move(fresh);
     capacity_ = capacity;
   }
-  HugeArray<T> data_; // large ones on huge pages, reused from run to run (HugePages.h)
+  std::unique_ptr<T[]> data_;
   size_t size_ = 0, capacity_ = 0;
 };
 
@@ -111,8 +111,7 @@ struct ImageBlock {
 /// each run maps slots to the buffers of its chip.
 struct ProgramImage {
   const schedule::Program *proto = nullptr;
-  // Large programs' images on huge pages, reused from one simulation to the next.
-  std::vector<ImageInstruction, HugePageAllocator<ImageInstruction>> instructions;
+  std::vector<ImageInstruction> instructions;
   AppendArray<uint32_t> slots;
   std::vector<ImageTransfer> transfers;
   std::vector<ImageBlock> blocks;
@@ -252,7 +251,7 @@ private:
   std::vector<SendRecord, HugePageAllocator<SendRecord>> sends;
   std::vector<RecvRecord, HugePageAllocator<RecvRecord>> recvs;
   FabricReport report;
-  std::vector<uint32_t, HugePageAllocator<uint32_t>> scratch; // by table index; kNone between uses
+  std::vector<uint32_t> scratch; // by buffer table index; kNone between uses
   RunScratch runScratch;
 
   /// Decodes `program` into `image` (FabricDecode.cpp), with the reader's rules when

@@ -139,6 +139,7 @@ Status FabricRunner::runOne(uint32_t runIndex) {
   stateOfSlot.resize(slots);
   std::vector<RootState> &states = runScratch.states;
   states.clear();
+  states.reserve(slots); // at most one state per slot: no regrowth
   std::vector<uint32_t> &rootOfState = runScratch.rootOfState; // to reset `scratch` after
   rootOfState.clear();
   std::vector<SlotPlace> &slotPlace = runScratch.slotPlace;

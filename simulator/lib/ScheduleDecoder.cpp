@@ -7,14 +7,12 @@
 #include "conveyor/Simulator/InstructionCost.h"
 #include "conveyor/Simulator/MemPortCheck.h"
 #include "ReaderRules.h"
-#include "conveyor/Support/HugePages.h"
 
 #include <array>
 #include <limits>
 #include <set>
 #include <string>
 #include <utility>
-#include <vector>
 
 namespace conveyor::sim {
 namespace {
@@ -27,15 +25,13 @@ constexpr int kPrefetchDistance = 24;
 /// The most operands (and the most results) a fixed-arity opcode has that the walk keeps
 /// resolved; more sends the schedule to the plain sequence.
 constexpr size_t kMaxFixedIds = 8;
-/// When each storage root's value is ready, by table index.
-using ReadyTimes = std::vector<uint64_t, HugePageAllocator<uint64_t>>;
 
 /// One program: the reader's instruction rules, rules 1-3 as checkProgram's one-pass form
 /// applies them, and the energy, per instruction while its message is in the cache.
 /// `readyAt` (by storage root) is all kNotWritten on entry and is left dirty.
 bool decodeProgram(const HardwareModel &model, const BufferTable &buffers,
                    const OpcodeRuleTable &opcodeRules, const schedule::Program &program,
-                   ReadyTimes &readyAt, bool keepCosts, ProgramTiming &timing,
+                   std::vector<uint64_t> &readyAt, bool keepCosts, ProgramTiming &timing,
                    ProgramEnergy &energy) {
   const int count = program.instructions_size();
   const uint32_t chip = program.chip();
@@ -201,7 +197,7 @@ std::optional<DecodedSchedule> decodeInOnePass(const schedule::Schedule &schedul
   const size_t programs = size_t(schedule.programs_size());
   decoded.timings.resize(programs);
   decoded.energies.resize(programs);
-  ReadyTimes readyAt; // large schedules: huge pages, reused by the next simulation
+  std::vector<uint64_t> readyAt;
   for (size_t p = 0; p < programs; ++p) {
     readyAt.assign(decoded.buffers.all().size(), kNotWritten);
     if (!decodeProgram(model, decoded.buffers, opcodeRules, schedule.programs(int(p)), readyAt,
