@@ -1,5 +1,6 @@
-// Memory for large, short-lived buffers on transparent huge pages: a schedule file's bytes,
-// its protobuf arena's blocks, the fabric engine's transfer records. On the development VM a
+// Memory for large, short-lived buffers on transparent huge pages: a schedule's protobuf
+// arena blocks, the buffer table, the fabric engine's transfer records and pairing tables, the
+// reader's per-buffer facts. On the development VM a
 // 4 KiB page fault costs microseconds (paravirtualised), and a large multi-chip schedule
 // touches hundreds of megabytes of fresh memory; 2 MiB pages take 512 times fewer faults.
 #pragma once
