@@ -350,7 +350,9 @@ Status FabricRunner::runOne(uint32_t runIndex) {
   };
   auto execute = [&](uint32_t index, uint64_t iteration, uint64_t shift,
                      uint64_t idShift) -> bool {
-    const ImageInstruction &inst = image.instructions[index];
+    // A copy: the MEM port bookings below write memory the compiler cannot tell apart from
+    // the image, so fields read through a reference would be loaded again after each one.
+    const ImageInstruction inst = image.instructions[index];
     const uint64_t issue = inst.issue + shift;
     // Returns false with `failure` set; a bool, not a Status, on this per-instruction path.
     auto fail = [&](const std::string &reason) {
