@@ -826,7 +826,7 @@ Status validateSchedule(const Schedule &schedule, const std::string &sourceName)
 
 namespace {
 
-/// The reader's checks on a parsed schedule; `parsed` false (or no bytes) is "not a schedule".
+/// The reader's checks on a parsed schedule; `parsed` false is "not a schedule".
 Status checkParsed(const Schedule &schedule, bool parsed, const std::string &sourceName) {
   if (!parsed || schedule.magic() != kMagic) {
     return makeError(fmt::format(
@@ -866,10 +866,6 @@ Status parseFileInto(Schedule &schedule, const std::string &path) {
   }
   return checkParsed(schedule, parsed, path);
 }
-
-} // namespace
-
-namespace {
 
 /// A heap-allocated schedule from `size` bytes at `bytes`, checked (parseInto).
 Result<Schedule> parseScheduleBytes(const char *bytes, size_t size,

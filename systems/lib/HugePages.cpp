@@ -60,7 +60,6 @@ public:
     }
     const Mapping found = *best;
     kept.erase(best);
-    keptBytes -= found.bytes;
     lent.push_back(found);
     return found.memory;
   }
@@ -69,11 +68,7 @@ public:
     std::lock_guard<std::mutex> lock(mutex);
     keeping = keep;
     if (!keep) {
-      for (const Mapping &mapping : kept) {
-        ::munmap(mapping.memory, mapping.bytes);
-      }
-      kept.clear();
-      keptBytes = 0;
+      unmapOldestUntil([&] { return kept.empty(); });
     }
   }
 
@@ -92,14 +87,14 @@ public:
       ::munmap(mapping.memory, mapping.bytes);
       return;
     }
-    while (!kept.empty() &&
-           (kept.size() >= kMaxKept || keptBytes + mapping.bytes > kMaxKeptBytes)) {
-      ::munmap(kept.front().memory, kept.front().bytes);
-      keptBytes -= kept.front().bytes;
-      kept.erase(kept.begin());
-    }
+    unmapOldestUntil([&] {
+      size_t keptBytes = 0;
+      for (const Mapping &held : kept) {
+        keptBytes += held.bytes;
+      }
+      return kept.size() < kMaxKept && keptBytes + mapping.bytes <= kMaxKeptBytes;
+    });
     kept.push_back(mapping);
-    keptBytes += mapping.bytes;
   }
 
 private:
@@ -114,8 +109,15 @@ private:
   std::mutex mutex;
   std::vector<Mapping> kept; // oldest first
   std::vector<Mapping> lent;
-  size_t keptBytes = 0;
   bool keeping = true;
+
+  /// Unmaps kept mappings, oldest first, until `enough` holds (or none is left).
+  template <typename Enough> void unmapOldestUntil(Enough enough) {
+    while (!kept.empty() && !enough()) {
+      ::munmap(kept.front().memory, kept.front().bytes);
+      kept.erase(kept.begin());
+    }
+  }
 };
 
 MappingPool &pool() {

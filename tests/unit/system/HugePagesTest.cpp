@@ -68,7 +68,10 @@ TEST_CASE("a HugeArray holds what is written to it, large or small, and frees it
 TEST_CASE("freed mappings are reused by the next request of about their size, at their true "
           "size",
           "[hugepages]") {
-  // Sizes no other test asks for, so that the pool holds one candidate of each.
+  // An empty pool (turning keeping off unmaps what other tests left), then sizes no other
+  // test asks for: each request below has one candidate at most.
+  keepFreedHugeMappings(false);
+  keepFreedHugeMappings(true);
   const size_t large = 10 * kHugePageBytes + 3 * 4096, smaller = 6 * kHugePageBytes + 4096;
   auto *first = static_cast<unsigned char *>(hugeAlloc(large));
   std::memset(first, 0x5a, large);
@@ -84,12 +87,13 @@ TEST_CASE("freed mappings are reused by the next request of about their size, at
   CHECK(third == first);
   std::memset(third, 0x22, large);
   CHECK(third[large - 1] == 0x22);
-  // A request of less than half of it gets fresh memory instead.
+  // Kept again, it is not given to a request of less than half its size (which gets other
+  // memory; the kept mapping is still mapped, so no fresh mapping can land on it).
+  hugeFree(third, large);
   auto *small = static_cast<unsigned char *>(hugeAlloc(2 * kHugePageBytes));
-  CHECK(small != third);
+  CHECK(small != first);
   std::memset(small, 0x33, 2 * kHugePageBytes);
   hugeFree(small, 2 * kHugePageBytes);
-  hugeFree(third, large);
 }
 
 TEST_CASE("with keeping off, freed mappings are unmapped at once; on, they stay mapped",
