@@ -22,7 +22,8 @@ void hugeFree(void *memory, size_t bytes);
 /// Whether hugeFree keeps freed mappings (at most 32, 1 GiB in all) for the next hugeAlloc
 /// of about their size, instead of unmapping them. On by default: a process that simulates
 /// one schedule after another (a sweep, the benchmarks) then stops faulting in and clearing
-/// the same tables every time, which on a paravirtualised VM costs more than the simulation.
+/// the same tables every time (on the paravirtualised development VM a fifth of a repeated
+/// 10^6-instruction fabric simulation: 145 -> 117 ms, docs/simulator.md "Speed").
 /// A process that simulates once gains nothing and would only hold the memory longer (its
 /// peak resident set grows by what it freed and did not ask for again): `conveyor simulate`
 /// turns it off. Turning it off unmaps what is kept.
