@@ -364,6 +364,26 @@ BENCHMARK(fabricEngineTimingOnlyValidated)
     ->Arg(1000000)
     ->Unit(benchmark::kMillisecond);
 
+/// The same as `conveyor simulate` takes it from a file: read by the reader into an arena
+/// (messages adjacent, structure already validated; the reading is not timed), then
+/// prepared and run.
+void fabricEngineTimingOnlyFromFile(benchmark::State &state) {
+  const schedule::Schedule &s = syntheticScheduleFromFile(uint64_t(state.range(0)));
+  const std::vector<int> all{0};
+  timeFabricRuns(state, s, [&]() -> Result<sim::FabricReport> {
+    Result<sim::PreparedFabric> prepared = sim::PreparedFabric::prepare(s, groq1(), true);
+    if (!prepared) {
+      return prepared.takeError();
+    }
+    return prepared->run(all);
+  });
+}
+BENCHMARK(fabricEngineTimingOnlyFromFile)
+    ->Arg(10000)
+    ->Arg(100000)
+    ->Arg(1000000)
+    ->Unit(benchmark::kMillisecond);
+
 /// Stages of simulate(), to see where the time goes.
 void validateStructure(benchmark::State &state) {
   const schedule::Schedule &s = syntheticSchedule(uint64_t(state.range(0)));
