@@ -3,6 +3,10 @@
 // inbound ports and the links of multi-hop routes checked for overlapping use.
 #include "FabricRunner.h"
 
+#include <new>
+#include <type_traits>
+#include <utility>
+
 namespace conveyor::sim::fabric {
 namespace {
 
@@ -52,6 +56,24 @@ public:
 private:
   std::vector<uint32_t, HugePageAllocator<uint32_t>> table;
   size_t mask = 0;
+};
+
+/// HugePageAllocator that leaves a record constructed without a value as it is (trivial
+/// records only): sortByBucketThenStart sizes its output and then writes every record, so
+/// clearing it first would be one more pass over hundreds of thousands of records.
+template <typename T> struct OverwriteAllocator : HugePageAllocator<T> {
+  template <typename U> struct rebind {
+    using other = OverwriteAllocator<U>;
+  };
+  OverwriteAllocator() = default;
+  template <typename U> OverwriteAllocator(const OverwriteAllocator<U> &) noexcept {}
+  template <typename U> void construct(U *at) noexcept {
+    static_assert(std::is_trivially_default_constructible_v<U>);
+    ::new (static_cast<void *>(at)) U;
+  }
+  template <typename U, typename... Args> void construct(U *at, Args &&...args) {
+    ::new (static_cast<void *>(at)) U(std::forward<Args>(args)...);
+  }
 };
 
 /// Sorts `items` by bucket (counting sort: bucketOf(item) < buckets), and each bucket by
@@ -140,7 +162,7 @@ Status FabricRunner::pairTransfers() {
     uint64_t start, end;
     uint32_t recv;
   };
-  std::vector<Inbound, HugePageAllocator<Inbound>> inbound;
+  std::vector<Inbound, OverwriteAllocator<Inbound>> inbound;
   inbound.reserve(recvs.size());
   // Links crossed after the sender's port (FabricModel::forwardingChip), and the direct
   // transfers that share them, in reference cycles. Both kinds join two chips of one node
@@ -151,7 +173,7 @@ Status FabricRunner::pairTransfers() {
     uint32_t recv;
     bool forwarded;
   };
-  std::vector<LinkUse, HugePageAllocator<LinkUse>> linkUses;
+  std::vector<LinkUse, OverwriteAllocator<LinkUse>> linkUses;
   bool anyForwarded = false;
   for (size_t r = 0; r < std::min(kAhead, recvs.size()); ++r) {
     hashes[r] = recvHash(r);
