@@ -875,6 +875,15 @@ OwningOpRef<ModuleOp> OnnxImporter::importModel(StringRef bytes) {
     emitFileError() << "file is empty; expected an ONNX model";
     return nullptr;
   }
+  // A Conveyor schedule starts with its magic, "CVSL", as field 1 (fixed32; ScheduleFormat.h
+  // kMagic). As ONNX it can parse (field 1 of a model is a varint, so the magic is kept as an
+  // unknown field) into a model whose graph is garbage: say what the file is instead.
+  if (bytes.starts_with(StringRef("\x0d" "CVSL", 5))) {
+    emitFileError() << "this is a Conveyor schedule (what `conveyor compile` writes), not an "
+                       "ONNX model: pass the .onnx model it was compiled from; `conveyor dump` "
+                       "prints a schedule";
+    return nullptr;
+  }
   onnx::ModelProto model;
   if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max()) ||
       !model.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
