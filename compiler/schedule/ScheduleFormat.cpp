@@ -828,6 +828,14 @@ namespace {
 
 /// The reader's checks on a parsed schedule; `parsed` false is "not a schedule".
 Status checkParsed(const Schedule &schedule, bool parsed, const std::string &sourceName) {
+  // A failed parse keeps the fields read before the failure: a file whose magic (its first
+  // field) was read is a schedule cut short or damaged after its start, not a foreign file.
+  if (!parsed && schedule.magic() == kMagic) {
+    return makeError(fmt::format("'{}' starts as a Conveyor schedule but does not parse: the "
+                                 "file is cut short or corrupt; write it again with `conveyor "
+                                 "compile`",
+                                 sourceName));
+  }
   if (!parsed || schedule.magic() != kMagic) {
     return makeError(fmt::format(
         "'{}' is not a Conveyor schedule (bad magic); compile one with `conveyor compile`",

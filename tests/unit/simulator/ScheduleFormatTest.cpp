@@ -136,10 +136,29 @@ TEST_CASE("non-schedules are rejected with the bad-magic message", "[format]") {
   SECTION("truncated file") {
     ScheduleBuilder b = validSchedule();
     const std::string bytes = b.schedule.SerializeAsString();
-    for (size_t keep : {bytes.size() / 2, bytes.size() - 1, size_t(3)}) {
-      CAPTURE(keep);
-      CHECK_FALSE(schedule::parseSchedule(bytes.substr(0, keep), "f.sched").ok());
-    }
+    // Three bytes do not hold the magic yet: nothing says it is a schedule.
+    CHECK(schedule::parseSchedule(bytes.substr(0, 3), "f.sched").error() == expected);
+  }
+}
+
+TEST_CASE("a schedule cut short is named as one, by every reader", "[format]") {
+  // Past its magic a cut file is a damaged schedule, not a foreign file: the message says so
+  // (rather than "bad magic") and what to do.
+  const std::string expected = "'f.sched' starts as a Conveyor schedule but does not parse: the "
+                               "file is cut short or corrupt; write it again with `conveyor "
+                               "compile`";
+  ScheduleBuilder b = validSchedule();
+  const std::string bytes = b.schedule.SerializeAsString();
+  TempDir dir;
+  for (size_t keep : {size_t(6), bytes.size() / 2, bytes.size() - 1}) {
+    CAPTURE(keep);
+    CHECK(schedule::parseSchedule(bytes.substr(0, keep), "f.sched").error() == expected);
+    const std::string path = dir.file("f.sched");
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes.substr(0, keep);
+    const std::string named = fmt::format("'{}'", path);
+    CHECK(schedule::readScheduleFile(path).error().rfind(named + " starts as a Conveyor", 0) == 0);
+    CHECK(schedule::readScheduleFileToArena(path).error() ==
+          schedule::readScheduleFile(path).error());
   }
 }
 
