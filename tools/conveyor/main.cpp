@@ -204,6 +204,8 @@ struct SimulateFlags {
   // Request traffic (any of these turns on the serving run).
   conveyor::runtime::TrafficOptions traffic;
   uint32_t maxInFlight = 1;
+  /// The first option given that only shapes a serving run (--prompt, --seed, ...), if any.
+  std::string servingOnlyOption;
   bool serving() const {
     return !traffic.traceFile.empty() || traffic.requests != 0 || traffic.rate ||
            !traffic.arrivals.empty();
@@ -212,6 +214,12 @@ struct SimulateFlags {
 
 int runSimulate(const SimulateFlags &flags) {
   using namespace conveyor;
+  if (!flags.servingOnlyOption.empty() && !flags.serving()) {
+    return fail(fmt::format("{0} shapes the request traffic of a serving run, and this run "
+                            "serves none: add --requests N with --rate R (or --trace FILE), or "
+                            "leave {0} out",
+                            flags.servingOnlyOption));
+  }
   // Read-only from here on, and large for a multi-chip model: parsed into an arena.
   Result<schedule::ArenaSchedule> file = schedule::readScheduleFileToArena(flags.schedule);
   if (!file) {
@@ -446,6 +454,8 @@ int main(int argc, char **argv) {
   conveyor::cli::addPlanningFlags(*compile, compileFlags.planning);
 
   SimulateFlags simulateFlags;
+  // Options that only shape a serving run: given without one, they are refused by name.
+  std::vector<CLI::Option *> servingOnly;
   CLI::App *simulate = app.add_subcommand(
       "simulate", "Check a schedule against the hardware model, execute it and report cycles, "
                   "time, tokens/s, energy and SRAM use");
@@ -473,24 +483,24 @@ int main(int argc, char **argv) {
   simulate->add_option("--arrivals", simulateFlags.traffic.arrivals,
                        "Synthetic arrival process: poisson:rate=R, gamma:rate=R,cv=C, "
                        "onoff:rate=R,on_s=A,off_s=B");
-  simulate->add_option("--prompt", simulateFlags.traffic.promptTokens,
+  servingOnly.push_back(simulate->add_option("--prompt", simulateFlags.traffic.promptTokens,
                        "Prompt length: N, uniform:min=A,max=B or lognormal:mean=M,sigma=S")
-      ->capture_default_str();
-  simulate->add_option("--output", simulateFlags.traffic.outputTokens,
+      ->capture_default_str());
+  servingOnly.push_back(simulate->add_option("--output", simulateFlags.traffic.outputTokens,
                        "Output length, as --prompt")
-      ->capture_default_str();
-  simulate->add_option("--seed", simulateFlags.traffic.seed, "Seed of the synthetic traffic")
-      ->capture_default_str();
-  simulate->add_option("--max-in-flight", simulateFlags.maxInFlight,
+      ->capture_default_str());
+  servingOnly.push_back(simulate->add_option("--seed", simulateFlags.traffic.seed, "Seed of the synthetic traffic")
+      ->capture_default_str());
+  servingOnly.push_back(simulate->add_option("--max-in-flight", simulateFlags.maxInFlight,
                        "Sequences the system holds in flight at once")
-      ->capture_default_str();
-  simulate->add_option("--admission", simulateFlags.traffic.admission,
+      ->capture_default_str());
+  servingOnly.push_back(simulate->add_option("--admission", simulateFlags.traffic.admission,
                        "Admission policy: fcfs[:max_sequences=N] or fcfs-kv:...")
-      ->capture_default_str();
-  simulate->add_option("--slo-ttft", simulateFlags.traffic.slo.ttftSeconds,
-                       "Goodput SLO on time to first token (s)");
-  simulate->add_option("--slo-tpot", simulateFlags.traffic.slo.tpotSeconds,
-                       "Goodput SLO on time per output token (s)");
+      ->capture_default_str());
+  servingOnly.push_back(simulate->add_option("--slo-ttft", simulateFlags.traffic.slo.ttftSeconds,
+                       "Goodput SLO on time to first token (s)"));
+  servingOnly.push_back(simulate->add_option("--slo-tpot", simulateFlags.traffic.slo.tpotSeconds,
+                       "Goodput SLO on time per output token (s)"));
   simulate->add_option("--activity-out", simulateFlags.traceOut,
                        "Write the activity trace (Chrome trace JSON: open it in ui.perfetto.dev "
                        "or chrome://tracing) to this file");
@@ -546,6 +556,11 @@ int main(int argc, char **argv) {
     return runCompile(compileFlags);
   }
   if (simulate->parsed()) {
+    for (const CLI::Option *option : servingOnly) {
+      if (option->count() > 0 && simulateFlags.servingOnlyOption.empty()) {
+        simulateFlags.servingOnlyOption = option->get_name();
+      }
+    }
     return runSimulate(simulateFlags);
   }
   if (inspect->parsed()) {
