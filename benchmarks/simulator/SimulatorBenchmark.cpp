@@ -340,6 +340,18 @@ BENCHMARK(fabricEngineTimingOnly)
     ->Arg(1000000)
     ->Unit(benchmark::kMillisecond);
 
+/// Times PreparedFabric::prepare (structure validated) and run of `s`'s one program.
+void timePreparedRuns(benchmark::State &state, const schedule::Schedule &s) {
+  const std::vector<int> all{0};
+  timeFabricRuns(state, s, [&]() -> Result<sim::FabricReport> {
+    Result<sim::PreparedFabric> prepared = sim::PreparedFabric::prepare(s, groq1(), true);
+    if (!prepared) {
+      return prepared.takeError();
+    }
+    return prepared->run(all);
+  });
+}
+
 /// The same through the path `conveyor simulate` takes for a multi-chip schedule: the reader
 /// has already run the structural check on the file it returned (PreparedFabric::prepare with
 /// structureValidated), so the engine decodes, checks SRAM and runs.
@@ -349,14 +361,7 @@ void fabricEngineTimingOnlyValidated(benchmark::State &state) {
     state.SkipWithError(status.error().c_str());
     return;
   }
-  const std::vector<int> all{0};
-  timeFabricRuns(state, s, [&]() -> Result<sim::FabricReport> {
-    Result<sim::PreparedFabric> prepared = sim::PreparedFabric::prepare(s, groq1(), true);
-    if (!prepared) {
-      return prepared.takeError();
-    }
-    return prepared->run(all);
-  });
+  timePreparedRuns(state, s);
 }
 BENCHMARK(fabricEngineTimingOnlyValidated)
     ->Arg(10000)
@@ -368,15 +373,7 @@ BENCHMARK(fabricEngineTimingOnlyValidated)
 /// (messages adjacent, structure already validated; the reading is not timed), then
 /// prepared and run.
 void fabricEngineTimingOnlyFromFile(benchmark::State &state) {
-  const schedule::Schedule &s = syntheticScheduleFromFile(uint64_t(state.range(0)));
-  const std::vector<int> all{0};
-  timeFabricRuns(state, s, [&]() -> Result<sim::FabricReport> {
-    Result<sim::PreparedFabric> prepared = sim::PreparedFabric::prepare(s, groq1(), true);
-    if (!prepared) {
-      return prepared.takeError();
-    }
-    return prepared->run(all);
-  });
+  timePreparedRuns(state, syntheticScheduleFromFile(uint64_t(state.range(0))));
 }
 BENCHMARK(fabricEngineTimingOnlyFromFile)
     ->Arg(10000)
