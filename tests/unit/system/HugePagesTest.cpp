@@ -116,3 +116,47 @@ TEST_CASE("with keeping off, freed mappings are unmapped at once; on, they stay 
   CHECK_FALSE(mapped(dropped, bytes));
   keepFreedHugeMappings(true);
 }
+
+TEST_CASE("the pool keeps at most 32 mappings and 1 GiB, unmapping the oldest first",
+          "[hugepages]") {
+  auto mapped = [](void *memory, size_t bytes) {
+    std::vector<unsigned char> pages((bytes + 4095) / 4096);
+    return ::mincore(memory, bytes, pages.data()) == 0;
+  };
+  // An empty pool; the mappings below are never touched, so they cost address space only.
+  keepFreedHugeMappings(false);
+  keepFreedHugeMappings(true);
+  SECTION("count") {
+    const size_t bytes = kHugePageBytes + 4096;
+    std::vector<void *> blocks;
+    for (int i = 0; i < 33; ++i) {
+      blocks.push_back(hugeAlloc(bytes));
+    }
+    for (void *block : blocks) {
+      hugeFree(block, bytes);
+    }
+    CHECK_FALSE(mapped(blocks[0], bytes)); // the 33rd pushed the oldest out
+    for (size_t i = 1; i < blocks.size(); ++i) {
+      CHECK(mapped(blocks[i], bytes));
+    }
+  }
+  SECTION("bytes") {
+    const size_t bytes = size_t(400) << 20;
+    void *first = hugeAlloc(bytes), *second = hugeAlloc(bytes), *third = hugeAlloc(bytes);
+    hugeFree(first, bytes);
+    hugeFree(second, bytes);
+    CHECK(mapped(first, bytes));
+    hugeFree(third, bytes); // 1,200 MiB would pass the 1 GiB: the oldest goes
+    CHECK_FALSE(mapped(first, bytes));
+    CHECK(mapped(second, bytes));
+    CHECK(mapped(third, bytes));
+    // A mapping larger than the whole allowance is unmapped at once; the kept ones stay.
+    const size_t huge = (size_t(3) << 30) / 2;
+    void *whole = hugeAlloc(huge);
+    hugeFree(whole, huge);
+    CHECK_FALSE(mapped(whole, huge));
+    CHECK(mapped(second, bytes));
+  }
+  keepFreedHugeMappings(false);
+  keepFreedHugeMappings(true);
+}
