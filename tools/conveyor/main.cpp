@@ -489,8 +489,9 @@ int main(int argc, char **argv) {
   servingOnly.push_back(simulate->add_option("--output", simulateFlags.traffic.outputTokens,
                        "Output length, as --prompt")
       ->capture_default_str());
-  servingOnly.push_back(simulate->add_option("--seed", simulateFlags.traffic.seed, "Seed of the synthetic traffic")
-      ->capture_default_str());
+  servingOnly.push_back(
+      simulate->add_option("--seed", simulateFlags.traffic.seed, "Seed of the synthetic traffic")
+          ->capture_default_str());
   servingOnly.push_back(simulate->add_option("--max-in-flight", simulateFlags.maxInFlight,
                        "Sequences the system holds in flight at once")
       ->capture_default_str());
