@@ -58,6 +58,10 @@ std::string BufferInfo::label() const {
   return proto->name().empty() ? fmt::format("#{}", id) : fmt::format("'{}'", proto->name());
 }
 
+std::string BufferInfo::traceName() const {
+  return proto->name().empty() ? fmt::format("#{}", id) : proto->name();
+}
+
 BufferTable::BufferTable(const schedule::Schedule &schedule, uint64_t vectorBytes) {
   build(schedule, vectorBytes, /*validate=*/false, /*sramBytes=*/0, /*tryInOrderFit=*/false);
 }

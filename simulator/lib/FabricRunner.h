@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <set>
 #include <span>
 #include <string>
@@ -267,6 +268,15 @@ private:
   /// Records the buffer each instance maps each slot to (ProgramImage::instanceBuffers).
   bool instancesValid(const schedule::Program &program, ProgramImage &image);
   Status runOne(uint32_t runIndex);
+  /// The activity trace's record of instruction `index` of `image` as `run` executed it
+  /// (FabricRunOptions::collectTrace), with the buffers runOne's slot tables map it to.
+  /// Appends to `trace` every instruction the run just made executed, in execution order
+  /// (FabricRunOptions::collectTrace), with the buffers runOne's slot tables map them to:
+  /// outside the run loop, which stays the same code whether tracing or not.
+  void traceRun(std::vector<InstructionTrace> &trace, const ProgramImage &image);
+  /// One record: instruction `index` of `image`, issued `shift` cycles after its own cycle.
+  void traceExecuted(std::vector<InstructionTrace> &trace, const ProgramImage &image,
+                     uint32_t index, uint64_t shift, std::optional<uint64_t> iteration);
   Status checkStrideSpans(const RunContext &context, const std::vector<size_t> &bufferOfSlot);
   /// Pairs every send with its receive and checks arrivals, inbound ports and shared links
   /// (FabricPairing.cpp).

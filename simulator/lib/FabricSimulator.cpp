@@ -125,6 +125,60 @@ Status FabricRunner::checkStrideSpans(const RunContext &context,
 }
 
 
+void FabricRunner::traceExecuted(std::vector<InstructionTrace> &trace, const ProgramImage &image,
+                                 uint32_t index,
+                                 uint64_t shift, std::optional<uint64_t> iteration) {
+  const ImageInstruction &inst = image.instructions[index];
+  const schedule::Instruction &proto = image.proto->instructions(int(index));
+  InstructionTrace &record = trace.emplace_back();
+  record.index = index;
+  record.unit = proto.unit();
+  record.queue = proto.queue();
+  record.opcode = proto.opcode();
+  record.kind = proto.kind();
+  record.issueCycle = inst.issue + shift;
+  record.occupancy = inst.kind == Kind::Send ? inst.duration : inst.occupancy;
+  record.duration = inst.duration;
+  record.iteration = iteration;
+  record.location = proto.location();
+  // This run's buffers: runOne's slot tables, with the block's per-iteration remapping.
+  const uint32_t *slot = image.slots.data() + inst.slotBegin;
+  for (uint16_t i = 0; i < inst.operands + inst.results; ++i) {
+    const size_t buffer = runScratch.bufferOfSlot[runScratch.remap[slot[i]]];
+    (i < inst.operands ? record.operands : record.results)
+        .push_back(buffers.at(buffer).traceName());
+  }
+}
+
+void FabricRunner::traceRun(std::vector<InstructionTrace> &trace, const ProgramImage &image) {
+  // The run loop's order (runOne), without its checks: every instruction, each block
+  // iteration by iteration with its per-iteration buffers.
+  std::vector<uint32_t> &remap = runScratch.remap; // the identity again after the run
+  size_t nextBlock = 0;
+  for (uint32_t index = 0; index < image.instructions.size();) {
+    if (nextBlock < image.blocks.size() && image.blocks[nextBlock].first == index) {
+      const ImageBlock &block = image.blocks[nextBlock++];
+      for (uint64_t k = 0; k < block.iterations; ++k) {
+        for (const ImageStride &stride : block.strides) {
+          if (!stride.perIteration.empty()) {
+            remap[stride.slot] = stride.perIteration[k % stride.perIteration.size()];
+          }
+        }
+        for (uint32_t i = block.first; i < block.first + block.count; ++i) {
+          traceExecuted(trace, image, i, k * block.period, k);
+        }
+      }
+      for (const ImageStride &stride : block.strides) {
+        remap[stride.slot] = stride.slot;
+      }
+      index = block.first + block.count;
+      continue;
+    }
+    traceExecuted(trace, image, index, 0, std::nullopt);
+    ++index;
+  }
+}
+
 Status FabricRunner::runOne(uint32_t runIndex) {
   const RunContext &context = runs[runIndex];
   const ProgramImage &image = *context.image;
@@ -243,7 +297,8 @@ Status FabricRunner::runOne(uint32_t runIndex) {
   // same executes only those.
   // Only programs with instances run more than once in a step.
   RunReference &reference = references[result.programIndex];
-  const bool replayable = options.replayEquivalentRuns && !program.instances().empty();
+  const bool replayable =
+      options.replayEquivalentRuns && !options.collectTrace && !program.instances().empty();
   std::vector<uint8_t> &stateKinds = runScratch.stateKinds;
   if (replayable) {
     stateKinds.resize(states.size());
@@ -538,6 +593,7 @@ Status FabricRunner::runOne(uint32_t runIndex) {
           if (!execute(i, k, shift, idShift)) {
             return makeError(std::move(failure));
           }
+
         }
       }
       for (const ImageStride &stride : block.strides) {
@@ -549,6 +605,7 @@ Status FabricRunner::runOne(uint32_t runIndex) {
     if (!execute(index, 0, 0, 0)) {
       return makeError(std::move(failure));
     }
+
     ++index;
   }
   result.energy = image.energy;
@@ -600,6 +657,9 @@ Result<FabricReport> FabricRunner::run(const std::vector<int> &programs) {
   for (uint32_t r = 0; r < runs.size(); ++r) {
     if (Status status = runOne(r); !status) {
       return makeError(status.error());
+    }
+    if (options.collectTrace) { // runOne's slot tables still hold this run's buffers
+      traceRun(report.traces.emplace_back(), *runs[r].image);
     }
   }
   if (Status status = pairTransfers(); !status) {

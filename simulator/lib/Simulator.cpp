@@ -38,11 +38,6 @@ Status checkSystemMatches(const schedule::Schedule &schedule, const system::Syst
       schedule.model_name(), schedule.system().name(), system.name, expected, actual));
 }
 
-/// A buffer's name for the trace ("#id" when it has none).
-std::string traceName(const BufferInfo &buffer) {
-  return buffer.proto->name().empty() ? fmt::format("#{}", buffer.id) : buffer.proto->name();
-}
-
 /// One record per instruction with the timing the checker re-derived.
 std::vector<InstructionTrace> traceProgram(const BufferTable &buffers,
                                            const schedule::Program &program,
@@ -61,10 +56,10 @@ std::vector<InstructionTrace> traceProgram(const BufferTable &buffers,
     record.duration = timing.costs[index].duration;
     record.location = inst.location();
     for (uint32_t id : inst.operands()) {
-      record.operands.push_back(traceName(buffers.byIdRef(id)));
+      record.operands.push_back(buffers.byIdRef(id).traceName());
     }
     for (uint32_t id : inst.results()) {
-      record.results.push_back(traceName(buffers.byIdRef(id)));
+      record.results.push_back(buffers.byIdRef(id).traceName());
     }
   }
   return trace;
@@ -193,7 +188,7 @@ std::vector<uint64_t> sramBytesUsedWithStrides(const schedule::Schedule &schedul
 /// its chip's static energy.
 SimulationReport reportFabric(const schedule::Schedule &schedule,
                               const system::SystemConfig &system, const PreparedFabric &prepared,
-                              const std::vector<int> &programs, const FabricReport &fabric,
+                              const std::vector<int> &programs, FabricReport &&fabric,
                               const SimulationOptions &options) {
   const HardwareModel &model = prepared.hardware();
   SimulationReport report;
@@ -205,7 +200,9 @@ SimulationReport reportFabric(const schedule::Schedule &schedule,
   report.sramBytesUsedPerChip =
       sramBytesUsedWithStrides(schedule, prepared.buffers(), programs, model.chips);
   report.programs.reserve(fabric.runs.size());
-  for (const ChipRun &run : fabric.runs) {
+  report.traced = options.collectTrace;
+  for (size_t r = 0; r < fabric.runs.size(); ++r) {
+    const ChipRun &run = fabric.runs[r];
     const schedule::Program &program = schedule.programs(programs[run.programIndex]);
     ProgramReport out;
     out.name = run.program;
@@ -242,6 +239,9 @@ SimulationReport reportFabric(const schedule::Schedule &schedule,
     if (out.tokensPerStep > 0) {
       out.joulesPerToken = out.energyJoules / double(out.tokensPerStep);
     }
+    if (r < fabric.traces.size()) {
+      out.trace = std::move(fabric.traces[r]);
+    }
     report.programs.push_back(std::move(out));
   }
   report.timingOnlyReason = options.functional
@@ -256,11 +256,14 @@ Result<SimulationReport> simulateWithFabric(const schedule::Schedule &schedule,
                                             const system::SystemConfig &system,
                                             const SimulationOptions &options) {
   const std::vector<int> all = allPrograms(schedule);
+  const FabricRunOptions runOptions{.collectTrace = options.collectTrace};
   // One pass when the reader has not checked the schedule; any failure takes the plain
   // path below, which words the message.
   if (options.onePass && !options.structureValidated) {
-    if (std::optional<OnePassFabric> fast = PreparedFabric::simulateInOnePass(schedule, system)) {
-      return reportFabric(schedule, system, fast->prepared, all, fast->report, options);
+    if (std::optional<OnePassFabric> fast =
+            PreparedFabric::simulateInOnePass(schedule, system, runOptions)) {
+      return reportFabric(schedule, system, fast->prepared, all, std::move(fast->report),
+                          options);
     }
   }
   Result<PreparedFabric> prepared =
@@ -268,11 +271,11 @@ Result<SimulationReport> simulateWithFabric(const schedule::Schedule &schedule,
   if (!prepared) {
     return prepared.takeError();
   }
-  Result<FabricReport> fabric = prepared->run(all);
+  Result<FabricReport> fabric = prepared->run(all, runOptions);
   if (!fabric) {
     return fabric.takeError();
   }
-  return reportFabric(schedule, system, *prepared, all, *fabric, options);
+  return reportFabric(schedule, system, *prepared, all, std::move(*fabric), options);
 }
 
 /// The report header, SRAM use and, when asked and possible, the numerics of a checked
@@ -422,12 +425,14 @@ simulateGroups(const schedule::Schedule &schedule, const system::SystemConfig &s
     if (Result<PreparedFabric> prepared =
             PreparedFabric::prepare(schedule, system, options.structureValidated)) {
       for (const std::vector<int> &group : groups) {
-        Result<FabricReport> fabric = prepared->run(group);
+        Result<FabricReport> fabric =
+            prepared->run(group, {.collectTrace = options.collectTrace});
         if (!fabric) {
           results.push_back(fabric.takeError());
           return results;
         }
-        results.push_back(reportFabric(schedule, system, *prepared, group, *fabric, options));
+        results.push_back(
+            reportFabric(schedule, system, *prepared, group, std::move(*fabric), options));
       }
       return results;
     }

@@ -187,11 +187,17 @@ std::string unnamedEventName(const InstructionTrace &record) {
 
 } // namespace
 
-std::string renderTrace(const SimulationReport &report) {
+std::string renderTrace(const SimulationReport &report, const std::set<uint32_t> &onlyChips) {
+  auto shown = [&](const ProgramReport &program) {
+    return onlyChips.empty() || onlyChips.count(program.chip) > 0;
+  };
   // Tracks: per chip that runs a program, its program track and every unit queue (the four
   // units always, so that idle units show as empty lanes; other queues as they occur).
   std::map<uint32_t, std::set<std::pair<schedule::Unit, uint32_t>>> queuesByChip;
   for (const ProgramReport &program : report.programs) {
+    if (!shown(program)) {
+      continue;
+    }
     std::set<std::pair<schedule::Unit, uint32_t>> &queues = queuesByChip[program.chip];
     for (schedule::Unit unit : kReportedUnits) {
       queues.emplace(unit, 0);
@@ -219,7 +225,7 @@ std::string renderTrace(const SimulationReport &report) {
 
   size_t events = 0;
   for (const ProgramReport &program : report.programs) {
-    events += 1 + program.trace.size();
+    events += shown(program) ? 1 + program.trace.size() : 0;
   }
   writer.reserve(events);
 
@@ -227,6 +233,9 @@ std::string renderTrace(const SimulationReport &report) {
   const TraceClock clock(report.clockHz);
   std::map<uint32_t, uint64_t> chipCycle;
   for (const ProgramReport &program : report.programs) {
+    if (!shown(program)) {
+      continue;
+    }
     const uint64_t base = chipCycle[program.chip];
     const uint64_t end = saturatingAdd(base, program.cycles);
     chipCycle[program.chip] = end;
@@ -256,6 +265,9 @@ std::string renderTrace(const SimulationReport &report) {
       }
       writer.arg("program", program.name);
       writer.arg("index", uint64_t(record.index));
+      if (record.iteration) {
+        writer.arg("iteration", *record.iteration);
+      }
       writer.arg("opcode", opcode);
       if (record.kind != schedule::ELEMENTWISE_UNSPECIFIED) {
         writer.arg("kind", schedule::elementwiseName(record.kind));

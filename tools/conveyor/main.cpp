@@ -16,9 +16,12 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <optional>
+#include <set>
+#include <string_view>
 
 namespace {
 
@@ -198,7 +201,7 @@ int runCompile(const CompileFlags &flags) {
 }
 
 struct SimulateFlags {
-  std::string schedule, system, inputs, jsonPath, traceOut;
+  std::string schedule, system, inputs, jsonPath, traceOut, traceChips;
   bool json = false, timingOnly = false;
   std::optional<double> tolerance;
   // Request traffic (any of these turns on the serving run).
@@ -212,8 +215,57 @@ struct SimulateFlags {
   }
 };
 
+/// --activity-chips: "N", "A-B", comma-separated, each chip below `chips`.
+conveyor::Result<std::set<uint32_t>> parseChipList(const std::string &text, uint32_t chips,
+                                                   const std::string &systemName) {
+  auto bad = [&] {
+    return conveyor::makeError(fmt::format("--activity-chips '{}': expected chip numbers N or "
+                                           "ranges A-B (A <= B), comma-separated, e.g. 0-15,432",
+                                           text));
+  };
+  auto number = [](std::string_view digits, uint64_t &out) {
+    if (digits.empty() || digits.size() > 9 ||
+        !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      return false;
+    }
+    out = std::stoull(std::string(digits));
+    return true;
+  };
+  std::set<uint32_t> chosen;
+  std::string_view rest = text;
+  while (true) {
+    const size_t comma = rest.find(',');
+    const std::string_view item = rest.substr(0, comma);
+    const size_t dash = item.find('-');
+    uint64_t first = 0, last = 0;
+    if (!number(item.substr(0, dash), first) ||
+        !number(dash == std::string_view::npos ? item.substr(0, dash) : item.substr(dash + 1),
+                last) ||
+        first > last) {
+      return bad();
+    }
+    if (last >= chips) {
+      return conveyor::makeError(fmt::format("--activity-chips: chip {} does not exist: system "
+                                             "'{}' has {} chip(s), 0-{}",
+                                             last, systemName, chips, chips - 1));
+    }
+    for (uint64_t chip = first; chip <= last; ++chip) {
+      chosen.insert(uint32_t(chip));
+    }
+    if (comma == std::string_view::npos) {
+      break;
+    }
+    rest = rest.substr(comma + 1);
+  }
+  return chosen;
+}
+
 int runSimulate(const SimulateFlags &flags) {
   using namespace conveyor;
+  if (!flags.traceChips.empty() && flags.traceOut.empty()) {
+    return fail("--activity-chips chooses the chips of the activity trace: add --activity-out "
+                "FILE");
+  }
   if (!flags.servingOnlyOption.empty() && !flags.serving()) {
     return fail(fmt::format("{0} shapes the request traffic of a serving run, and this run "
                             "serves none: add --requests N with --rate R (or --trace FILE), or "
@@ -249,6 +301,15 @@ int runSimulate(const SimulateFlags &flags) {
     }
     references = std::move(*refs);
   }
+  std::set<uint32_t> traceChips;
+  if (!flags.traceChips.empty()) {
+    Result<std::set<uint32_t>> chosen =
+        parseChipList(flags.traceChips, config->fabric.chips, config->name);
+    if (!chosen) {
+      return fail(chosen.error());
+    }
+    traceChips = std::move(*chosen);
+  }
   sim::SimulationOptions options;
   options.functional = !flags.timingOnly && !flags.inputs.empty();
   options.collectTrace = !flags.traceOut.empty();
@@ -259,7 +320,7 @@ int runSimulate(const SimulateFlags &flags) {
     return fail(report.error());
   }
   if (!flags.traceOut.empty()) {
-    Status written = schedule::writeFileAtomically(flags.traceOut, sim::renderTrace(*report));
+    Status written = schedule::writeFileAtomically(flags.traceOut, sim::renderTrace(*report, traceChips));
     if (!written) {
       return fail(written.error());
     }
@@ -505,6 +566,9 @@ int main(int argc, char **argv) {
   simulate->add_option("--activity-out", simulateFlags.traceOut,
                        "Write the activity trace (Chrome trace JSON: open it in ui.perfetto.dev "
                        "or chrome://tracing) to this file");
+  simulate->add_option("--activity-chips", simulateFlags.traceChips,
+                       "Only these chips' tracks in the activity trace: N or A-B, "
+                       "comma-separated (default: every chip)");
 
   InspectFlags inspectFlags;
   CLI::App *inspect = app.add_subcommand(

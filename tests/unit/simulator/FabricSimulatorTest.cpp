@@ -10,8 +10,10 @@
 #include "conveyor/Simulator/Simulator.h"
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include <map>
+#include <set>
 
 using namespace conveyor;
 using test::FabricBuilder;
@@ -1060,4 +1062,93 @@ TEST_CASE("SRAM placements get the same verdict on every path of the fabric engi
                  Catch::Contains(layout == 2 ? "overlap" : "'wv'"));
     }
   }
+}
+
+TEST_CASE("a traced fabric run records every executed instruction with its run's buffers",
+          "[fabric][trace]") {
+  // The ring template of 8 chips (send to c+1, receive from c-1), each chip's buffers named
+  // after it, and on chip 0 a program with a repeat block of 4 iterations of period 20.
+  const system::SystemConfig config = test::fabricSystem(8);
+  FabricBuilder b(config);
+  std::vector<uint32_t> mine, got;
+  for (uint32_t chip = 0; chip < 8; ++chip) {
+    mine.push_back(b.buffer(chip, fmt::format("shard{}", chip), schedule::WEIGHT));
+    got.push_back(b.buffer(chip, fmt::format("left{}", chip), schedule::ACTIVATION));
+  }
+  const uint64_t arrival = kVectorSerialisation + kHop;
+  schedule::Program &ring = b.program("allgather", 0);
+  FabricBuilder::send(ring, 0, mine[0], 1, portTo(0, 1), 3, kVectorSerialisation, 1);
+  FabricBuilder::recv(ring, arrival + 3, got[0], 7, portTo(0, 7), 1);
+  for (uint32_t chip = 1; chip < 8; ++chip) {
+    schedule::ProgramInstance *instance = ring.add_instances();
+    instance->set_chip(chip);
+    (*instance->mutable_buffer_map())[mine[0]] = mine[chip];
+    (*instance->mutable_buffer_map())[got[0]] = got[chip];
+    (*instance->mutable_peer_map())[1] = (chip + 1) % 8;
+    (*instance->mutable_peer_map())[7] = (chip + 7) % 8;
+    (*instance->mutable_link_map())[portTo(0, 1)] = portTo(chip, (chip + 1) % 8);
+    (*instance->mutable_link_map())[portTo(0, 7)] = portTo(chip, (chip + 7) % 8);
+  }
+  const uint32_t kv = b.buffer(0, "kv", schedule::ACTIVATION, {320}, 0, 320 * 4);
+  schedule::Program &local = b.program("local", 0);
+  FabricBuilder::relu(local, 5, mine[0], kv);
+  FabricBuilder::addressStride(FabricBuilder::repeat(local, 0, 1, 4, 20), kv, 320);
+
+  Result<sim::PreparedFabric> prepared = sim::PreparedFabric::prepare(b.s, config);
+  REQUIRE(prepared);
+  Result<sim::FabricReport> plain = prepared->run(sim::allPrograms(b.s));
+  Result<sim::FabricReport> traced =
+      prepared->run(sim::allPrograms(b.s), {.collectTrace = true});
+  INFO((traced ? std::string() : traced.error()));
+  REQUIRE(plain);
+  REQUIRE(traced);
+  checkSameRuns(*traced, *plain); // the report is the same, traced or not
+  CHECK(plain->replayedRuns == 7); // the instances replay the template's local checks...
+  CHECK(traced->replayedRuns == 0); // ...but a traced run executes every instruction
+  REQUIRE(traced->runs.size() == 9);
+  CHECK(plain->traces.empty()); // collected only when asked for
+  REQUIRE(traced->traces.size() == 9);
+  for (uint32_t r = 0; r < 8; ++r) {
+    const sim::ChipRun &run = traced->runs[r];
+    const std::vector<sim::InstructionTrace> &trace = traced->traces[r];
+    INFO("run on chip " << run.chip);
+    REQUIRE(trace.size() == run.instructions);
+    const sim::InstructionTrace &send = trace[0], &recv = trace[1];
+    CHECK(send.opcode == schedule::C2C_SEND);
+    CHECK(send.unit == schedule::C2C);
+    CHECK(send.issueCycle == 0);
+    CHECK(send.occupancy == 3 + kVectorSerialisation); // the port is held until its slot ends
+    CHECK(send.operands == std::vector<std::string>{fmt::format("shard{}", run.chip)});
+    CHECK_FALSE(send.iteration.has_value());
+    CHECK(recv.opcode == schedule::C2C_RECV);
+    CHECK(recv.issueCycle == arrival + 3);
+    CHECK(recv.results == std::vector<std::string>{fmt::format("left{}", run.chip)});
+  }
+  CHECK(traced->runs[8].program == "local");
+  const std::vector<sim::InstructionTrace> &repeated = traced->traces[8];
+  REQUIRE(repeated.size() == 4);
+  for (uint64_t k = 0; k < 4; ++k) {
+    CHECK(repeated[k].iteration == std::optional<uint64_t>(k));
+    CHECK(repeated[k].issueCycle == 5 + 20 * k);
+    CHECK(repeated[k].opcode == schedule::VXM_UNARY);
+    CHECK(repeated[k].results == std::vector<std::string>{"kv"});
+  }
+
+  // Through simulate(): the report is traced and the activity trace holds the instructions
+  // of every chip (a C2C_SEND slice on each of the 8), with the block's iterations.
+  sim::SimulationOptions options;
+  options.functional = false;
+  options.collectTrace = true;
+  Result<sim::SimulationReport> report = sim::simulate(b.s, config, {}, options);
+  REQUIRE(report);
+  CHECK(report->traced);
+  const std::string trace = sim::renderTrace(*report);
+  std::set<std::string> sendingChips;
+  for (size_t at = trace.find("\"cat\": \"C2C_SEND\""); at != std::string::npos;
+       at = trace.find("\"cat\": \"C2C_SEND\"", at + 1)) {
+    const size_t pid = trace.find("\"pid\": ", at);
+    sendingChips.insert(trace.substr(pid + 7, trace.find(',', pid) - pid - 7));
+  }
+  CHECK(sendingChips.size() == 8);
+  CHECK_THAT(trace, Catch::Contains("\"iteration\": 3"));
 }

@@ -48,6 +48,8 @@ struct BufferInfo {
   bool isView() const { return view; }
   /// "'name'" (or "#id" when unnamed), for messages; built on demand, off the hot path.
   std::string label() const;
+  /// "name" (or "#id" when unnamed), unquoted: the activity trace's form.
+  std::string traceName() const;
 };
 static_assert(sizeof(BufferInfo) == 64, "one cache line per buffer (see above)");
 

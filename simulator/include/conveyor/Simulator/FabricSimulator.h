@@ -4,6 +4,7 @@
 #pragma once
 
 #include "conveyor/Simulator/EnergyModel.h"
+#include "conveyor/Simulator/InstructionTrace.h"
 #include "conveyor/Support/Result.h"
 #include "conveyor/System/SystemConfig.h"
 #include "schedule.pb.h"
@@ -57,6 +58,9 @@ struct FabricReport {
   /// (FabricRunOptions::replayEquivalentRuns): only their transfers were executed.
   uint64_t replayedRuns = 0;
   std::vector<ChipRun> runs; // in program order, template chip first, then instances
+  /// When FabricRunOptions::collectTrace: per run (as `runs`), every instruction it executed,
+  /// in execution order. Empty otherwise.
+  std::vector<std::vector<InstructionTrace>> traces;
 };
 
 /// Checks and times every program of `schedule` on `system` in timing mode. Works for any
@@ -80,6 +84,9 @@ struct FabricRunOptions {
   /// links, drift, link slots and records), replaying the first run's C2C instructions at
   /// their cycles. Off: every run executes every instruction (tests compare the two).
   bool replayEquivalentRuns = true;
+  /// Record every executed instruction of every run (ChipRun::trace) for the activity trace.
+  /// Every run is then executed in full (no replay).
+  bool collectTrace = false;
 };
 
 struct OnePassFabric;

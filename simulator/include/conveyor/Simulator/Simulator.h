@@ -2,12 +2,14 @@
 // render the report as text or JSON, and its activity as a Chrome/Perfetto trace.
 #pragma once
 
+#include "conveyor/Simulator/InstructionTrace.h"
 #include "conveyor/Support/Result.h"
 #include "conveyor/System/SystemConfig.h"
 #include "schedule.pb.h"
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -38,20 +40,6 @@ struct SimulationOptions {
   /// (a tenth of a 576-chip run); verdicts and messages are the same, since the reader has
   /// made it. A schedule built or edited in code must leave this false.
   bool structureValidated = false;
-};
-
-/// What one instruction did, as the simulator re-derived it (collected on request only).
-struct InstructionTrace {
-  uint32_t index = 0; // position in its program
-  schedule::Unit unit = schedule::UNIT_UNSPECIFIED;
-  uint32_t queue = 0;
-  schedule::Opcode opcode = schedule::OPCODE_UNSPECIFIED;
-  schedule::ElementwiseKind kind = schedule::ELEMENTWISE_UNSPECIFIED;
-  uint64_t issueCycle = 0;                    // program-local, as in the schedule
-  uint64_t occupancy = 0;                     // cycles the unit is busy
-  uint64_t duration = 0;                      // cycles until the result is readable
-  std::string location;                       // source node
-  std::vector<std::string> operands, results; // buffer names ("#id" when unnamed)
 };
 
 struct UnitStats {
@@ -120,7 +108,8 @@ std::string renderJson(const SimulationReport &report);
 /// event format, which ui.perfetto.dev and chrome://tracing open: one process per chip, one
 /// thread per unit queue, one complete ("X") event per instruction and per program, times
 /// in microseconds from cycles and the clock (see docs/simulator.md "Activity trace").
-/// An untraced report gives the metadata and program events only.
-std::string renderTrace(const SimulationReport &report);
+/// An untraced report gives the metadata and program events only. `onlyChips`, when not
+/// empty, keeps the tracks of those chips only (a 576-chip trace is hundreds of MB).
+std::string renderTrace(const SimulationReport &report, const std::set<uint32_t> &onlyChips = {});
 
 } // namespace conveyor::sim
