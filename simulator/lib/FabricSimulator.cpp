@@ -159,10 +159,9 @@ void FabricRunner::traceRun(std::vector<InstructionTrace> &trace, const ProgramI
     if (nextBlock < image.blocks.size() && image.blocks[nextBlock].first == index) {
       const ImageBlock &block = image.blocks[nextBlock++];
       for (uint64_t k = 0; k < block.iterations; ++k) {
-        for (const ImageStride &stride : block.strides) {
-          if (!stride.perIteration.empty()) {
-            remap[stride.slot] = stride.perIteration[k % stride.perIteration.size()];
-          }
+        for (const ImageStride &stride : block.strides) { // as the run loop remaps them
+          const size_t lists = stride.perIteration.size();
+          remap[stride.slot] = lists == 0 ? stride.slot : stride.perIteration[k % lists];
         }
         for (uint32_t i = block.first; i < block.first + block.count; ++i) {
           traceExecuted(trace, image, i, k * block.period, k);

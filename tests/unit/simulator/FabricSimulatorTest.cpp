@@ -429,16 +429,7 @@ TEST_CASE("a template program runs on its instance chips with remapped buffers a
   schedule::Program &ring = b.program("allgather", 0);
   FabricBuilder::send(ring, 0, mine[0], 1, portTo(0, 1), 0, kVectorSerialisation, 1);
   FabricBuilder::recv(ring, arrival, got[0], 7, portTo(0, 7), 1);
-  for (uint32_t chip = 1; chip < 8; ++chip) {
-    schedule::ProgramInstance *instance = ring.add_instances();
-    instance->set_chip(chip);
-    (*instance->mutable_buffer_map())[mine[0]] = mine[chip];
-    (*instance->mutable_buffer_map())[got[0]] = got[chip];
-    (*instance->mutable_peer_map())[1] = (chip + 1) % 8;
-    (*instance->mutable_peer_map())[7] = (chip + 7) % 8;
-    (*instance->mutable_link_map())[portTo(0, 1)] = portTo(chip, (chip + 1) % 8);
-    (*instance->mutable_link_map())[portTo(0, 7)] = portTo(chip, (chip + 7) % 8);
-  }
+  FabricBuilder::ringInstances(ring, {&mine, &got});
   Result<sim::FabricReport> report = sim::simulateFabric(b.s, config);
   INFO((report ? std::string() : report.error()));
   REQUIRE(report);
@@ -533,17 +524,7 @@ TEST_CASE("instances laid out like their template replay its local checks and re
   FabricBuilder::op(ring, added + 9, schedule::MXM_MATMUL, schedule::MXM, {sum[0], w[0]},
                     {prod[0]}, "mm"); // reads sum until added + 138
   FabricBuilder::relu(ring, added + 10, mine[0], tmp[0]);
-  for (uint32_t chip = 1; chip < 8; ++chip) {
-    schedule::ProgramInstance *instance = ring.add_instances();
-    instance->set_chip(chip);
-    for (const std::vector<uint32_t> *ids : {&mine, &got, &sum, &w, &prod, &tmp}) {
-      (*instance->mutable_buffer_map())[(*ids)[0]] = (*ids)[chip];
-    }
-    (*instance->mutable_peer_map())[1] = (chip + 1) % 8;
-    (*instance->mutable_peer_map())[7] = (chip + 7) % 8;
-    (*instance->mutable_link_map())[portTo(0, 1)] = portTo(chip, (chip + 1) % 8);
-    (*instance->mutable_link_map())[portTo(0, 7)] = portTo(chip, (chip + 7) % 8);
-  }
+  FabricBuilder::ringInstances(ring, {&mine, &got, &sum, &w, &prod, &tmp});
   const std::vector<int> all = {0};
   Result<sim::PreparedFabric> prepared = sim::PreparedFabric::prepare(b.s, config);
   REQUIRE(prepared);
@@ -654,16 +635,7 @@ TEST_CASE("randomly mutated v2 schedules are accepted or rejected, never crash",
   FabricBuilder::sync(ring, 0);
   FabricBuilder::send(ring, 1, mine[0], 1, portTo(0, 1), 1, kVectorSerialisation, 1);
   FabricBuilder::recv(ring, 1 + kVectorSerialisation + kHop, got[0], 7, portTo(0, 7), 1);
-  for (uint32_t chip = 1; chip < 8; ++chip) {
-    schedule::ProgramInstance *instance = ring.add_instances();
-    instance->set_chip(chip);
-    (*instance->mutable_buffer_map())[mine[0]] = mine[chip];
-    (*instance->mutable_buffer_map())[got[0]] = got[chip];
-    (*instance->mutable_peer_map())[1] = (chip + 1) % 8;
-    (*instance->mutable_peer_map())[7] = (chip + 7) % 8;
-    (*instance->mutable_link_map())[portTo(0, 1)] = portTo(chip, (chip + 1) % 8);
-    (*instance->mutable_link_map())[portTo(0, 7)] = portTo(chip, (chip + 7) % 8);
-  }
+  FabricBuilder::ringInstances(ring, {&mine, &got});
   schedule::Program &local = b.program("local", 0);
   FabricBuilder::relu(local, 0, mine[0], kv);
   schedule::Repeat &block = FabricBuilder::repeat(local, 0, 1, 4, 20);
@@ -1079,16 +1051,7 @@ TEST_CASE("a traced fabric run records every executed instruction with its run's
   schedule::Program &ring = b.program("allgather", 0);
   FabricBuilder::send(ring, 0, mine[0], 1, portTo(0, 1), 3, kVectorSerialisation, 1);
   FabricBuilder::recv(ring, arrival + 3, got[0], 7, portTo(0, 7), 1);
-  for (uint32_t chip = 1; chip < 8; ++chip) {
-    schedule::ProgramInstance *instance = ring.add_instances();
-    instance->set_chip(chip);
-    (*instance->mutable_buffer_map())[mine[0]] = mine[chip];
-    (*instance->mutable_buffer_map())[got[0]] = got[chip];
-    (*instance->mutable_peer_map())[1] = (chip + 1) % 8;
-    (*instance->mutable_peer_map())[7] = (chip + 7) % 8;
-    (*instance->mutable_link_map())[portTo(0, 1)] = portTo(chip, (chip + 1) % 8);
-    (*instance->mutable_link_map())[portTo(0, 7)] = portTo(chip, (chip + 7) % 8);
-  }
+  FabricBuilder::ringInstances(ring, {&mine, &got});
   const uint32_t kv = b.buffer(0, "kv", schedule::ACTIVATION, {320}, 0, 320 * 4);
   schedule::Program &local = b.program("local", 0);
   FabricBuilder::relu(local, 5, mine[0], kv);

@@ -8,6 +8,7 @@
 #include "conveyor/System/SystemConfig.h"
 
 #include <algorithm>
+#include <initializer_list>
 #include <map>
 #include <string>
 #include <vector>
@@ -165,6 +166,23 @@ public:
   }
   static schedule::Instruction &sync(schedule::Program &p, uint64_t cycle) {
     return op(p, cycle, schedule::SYNC, schedule::ICU, {}, {}, "sync");
+  }
+  /// Makes `ring`, a program of chip 0, a template for chips 1-7 of a ring of 8 in one node:
+  /// chip c runs it with each list's buffer c for its buffer 0, sends to chip c+1 where chip
+  /// 0 sends to chip 1 (peer 1, port to it) and receives from chip c-1 (peer 7).
+  static void ringInstances(schedule::Program &ring,
+                            std::initializer_list<const std::vector<uint32_t> *> buffers) {
+    for (uint32_t chip = 1; chip < 8; ++chip) {
+      schedule::ProgramInstance *instance = ring.add_instances();
+      instance->set_chip(chip);
+      for (const std::vector<uint32_t> *ids : buffers) {
+        (*instance->mutable_buffer_map())[(*ids)[0]] = (*ids)[chip];
+      }
+      (*instance->mutable_peer_map())[1] = (chip + 1) % 8;
+      (*instance->mutable_peer_map())[7] = (chip + 7) % 8;
+      (*instance->mutable_link_map())[portTo(0, 1)] = portTo(chip, (chip + 1) % 8);
+      (*instance->mutable_link_map())[portTo(0, 7)] = portTo(chip, (chip + 7) % 8);
+    }
   }
   static schedule::Repeat &repeat(schedule::Program &p, uint32_t first, uint32_t count,
                                   uint64_t iterations, uint64_t period,

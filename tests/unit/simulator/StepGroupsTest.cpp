@@ -36,16 +36,7 @@ FabricBuilder twoSteps(const system::SystemConfig &config) {
     FabricBuilder::sync(ring, 0);
     FabricBuilder::send(ring, 1, mine[0], 1, portTo(0, 1), 1, kVectorSerialisation, 1);
     FabricBuilder::recv(ring, 1 + kVectorSerialisation + kHop, got[0], 7, portTo(0, 7), 1);
-    for (uint32_t chip = 1; chip < 8; ++chip) {
-      schedule::ProgramInstance *instance = ring.add_instances();
-      instance->set_chip(chip);
-      (*instance->mutable_buffer_map())[mine[0]] = mine[chip];
-      (*instance->mutable_buffer_map())[got[0]] = got[chip];
-      (*instance->mutable_peer_map())[1] = (chip + 1) % 8;
-      (*instance->mutable_peer_map())[7] = (chip + 7) % 8;
-      (*instance->mutable_link_map())[portTo(0, 1)] = portTo(chip, (chip + 1) % 8);
-      (*instance->mutable_link_map())[portTo(0, 7)] = portTo(chip, (chip + 7) % 8);
-    }
+    FabricBuilder::ringInstances(ring, {&mine, &got});
     schedule::Program &local = b.program("local." + step, 0);
     FabricBuilder::relu(local, 0, mine[0], kv);
     schedule::Repeat &block = FabricBuilder::repeat(local, 0, 1, step == "a" ? 4 : 8, 20);
