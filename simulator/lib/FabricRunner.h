@@ -268,8 +268,6 @@ private:
   /// Records the buffer each instance maps each slot to (ProgramImage::instanceBuffers).
   bool instancesValid(const schedule::Program &program, ProgramImage &image);
   Status runOne(uint32_t runIndex);
-  /// The activity trace's record of instruction `index` of `image` as `run` executed it
-  /// (FabricRunOptions::collectTrace), with the buffers runOne's slot tables map it to.
   /// Appends to `trace` every instruction the run just made executed, in execution order
   /// (FabricRunOptions::collectTrace), with the buffers runOne's slot tables map them to:
   /// outside the run loop, which stays the same code whether tracing or not.

@@ -126,8 +126,8 @@ Status FabricRunner::checkStrideSpans(const RunContext &context,
 
 
 void FabricRunner::traceExecuted(std::vector<InstructionTrace> &trace, const ProgramImage &image,
-                                 uint32_t index,
-                                 uint64_t shift, std::optional<uint64_t> iteration) {
+                                 uint32_t index, uint64_t shift,
+                                 std::optional<uint64_t> iteration) {
   const ImageInstruction &inst = image.instructions[index];
   const schedule::Instruction &proto = image.proto->instructions(int(index));
   InstructionTrace &record = trace.emplace_back();
@@ -592,7 +592,6 @@ Status FabricRunner::runOne(uint32_t runIndex) {
           if (!execute(i, k, shift, idShift)) {
             return makeError(std::move(failure));
           }
-
         }
       }
       for (const ImageStride &stride : block.strides) {
@@ -604,7 +603,6 @@ Status FabricRunner::runOne(uint32_t runIndex) {
     if (!execute(index, 0, 0, 0)) {
       return makeError(std::move(failure));
     }
-
     ++index;
   }
   result.energy = image.energy;
