@@ -656,7 +656,10 @@ Result<FabricReport> FabricRunner::run(const std::vector<int> &programs) {
       return makeError(status.error());
     }
     if (options.collectTrace) { // runOne's slot tables still hold this run's buffers
-      traceRun(report.traces.emplace_back(), *runs[r].image);
+      std::vector<InstructionTrace> &trace = report.traces.emplace_back();
+      if (options.traceChips.empty() || options.traceChips.count(runs[r].chip) > 0) {
+        traceRun(trace, *runs[r].image);
+      }
     }
   }
   if (Status status = pairTransfers(); !status) {

@@ -38,6 +38,11 @@ Status checkSystemMatches(const schedule::Schedule &schedule, const system::Syst
       schedule.model_name(), schedule.system().name(), system.name, expected, actual));
 }
 
+/// Whether `options` asks for the instruction records of chip `chip`.
+bool tracesChip(const SimulationOptions &options, uint32_t chip) {
+  return options.collectTrace && (options.traceChips.empty() || options.traceChips.count(chip) > 0);
+}
+
 /// One record per instruction with the timing the checker re-derived.
 std::vector<InstructionTrace> traceProgram(const BufferTable &buffers,
                                            const schedule::Program &program,
@@ -256,7 +261,8 @@ Result<SimulationReport> simulateWithFabric(const schedule::Schedule &schedule,
                                             const system::SystemConfig &system,
                                             const SimulationOptions &options) {
   const std::vector<int> all = allPrograms(schedule);
-  const FabricRunOptions runOptions{.collectTrace = options.collectTrace};
+  const FabricRunOptions runOptions{.collectTrace = options.collectTrace,
+                                    .traceChips = options.traceChips};
   // One pass when the reader has not checked the schedule; any failure takes the plain
   // path below, which words the message.
   if (options.onePass && !options.structureValidated) {
@@ -343,9 +349,11 @@ std::optional<Result<SimulationReport>> simulateInOnePass(const schedule::Schedu
   SimulationReport report;
   report.programs.reserve(size_t(schedule.programs_size()));
   for (int p = 0; p < schedule.programs_size(); ++p) {
-    report.programs.push_back(reportProgram(*model, decoded->buffers, schedule.programs(p),
+    const schedule::Program &program = schedule.programs(p);
+    report.programs.push_back(reportProgram(*model, decoded->buffers, program,
                                             decoded->timings[size_t(p)],
-                                            decoded->energies[size_t(p)], options.collectTrace));
+                                            decoded->energies[size_t(p)],
+                                            tracesChip(options, program.chip())));
   }
   return finishSingleChip(schedule, system, *model, decoded->buffers, inputs, options,
                           std::move(report));
@@ -394,7 +402,7 @@ Result<SimulationReport> simulate(const schedule::Schedule &schedule,
   SimulationReport report;
   for (const schedule::Program &program : schedule.programs()) {
     Result<ProgramReport> programReport =
-        checkAndReportProgram(*model, buffers, program, options.collectTrace);
+        checkAndReportProgram(*model, buffers, program, tracesChip(options, program.chip()));
     if (!programReport) {
       return programReport.takeError();
     }
@@ -426,7 +434,8 @@ simulateGroups(const schedule::Schedule &schedule, const system::SystemConfig &s
             PreparedFabric::prepare(schedule, system, options.structureValidated)) {
       for (const std::vector<int> &group : groups) {
         Result<FabricReport> fabric =
-            prepared->run(group, {.collectTrace = options.collectTrace});
+            prepared->run(group, {.collectTrace = options.collectTrace,
+                                  .traceChips = options.traceChips});
         if (!fabric) {
           results.push_back(fabric.takeError());
           return results;

@@ -313,6 +313,7 @@ int runSimulate(const SimulateFlags &flags) {
   sim::SimulationOptions options;
   options.functional = !flags.timingOnly && !flags.inputs.empty();
   options.collectTrace = !flags.traceOut.empty();
+  options.traceChips = traceChips; // only their records are collected
   options.structureValidated = true; // the reader has checked `sched`, which is const
   // One fabric run per length bucket: a chip runs one bucket's step at a time.
   Result<sim::SimulationReport> report = runtime::simulateSteps(*sched, *config, inputs, options);

@@ -1097,6 +1097,16 @@ TEST_CASE("a traced fabric run records every executed instruction with its run's
     CHECK(repeated[k].results == std::vector<std::string>{"kv"});
   }
 
+  // Records of chosen chips only: the other runs' lists stay empty, the report is the same.
+  Result<sim::FabricReport> chosen =
+      prepared->run(sim::allPrograms(b.s), {.collectTrace = true, .traceChips = {3}});
+  REQUIRE(chosen);
+  checkSameRuns(*chosen, *plain);
+  REQUIRE(chosen->traces.size() == 9);
+  for (size_t r = 0; r < 9; ++r) {
+    CHECK(chosen->traces[r].size() == (chosen->runs[r].chip == 3 ? 2u : 0u));
+  }
+
   // Through simulate(): the report is traced and the activity trace holds the instructions
   // of every chip (a C2C_SEND slice on each of the 8), with the block's iterations.
   sim::SimulationOptions options;
@@ -1114,4 +1124,10 @@ TEST_CASE("a traced fabric run records every executed instruction with its run's
   }
   CHECK(sendingChips.size() == 8);
   CHECK_THAT(trace, Catch::Contains("\"iteration\": 3"));
+  options.traceChips = {0};
+  report = sim::simulate(b.s, config, {}, options);
+  REQUIRE(report);
+  for (const sim::ProgramReport &program : report->programs) {
+    CHECK(program.trace.size() == (program.chip == 0 ? program.instructions : 0u));
+  }
 }

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -87,6 +88,9 @@ struct FabricRunOptions {
   /// Record every executed instruction of every run (ChipRun::trace) for the activity trace.
   /// Every run is then executed in full (no replay).
   bool collectTrace = false;
+  /// With collectTrace: record the runs on these chips only (empty: every chip); the other
+  /// runs' entries of FabricReport::traces stay empty.
+  std::set<uint32_t> traceChips;
 };
 
 struct OnePassFabric;

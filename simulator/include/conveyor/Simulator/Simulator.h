@@ -29,6 +29,9 @@ struct SimulationOptions {
   /// Keep one InstructionTrace per instruction in ProgramReport::trace (for renderTrace).
   /// Off by default so that a plain run allocates nothing per instruction.
   bool collectTrace = false;
+  /// With collectTrace: record the instructions of these chips only (empty: every chip).
+  /// The other chips' programs are still simulated and reported, without records.
+  std::set<uint32_t> traceChips;
   /// Try the one-pass form first (docs/simulator.md "Speed": the single-chip decoder, or
   /// for a multi-chip schedule without `structureValidated` PreparedFabric::simulateInOnePass);
   /// false runs only the plain sequence of checks. Both give the same report or the same
