@@ -272,6 +272,9 @@ private:
   /// (FabricRunOptions::collectTrace), with the buffers runOne's slot tables map them to:
   /// outside the run loop, which stays the same code whether tracing or not.
   void traceRun(std::vector<InstructionTrace> &trace, const ProgramImage &image);
+  /// After pairing: names each traced transfer on its send's and its receive's records
+  /// (InstructionTrace::flow).
+  void linkTracedTransfers();
   /// One record: instruction `index` of `image`, issued `shift` cycles after its own cycle.
   void traceExecuted(std::vector<InstructionTrace> &trace, const ProgramImage &image,
                      uint32_t index, uint64_t shift, std::optional<uint64_t> iteration);

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <array>
 #include <limits>
+#include <map>
 #include <memory>
 #include <span>
 
@@ -665,7 +666,38 @@ Result<FabricReport> FabricRunner::run(const std::vector<int> &programs) {
   if (Status status = pairTransfers(); !status) {
     return makeError(status.error());
   }
+  if (options.collectTrace) {
+    linkTracedTransfers();
+  }
   return std::move(report);
+}
+
+void FabricRunner::linkTracedTransfers() {
+  // Each traced run's C2C records by (instruction, iteration), then both ends of every
+  // transfer whose two runs are traced get the send's name.
+  std::vector<std::map<std::pair<uint32_t, uint64_t>, size_t>> c2cRecords(report.traces.size());
+  for (size_t r = 0; r < report.traces.size(); ++r) {
+    const std::vector<InstructionTrace> &trace = report.traces[r];
+    for (size_t at = 0; at < trace.size(); ++at) {
+      if (trace[at].opcode == schedule::C2C_SEND || trace[at].opcode == schedule::C2C_RECV) {
+        c2cRecords[r].emplace(std::pair(trace[at].index, trace[at].iteration.value_or(0)), at);
+      }
+    }
+  }
+  auto recordOf = [&](const TransferRecord &end) -> InstructionTrace * {
+    const auto &records = c2cRecords[end.run];
+    auto found = records.find({end.index, end.iteration});
+    return found == records.end() ? nullptr : &report.traces[end.run][found->second];
+  };
+  for (const SendRecord &send : sends) {
+    InstructionTrace *from = recordOf(send);
+    InstructionTrace *to = recordOf(recvs[send.paired]);
+    if (from != nullptr && to != nullptr) {
+      from->flow = fmt::format("chip {} '{}' {}.{}", send.chip,
+                               runs[send.run].image->proto->name(), send.index, send.iteration);
+      to->flow = from->flow;
+    }
+  }
 }
 
 } // namespace fabric

@@ -105,6 +105,23 @@ public:
   }
   void endComplete() { out += "}}"; }
 
+  /// One end of a flow arrow ("s" at the send, "f" at the receive, each bound to the slice
+  /// that encloses it): the transfer `id` from one chip's C2C track to another's.
+  void flowEnd(bool start, std::string_view id, uint32_t pid, uint64_t tid, uint64_t ns) {
+    beginEvent();
+    out += start ? "{\"name\": \"transfer\", \"cat\": \"c2c\", \"ph\": \"s\", \"id\": "
+                 : "{\"name\": \"transfer\", \"cat\": \"c2c\", \"ph\": \"f\", \"bp\": \"e\", "
+                   "\"id\": ";
+    appendJsonQuoted(out, id);
+    out += ", \"pid\": ";
+    appendInteger(pid);
+    out += ", \"tid\": ";
+    appendInteger(tid);
+    out += ", \"ts\": ";
+    appendMicroseconds(ns);
+    out += '}';
+  }
+
   void arg(const char *key, std::string_view text) {
     argKey(key);
     appendJsonQuoted(out, text);
@@ -281,6 +298,10 @@ std::string renderTrace(const SimulationReport &report, const std::set<uint32_t>
       writer.arg("operands", record.operands);
       writer.arg("results", record.results);
       writer.endComplete();
+      if (!record.flow.empty()) {
+        writer.flowEnd(record.opcode == schedule::C2C_SEND, record.flow, program.chip, tid,
+                       clock.nanoseconds(issue));
+      }
     }
   }
   return writer.finish(report);

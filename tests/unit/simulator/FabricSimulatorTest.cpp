@@ -1086,6 +1086,9 @@ TEST_CASE("a traced fabric run records every executed instruction with its run's
     CHECK(recv.opcode == schedule::C2C_RECV);
     CHECK(recv.issueCycle == arrival + 3);
     CHECK(recv.results == std::vector<std::string>{fmt::format("left{}", run.chip)});
+    // The send's transfer is named on both ends: chip c's send, chip c+1's receive.
+    CHECK(send.flow == fmt::format("chip {} 'allgather' 0.0", run.chip));
+    CHECK(traced->traces[(r + 1) % 8][1].flow == send.flow);
   }
   CHECK(traced->runs[8].program == "local");
   const std::vector<sim::InstructionTrace> &repeated = traced->traces[8];
@@ -1124,10 +1127,25 @@ TEST_CASE("a traced fabric run records every executed instruction with its run's
   }
   CHECK(sendingChips.size() == 8);
   CHECK_THAT(trace, Catch::Contains("\"iteration\": 3"));
+  // One arrow per transfer: a flow start at each send, its end at the receive, same id.
+  auto flowIds = [&](const std::string &text, const std::string &phase) {
+    std::multiset<std::string> ids;
+    const std::string marker = "\"ph\": \"" + phase + "\"";
+    for (size_t at = text.find(marker); at != std::string::npos; at = text.find(marker, at + 1)) {
+      const size_t id = text.find("\"id\": \"", at) + 7;
+      ids.insert(text.substr(id, text.find('"', id) - id));
+    }
+    return ids;
+  };
+  CHECK(flowIds(trace, "s").size() == 8);
+  CHECK(flowIds(trace, "s") == flowIds(trace, "f"));
+  CHECK(flowIds(trace, "s").count("chip 3 'allgather' 0.0") == 1);
   options.traceChips = {0};
   report = sim::simulate(b.s, config, {}, options);
   REQUIRE(report);
   for (const sim::ProgramReport &program : report->programs) {
     CHECK(program.trace.size() == (program.chip == 0 ? program.instructions : 0u));
   }
+  // Chip 0's transfers have their other end on an untraced chip: no arrows.
+  CHECK(flowIds(sim::renderTrace(*report), "s").empty());
 }

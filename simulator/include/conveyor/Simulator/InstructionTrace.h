@@ -25,6 +25,10 @@ struct InstructionTrace {
   std::string location;              // source node
   std::vector<std::string> operands, results; // buffer names ("#id" when unnamed), as the
                                               // run maps them (an instance's own buffers)
+  /// C2C_SEND and C2C_RECV of a traced multi-chip run: the transfer, named by its send
+  /// (chip, program, instruction, iteration), the same on both ends; empty when the other
+  /// end's chip is not traced. The trace draws an arrow from the send to the receive.
+  std::string flow;
 };
 
 } // namespace conveyor::sim
