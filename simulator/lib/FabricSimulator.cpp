@@ -658,7 +658,7 @@ Result<FabricReport> FabricRunner::run(const std::vector<int> &programs) {
     }
     if (options.collectTrace) { // runOne's slot tables still hold this run's buffers
       std::vector<InstructionTrace> &trace = report.traces.emplace_back();
-      if (options.traceChips.empty() || options.traceChips.count(runs[r].chip) > 0) {
+      if (chipTraced(options.traceChips, runs[r].chip)) {
         traceRun(trace, *runs[r].image);
       }
     }

@@ -40,7 +40,12 @@ Status checkSystemMatches(const schedule::Schedule &schedule, const system::Syst
 
 /// Whether `options` asks for the instruction records of chip `chip`.
 bool tracesChip(const SimulationOptions &options, uint32_t chip) {
-  return options.collectTrace && (options.traceChips.empty() || options.traceChips.count(chip) > 0);
+  return options.collectTrace && chipTraced(options.traceChips, chip);
+}
+
+/// What the fabric engine is asked to record for `options`.
+FabricRunOptions traceOptions(const SimulationOptions &options) {
+  return {.collectTrace = options.collectTrace, .traceChips = options.traceChips};
 }
 
 /// One record per instruction with the timing the checker re-derived.
@@ -261,8 +266,7 @@ Result<SimulationReport> simulateWithFabric(const schedule::Schedule &schedule,
                                             const system::SystemConfig &system,
                                             const SimulationOptions &options) {
   const std::vector<int> all = allPrograms(schedule);
-  const FabricRunOptions runOptions{.collectTrace = options.collectTrace,
-                                    .traceChips = options.traceChips};
+  const FabricRunOptions runOptions = traceOptions(options);
   // One pass when the reader has not checked the schedule; any failure takes the plain
   // path below, which words the message.
   if (options.onePass && !options.structureValidated) {
@@ -433,9 +437,7 @@ simulateGroups(const schedule::Schedule &schedule, const system::SystemConfig &s
     if (Result<PreparedFabric> prepared =
             PreparedFabric::prepare(schedule, system, options.structureValidated)) {
       for (const std::vector<int> &group : groups) {
-        Result<FabricReport> fabric =
-            prepared->run(group, {.collectTrace = options.collectTrace,
-                                  .traceChips = options.traceChips});
+        Result<FabricReport> fabric = prepared->run(group, traceOptions(options));
         if (!fabric) {
           results.push_back(fabric.takeError());
           return results;

@@ -92,12 +92,8 @@ public:
     appendJsonQuoted(out, name);
     out += ", \"cat\": ";
     appendJsonQuoted(out, category);
-    out += ", \"ph\": \"X\", \"pid\": ";
-    appendInteger(pid);
-    out += ", \"tid\": ";
-    appendInteger(tid);
-    out += ", \"ts\": ";
-    appendMicroseconds(startNs);
+    out += ", \"ph\": \"X\"";
+    appendPlace(pid, tid, startNs);
     out += ", \"dur\": ";
     appendMicroseconds(endNs - startNs);
     out += ", \"args\": {";
@@ -113,12 +109,7 @@ public:
                  : "{\"name\": \"transfer\", \"cat\": \"c2c\", \"ph\": \"f\", \"bp\": \"e\", "
                    "\"id\": ";
     appendJsonQuoted(out, id);
-    out += ", \"pid\": ";
-    appendInteger(pid);
-    out += ", \"tid\": ";
-    appendInteger(tid);
-    out += ", \"ts\": ";
-    appendMicroseconds(ns);
+    appendPlace(pid, tid, ns);
     out += '}';
   }
 
@@ -154,6 +145,15 @@ private:
   void beginEvent() {
     out += firstEvent ? "\n" : ",\n";
     firstEvent = false;
+  }
+  /// `, "pid": P, "tid": T, "ts": X`: where and when an event is.
+  void appendPlace(uint32_t pid, uint64_t tid, uint64_t ns) {
+    out += ", \"pid\": ";
+    appendInteger(pid);
+    out += ", \"tid\": ";
+    appendInteger(tid);
+    out += ", \"ts\": ";
+    appendMicroseconds(ns);
   }
   void argKey(const char *key) {
     if (!firstArg) {
@@ -205,9 +205,7 @@ std::string unnamedEventName(const InstructionTrace &record) {
 } // namespace
 
 std::string renderTrace(const SimulationReport &report, const std::set<uint32_t> &onlyChips) {
-  auto shown = [&](const ProgramReport &program) {
-    return onlyChips.empty() || onlyChips.count(program.chip) > 0;
-  };
+  auto shown = [&](const ProgramReport &program) { return chipTraced(onlyChips, program.chip); };
   // Tracks: per chip that runs a program, its program track and every unit queue (the four
   // units always, so that idle units show as empty lanes; other queues as they occur).
   std::map<uint32_t, std::set<std::pair<schedule::Unit, uint32_t>>> queuesByChip;

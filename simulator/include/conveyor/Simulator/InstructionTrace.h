@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -30,5 +31,11 @@ struct InstructionTrace {
   /// end's chip is not traced. The trace draws an arrow from the send to the receive.
   std::string flow;
 };
+
+/// The trace's chip filter (SimulationOptions::traceChips, renderTrace's onlyChips): an empty
+/// set is every chip.
+inline bool chipTraced(const std::set<uint32_t> &chips, uint32_t chip) {
+  return chips.empty() || chips.count(chip) > 0;
+}
 
 } // namespace conveyor::sim
