@@ -112,7 +112,9 @@ struct ImageBlock {
 /// each run maps slots to the buffers of its chip.
 struct ProgramImage {
   const schedule::Program *proto = nullptr;
-  std::vector<ImageInstruction> instructions;
+  /// 64 bytes per instruction: pooled (PooledAllocator), so that a process simulating again
+  /// does not fault a large program's image in afresh.
+  std::vector<ImageInstruction, PooledAllocator<ImageInstruction>> instructions;
   AppendArray<uint32_t> slots;
   std::vector<ImageTransfer> transfers;
   std::vector<ImageBlock> blocks;
@@ -217,7 +219,7 @@ struct RootState {
 struct RunScratch {
   std::vector<size_t> bufferOfSlot;
   std::vector<uint32_t> stateOfSlot, rootOfState, remap, portLastIndex;
-  std::vector<RootState> states;
+  std::vector<RootState, PooledAllocator<RootState>> states; // 40 bytes per buffer: pooled
   std::vector<SlotPlace> slotPlace;
   std::vector<uint8_t> stateKinds;
   std::vector<ImageTransfer> transfers;

@@ -191,7 +191,7 @@ Status FabricRunner::runOne(uint32_t runIndex) {
   bufferOfSlot.resize(slots);
   std::vector<uint32_t> &stateOfSlot = runScratch.stateOfSlot;
   stateOfSlot.resize(slots);
-  std::vector<RootState> &states = runScratch.states;
+  auto &states = runScratch.states;
   states.clear();
   states.reserve(slots); // at most one state per slot: no regrowth
   std::vector<uint32_t> &rootOfState = runScratch.rootOfState; // to reset `scratch` after

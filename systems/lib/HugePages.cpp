@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <malloc.h>
 #include <mutex>
 #include <new>
 #include <sys/mman.h>
@@ -143,7 +144,34 @@ void *hugeAlloc(size_t bytes) {
   return mapAligned(rounded);
 }
 
+void *pooledAlloc(size_t bytes) {
+  if (bytes < kHugePageBytes) {
+    return hugeAlloc(bytes); // malloc
+  }
+  const size_t rounded = roundToPages(bytes);
+  if (void *reused = pool().take(rounded)) {
+    return reused;
+  }
+  void *fresh =
+      ::mmap(nullptr, rounded, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (fresh == MAP_FAILED) {
+    throw std::bad_alloc();
+  }
+  return fresh;
+}
+
+void pooledFree(void *memory, size_t bytes) { hugeFree(memory, bytes); }
+
 void keepFreedHugeMappings(bool keep) { pool().setKeeping(keep); }
+
+bool keepFreedHeapMemory() {
+  // glibc's largest mmap threshold on 64-bit (DEFAULT_MMAP_THRESHOLD_MAX); setting either
+  // value also stops glibc from moving the thresholds itself.
+  constexpr int kLargestMmapThreshold = 32 << 20;
+  const bool trim = ::mallopt(M_TRIM_THRESHOLD, -1) == 1;
+  const bool mmap = ::mallopt(M_MMAP_THRESHOLD, kLargestMmapThreshold) == 1;
+  return trim && mmap;
+}
 
 void hugeFree(void *memory, size_t bytes) {
   if (memory == nullptr) {

@@ -612,9 +612,13 @@ int main(int argc, char **argv) {
   }
   // Commands that read and simulate a schedule once: freed huge-page mappings would only
   // raise the peak resident set (HugePages.h). compare, explore and validation simulate many
-  // design points and keep them for the next.
+  // design points and keep them, and freed heap memory, for the next.
   if (compile->parsed() || simulate->parsed() || inspect->parsed() || dump->parsed()) {
     conveyor::keepFreedHugeMappings(false);
+  } else if (!conveyor::keepFreedHeapMemory()) {
+    // The report commands: the heap memory one simulation frees is kept for the next too.
+    std::cerr << "conveyor: glibc refused to keep freed heap memory for reuse\n";
+    return 1;
   }
   if (compile->parsed()) {
     compileFlags.kvBucketsGiven = kvBuckets->count() > 0;

@@ -1,10 +1,17 @@
-// hugeAlloc / hugeFree / HugePageAllocator (conveyor/Support/HugePages.h).
+// hugeAlloc / hugeFree / HugePageAllocator, pooledAlloc, keepFreedHeapMemory
+// (conveyor/Support/HugePages.h).
 #include "conveyor/Support/HugePages.h"
 
 #include <catch2/catch.hpp>
 
+#include <cinttypes>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <malloc.h>
+#include <string>
 #include <sys/mman.h>
 #include <vector>
 
@@ -159,4 +166,70 @@ TEST_CASE("the pool keeps at most 32 mappings and 1 GiB, unmapping the oldest fi
   }
   keepFreedHugeMappings(false);
   keepFreedHugeMappings(true);
+}
+
+namespace {
+/// The VmFlags of the mapping that holds `address`, from /proc/self/smaps ("" if none).
+std::string vmFlagsAt(const void *address) {
+  std::ifstream smaps("/proc/self/smaps");
+  const auto at = reinterpret_cast<uintptr_t>(address);
+  bool inside = false;
+  for (std::string line; std::getline(smaps, line);) {
+    uintptr_t begin = 0, end = 0;
+    if (std::sscanf(line.c_str(), "%" SCNxPTR "-%" SCNxPTR " ", &begin, &end) == 2 &&
+        line.find(':') > line.find(' ')) {
+      inside = begin <= at && at < end;
+    } else if (inside && line.rfind("VmFlags:", 0) == 0) {
+      return line;
+    }
+  }
+  return "";
+}
+} // namespace
+
+TEST_CASE("pooledAlloc maps large requests on ordinary pages and takes freed mappings from "
+          "the pool",
+          "[hugepages]") {
+  keepFreedHugeMappings(false); // an empty pool
+  keepFreedHugeMappings(true);
+  const size_t bytes = 9 * kHugePageBytes + 5 * 4096;
+  auto *first = static_cast<unsigned char *>(pooledAlloc(bytes));
+  std::memset(first, 0x44, bytes);
+  // Not marked for huge pages ("hg"), unlike hugeAlloc's mappings.
+  const std::string flags = vmFlagsAt(first);
+  REQUIRE(!flags.empty());
+  CHECK(flags.find(" hg") == std::string::npos);
+  void *huge = hugeAlloc(bytes);
+  CHECK(vmFlagsAt(huge).find(" hg") != std::string::npos);
+  hugeFree(huge, bytes);
+  keepFreedHugeMappings(false);
+  keepFreedHugeMappings(true);
+  // Freed, it is kept, and the next request of its size gets it back with its pages.
+  pooledFree(first, bytes);
+  auto *second = static_cast<unsigned char *>(pooledAlloc(bytes));
+  CHECK(second == first);
+  CHECK(second[bytes - 1] == 0x44);
+  pooledFree(second, bytes);
+  // Small requests come from malloc.
+  auto *small = static_cast<unsigned char *>(pooledAlloc(64));
+  std::memset(small, 1, 64);
+  pooledFree(small, 64);
+  pooledFree(nullptr, bytes);
+  keepFreedHugeMappings(false);
+  keepFreedHugeMappings(true);
+}
+
+TEST_CASE("keepFreedHeapMemory serves blocks up to 32 MiB from the heap and keeps them when "
+          "freed",
+          "[hugepages]") {
+  REQUIRE(keepFreedHeapMemory());
+  const size_t bytes = size_t(24) << 20;
+  const size_t mappedBefore = mallinfo2().hblkhd; // bytes in blocks glibc mapped on their own
+  auto *block = static_cast<unsigned char *>(std::malloc(bytes));
+  REQUIRE(block != nullptr);
+  std::memset(block, 0x66, bytes);
+  CHECK(mallinfo2().hblkhd == mappedBefore); // from the heap, not a mapping of its own
+  std::free(block);
+  // The heap's top is not given back to the kernel: what was freed is there for the next.
+  CHECK(mallinfo2().keepcost >= bytes);
 }

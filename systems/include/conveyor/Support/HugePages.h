@@ -29,6 +29,17 @@ void hugeFree(void *memory, size_t bytes);
 /// turns it off. Turning it off unmaps what is kept.
 void keepFreedHugeMappings(bool keep);
 
+/// For a process that simulates one schedule after another (compare, explore, validation,
+/// the benchmarks): glibc keeps the heap memory a simulation frees instead of returning the
+/// heap's top to the kernel, and serves requests of up to 32 MiB (its largest threshold)
+/// from the heap instead of mapping each afresh (mallopt: M_TRIM_THRESHOLD -1,
+/// M_MMAP_THRESHOLD 32 MiB). Otherwise whether the next simulation faults its tables in again
+/// depends on what the heap held before: a 10^6-instruction fabric simulation repeated on a
+/// schedule parsed in memory faulted in ~47 k pages per run and ran at 1.4-1.7 M
+/// instructions/s instead of 11 (docs/simulator.md, session 15). Process-wide and permanent; arrays above 32 MiB go
+/// through pooledAlloc. Returns false if glibc refused a setting.
+bool keepFreedHeapMemory();
+
 /// A std::allocator for large vectors, through hugeAlloc.
 template <typename T> struct HugePageAllocator {
   using value_type = T;
@@ -37,6 +48,30 @@ template <typename T> struct HugePageAllocator {
   T *allocate(size_t count) { return static_cast<T *>(hugeAlloc(count * sizeof(T))); }
   void deallocate(T *memory, size_t count) noexcept { hugeFree(memory, count * sizeof(T)); }
   template <typename U> bool operator==(const HugePageAllocator<U> &) const noexcept {
+    return true;
+  }
+};
+
+/// Like hugeAlloc, but a fresh mapping stays on 4 KiB pages (no MADV_HUGEPAGE): for large
+/// arrays that one simulation fills once, front to back, such as the fabric engine's program
+/// image and a run's states. Faulting those in as 2 MiB pages made a first simulation slower
+/// on the development VM (docs/simulator.md, session 13), while what matters is that a
+/// process simulating again reuses them: freed mappings go to the same pool as hugeFree's
+/// (keepFreedHugeMappings). Without the pool, glibc maps each such array afresh on every
+/// simulation whenever its heap has no free chunk that large (arrays over 32 MiB always),
+/// and the next simulation faults the same pages in again.
+void *pooledAlloc(size_t bytes);
+/// Frees what pooledAlloc(bytes) returned (the same `bytes`). Null is ignored.
+void pooledFree(void *memory, size_t bytes);
+
+/// A std::allocator for large vectors, through pooledAlloc.
+template <typename T> struct PooledAllocator {
+  using value_type = T;
+  PooledAllocator() = default;
+  template <typename U> PooledAllocator(const PooledAllocator<U> &) noexcept {}
+  T *allocate(size_t count) { return static_cast<T *>(pooledAlloc(count * sizeof(T))); }
+  void deallocate(T *memory, size_t count) noexcept { pooledFree(memory, count * sizeof(T)); }
+  template <typename U> bool operator==(const PooledAllocator<U> &) const noexcept {
     return true;
   }
 };
