@@ -36,21 +36,9 @@ void keepFreedHugeMappings(bool keep);
 /// M_MMAP_THRESHOLD 32 MiB). Otherwise whether the next simulation faults its tables in again
 /// depends on what the heap held before: a 10^6-instruction fabric simulation repeated on a
 /// schedule parsed in memory faulted in ~47 k pages per run and ran at 1.4-1.7 M
-/// instructions/s instead of 11 (docs/simulator.md, session 15). Process-wide and permanent; arrays above 32 MiB go
-/// through pooledAlloc. Returns false if glibc refused a setting.
+/// instructions/s instead of 11 (docs/simulator.md, session 15). Process-wide and permanent;
+/// arrays above 32 MiB go through pooledAlloc. Returns false if glibc refused a setting.
 bool keepFreedHeapMemory();
-
-/// A std::allocator for large vectors, through hugeAlloc.
-template <typename T> struct HugePageAllocator {
-  using value_type = T;
-  HugePageAllocator() = default;
-  template <typename U> HugePageAllocator(const HugePageAllocator<U> &) noexcept {}
-  T *allocate(size_t count) { return static_cast<T *>(hugeAlloc(count * sizeof(T))); }
-  void deallocate(T *memory, size_t count) noexcept { hugeFree(memory, count * sizeof(T)); }
-  template <typename U> bool operator==(const HugePageAllocator<U> &) const noexcept {
-    return true;
-  }
-};
 
 /// Like hugeAlloc, but a fresh mapping stays on 4 KiB pages (no MADV_HUGEPAGE): for large
 /// arrays that one simulation fills once, front to back, such as the fabric engine's program
@@ -64,17 +52,29 @@ void *pooledAlloc(size_t bytes);
 /// Frees what pooledAlloc(bytes) returned (the same `bytes`). Null is ignored.
 void pooledFree(void *memory, size_t bytes);
 
-/// A std::allocator for large vectors, through pooledAlloc.
-template <typename T> struct PooledAllocator {
+/// Where a PageAllocator's memory comes from.
+struct HugeMappings {
+  static void *allocate(size_t bytes) { return hugeAlloc(bytes); }
+  static void free(void *memory, size_t bytes) { hugeFree(memory, bytes); }
+};
+struct PooledMappings {
+  static void *allocate(size_t bytes) { return pooledAlloc(bytes); }
+  static void free(void *memory, size_t bytes) { pooledFree(memory, bytes); }
+};
+
+/// A std::allocator for large vectors, through `Source`'s functions.
+template <typename T, typename Source> struct PageAllocator {
   using value_type = T;
-  PooledAllocator() = default;
-  template <typename U> PooledAllocator(const PooledAllocator<U> &) noexcept {}
-  T *allocate(size_t count) { return static_cast<T *>(pooledAlloc(count * sizeof(T))); }
-  void deallocate(T *memory, size_t count) noexcept { pooledFree(memory, count * sizeof(T)); }
-  template <typename U> bool operator==(const PooledAllocator<U> &) const noexcept {
+  PageAllocator() = default;
+  template <typename U> PageAllocator(const PageAllocator<U, Source> &) noexcept {}
+  T *allocate(size_t count) { return static_cast<T *>(Source::allocate(count * sizeof(T))); }
+  void deallocate(T *memory, size_t count) noexcept { Source::free(memory, count * sizeof(T)); }
+  template <typename U> bool operator==(const PageAllocator<U, Source> &) const noexcept {
     return true;
   }
 };
+template <typename T> using HugePageAllocator = PageAllocator<T, HugeMappings>;
+template <typename T> using PooledAllocator = PageAllocator<T, PooledMappings>;
 
 /// An array that hugeAlloc gave, for trivial element types written before they are read
 /// (no clearing pass over fresh memory), freed whole.
