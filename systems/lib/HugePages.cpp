@@ -39,19 +39,21 @@ void *mapAligned(size_t bytes) {
   return reinterpret_cast<void *>(aligned);
 }
 
-/// Mappings freed by hugeFree, kept for the next hugeAlloc of about their size instead of
-/// unmapped (see HugePages.h: a sweep simulates one schedule after another, and each would
-/// otherwise fault in and clear the same hundreds of megabytes again). Bounded in count and
-/// bytes; the oldest is unmapped first. `lent` records the true size of every mapping given
-/// out from the pool, since the caller frees with the size it asked for.
+/// Mappings freed by hugeFree or pooledFree, kept for the next request of about their size
+/// and of the same kind (marked for huge pages or not) instead of unmapped (see HugePages.h:
+/// a sweep simulates one schedule after another, and each would otherwise fault in and clear
+/// the same hundreds of megabytes again). Bounded in count and bytes; the oldest is unmapped
+/// first. `lent` records the true size of every mapping given out from the pool, since the
+/// caller frees with the size it asked for.
 class MappingPool {
 public:
-  void *take(size_t bytes) {
+  void *take(size_t bytes, bool huge) {
     std::lock_guard<std::mutex> lock(mutex);
-    // The smallest kept mapping that holds `bytes` without wasting more than half of it.
+    // The smallest kept mapping of the kind that holds `bytes` without wasting more than half
+    // of it.
     auto best = kept.end();
     for (auto it = kept.begin(); it != kept.end(); ++it) {
-      if (it->bytes >= bytes && it->bytes / 2 <= bytes &&
+      if (it->huge == huge && it->bytes >= bytes && it->bytes / 2 <= bytes &&
           (best == kept.end() || it->bytes < best->bytes)) {
         best = it;
       }
@@ -73,10 +75,11 @@ public:
     }
   }
 
-  /// Keeps the mapping at `memory` (asked for as `bytes`, page-rounded) or unmaps it.
-  void give(void *memory, size_t bytes) {
+  /// Keeps the mapping at `memory` (asked for as `bytes`, page-rounded; marked for huge pages
+  /// or not) or unmaps it.
+  void give(void *memory, size_t bytes, bool huge) {
     std::lock_guard<std::mutex> lock(mutex);
-    Mapping mapping{memory, bytes};
+    Mapping mapping{memory, bytes, huge};
     auto wasLent = std::find_if(lent.begin(), lent.end(),
                                 [&](const Mapping &m) { return m.memory == memory; });
     if (wasLent != lent.end()) {
@@ -102,6 +105,7 @@ private:
   struct Mapping {
     void *memory;
     size_t bytes;
+    bool huge; // MADV_HUGEPAGE (hugeAlloc) or not (pooledAlloc)
   };
   // Enough for the largest tables of a 10^6-instruction simulation several times over; the
   // process keeps at most this much mapped between simulations.
@@ -127,6 +131,18 @@ MappingPool &pool() {
   return *instance;
 }
 
+/// hugeFree and pooledFree: small requests came from malloc, large ones go to the pool.
+void release(void *memory, size_t bytes, bool huge) {
+  if (memory == nullptr) {
+    return;
+  }
+  if (bytes < kHugePageBytes) {
+    std::free(memory);
+    return;
+  }
+  pool().give(memory, roundToPages(bytes), huge);
+}
+
 } // namespace
 
 void *hugeAlloc(size_t bytes) {
@@ -138,7 +154,7 @@ void *hugeAlloc(size_t bytes) {
     return small;
   }
   const size_t rounded = roundToPages(bytes);
-  if (void *reused = pool().take(rounded)) {
+  if (void *reused = pool().take(rounded, true)) {
     return reused;
   }
   return mapAligned(rounded);
@@ -149,7 +165,7 @@ void *pooledAlloc(size_t bytes) {
     return hugeAlloc(bytes); // malloc
   }
   const size_t rounded = roundToPages(bytes);
-  if (void *reused = pool().take(rounded)) {
+  if (void *reused = pool().take(rounded, false)) {
     return reused;
   }
   void *fresh =
@@ -160,7 +176,7 @@ void *pooledAlloc(size_t bytes) {
   return fresh;
 }
 
-void pooledFree(void *memory, size_t bytes) { hugeFree(memory, bytes); }
+void pooledFree(void *memory, size_t bytes) { release(memory, bytes, false); }
 
 void keepFreedHugeMappings(bool keep) { pool().setKeeping(keep); }
 
@@ -173,15 +189,6 @@ bool keepFreedHeapMemory() {
   return trim && mmap;
 }
 
-void hugeFree(void *memory, size_t bytes) {
-  if (memory == nullptr) {
-    return;
-  }
-  if (bytes < kHugePageBytes) {
-    std::free(memory);
-    return;
-  }
-  pool().give(memory, roundToPages(bytes));
-}
+void hugeFree(void *memory, size_t bytes) { release(memory, bytes, true); }
 
 } // namespace conveyor

@@ -201,14 +201,16 @@ TEST_CASE("pooledAlloc maps large requests on ordinary pages and takes freed map
   CHECK(flags.find(" hg") == std::string::npos);
   void *huge = hugeAlloc(bytes);
   CHECK(vmFlagsAt(huge).find(" hg") != std::string::npos);
+  // Freed, both are kept, each for a request of its own kind: the next pooledAlloc of the
+  // size gets its mapping back with its pages (not the older huge one), hugeAlloc the other.
   hugeFree(huge, bytes);
-  keepFreedHugeMappings(false);
-  keepFreedHugeMappings(true);
-  // Freed, it is kept, and the next request of its size gets it back with its pages.
   pooledFree(first, bytes);
   auto *second = static_cast<unsigned char *>(pooledAlloc(bytes));
   CHECK(second == first);
   CHECK(second[bytes - 1] == 0x44);
+  void *hugeAgain = hugeAlloc(bytes);
+  CHECK(hugeAgain == huge);
+  hugeFree(hugeAgain, bytes);
   pooledFree(second, bytes);
   // Small requests come from malloc.
   auto *small = static_cast<unsigned char *>(pooledAlloc(64));

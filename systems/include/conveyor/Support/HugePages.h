@@ -44,8 +44,8 @@ bool keepFreedHeapMemory();
 /// arrays that one simulation fills once, front to back, such as the fabric engine's program
 /// image and a run's states. Faulting those in as 2 MiB pages made a first simulation slower
 /// on the development VM (docs/simulator.md, session 13), while what matters is that a
-/// process simulating again reuses them: freed mappings go to the same pool as hugeFree's
-/// (keepFreedHugeMappings). Without the pool, glibc maps each such array afresh on every
+/// process simulating again reuses them: freed mappings are kept as hugeFree's are
+/// (keepFreedHugeMappings), each for a later request of its own kind. Without the pool, glibc maps each such array afresh on every
 /// simulation whenever its heap has no free chunk that large (arrays over 32 MiB always),
 /// and the next simulation faults the same pages in again.
 void *pooledAlloc(size_t bytes);
