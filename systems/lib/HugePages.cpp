@@ -131,6 +131,31 @@ MappingPool &pool() {
   return *instance;
 }
 
+/// hugeAlloc and pooledAlloc: small requests from malloc; large ones from the pool, else a
+/// fresh mapping, marked for huge pages (`huge`) or left on 4 KiB pages.
+void *acquire(size_t bytes, bool huge) {
+  if (bytes < kHugePageBytes) {
+    void *small = std::malloc(bytes == 0 ? 1 : bytes);
+    if (small == nullptr) {
+      throw std::bad_alloc();
+    }
+    return small;
+  }
+  const size_t rounded = roundToPages(bytes);
+  if (void *reused = pool().take(rounded, huge)) {
+    return reused;
+  }
+  if (huge) {
+    return mapAligned(rounded);
+  }
+  void *fresh =
+      ::mmap(nullptr, rounded, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (fresh == MAP_FAILED) {
+    throw std::bad_alloc();
+  }
+  return fresh;
+}
+
 /// hugeFree and pooledFree: small requests came from malloc, large ones go to the pool.
 void release(void *memory, size_t bytes, bool huge) {
   if (memory == nullptr) {
@@ -145,36 +170,9 @@ void release(void *memory, size_t bytes, bool huge) {
 
 } // namespace
 
-void *hugeAlloc(size_t bytes) {
-  if (bytes < kHugePageBytes) {
-    void *small = std::malloc(bytes == 0 ? 1 : bytes);
-    if (small == nullptr) {
-      throw std::bad_alloc();
-    }
-    return small;
-  }
-  const size_t rounded = roundToPages(bytes);
-  if (void *reused = pool().take(rounded, true)) {
-    return reused;
-  }
-  return mapAligned(rounded);
-}
+void *hugeAlloc(size_t bytes) { return acquire(bytes, true); }
 
-void *pooledAlloc(size_t bytes) {
-  if (bytes < kHugePageBytes) {
-    return hugeAlloc(bytes); // malloc
-  }
-  const size_t rounded = roundToPages(bytes);
-  if (void *reused = pool().take(rounded, false)) {
-    return reused;
-  }
-  void *fresh =
-      ::mmap(nullptr, rounded, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (fresh == MAP_FAILED) {
-    throw std::bad_alloc();
-  }
-  return fresh;
-}
+void *pooledAlloc(size_t bytes) { return acquire(bytes, false); }
 
 void pooledFree(void *memory, size_t bytes) { release(memory, bytes, false); }
 
